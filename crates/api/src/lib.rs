@@ -1,0 +1,1 @@
+//! Tenant and PRStack custom resource types.

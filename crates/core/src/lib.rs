@@ -1,0 +1,1 @@
+//! Validation, presets and builders.
