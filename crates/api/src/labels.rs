@@ -1,0 +1,57 @@
+//! Label and annotation keys, and the fixed names the operator uses.
+
+/// `app.kubernetes.io/managed-by` value on everything the operator creates.
+pub const MANAGER: &str = "tenant-operator";
+/// The server-side-apply field manager of every write the operator makes.
+pub const FIELD_MANAGER: &str = "tenant-operator";
+
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+pub const PART_OF: &str = "app.kubernetes.io/part-of";
+pub const APP_NAME: &str = "app.kubernetes.io/name";
+pub const APP_COMPONENT: &str = "app.kubernetes.io/component";
+pub const APP_INSTANCE: &str = "app.kubernetes.io/instance";
+pub const APP_VERSION: &str = "app.kubernetes.io/version";
+
+/// The tenant's `spec.tenantId`.
+pub const TENANT_ID: &str = "shop.pilab.hu/tenant-id";
+/// The tenant's `spec.tenantType`.
+pub const TENANT_TYPE: &str = "shop.pilab.hu/tenant-type";
+/// The tenant's effective environment.
+pub const ENVIRONMENT: &str = "shop.pilab.hu/environment";
+/// The effective isolation level.
+pub const ISOLATION_LEVEL: &str = "shop.pilab.hu/isolation-level";
+/// The billing tier from `spec.tenantConfig.billingTier`.
+pub const BILLING_TIER: &str = "shop.pilab.hu/billing-tier";
+/// The cost center from `spec.billing.costCenter` (a label so cost tools can group by it).
+pub const COST_CENTER: &str = "shop.pilab.hu/cost-center";
+/// The requested API audit level (the cluster audit policy keys on this label).
+pub const AUDIT_LEVEL: &str = "shop.pilab.hu/audit-level";
+/// Marks a namespace as a tenant namespace; admission policies select on it.
+pub const TENANT_NAMESPACE: &str = "shop.pilab.hu/tenant-namespace";
+/// The PRStack's pull request number.
+pub const PR_NUMBER: &str = "shop.pilab.hu/pr-number";
+
+/// Annotation naming the owning custom resource as `<namespace>/<name>` (labels cannot hold '/').
+pub const OWNER: &str = "shop.pilab.hu/owner";
+/// Annotation with the owning resource's UID, to tell a recreated Tenant of the same name apart.
+pub const OWNER_UID: &str = "shop.pilab.hu/owner-uid";
+pub const DISPLAY_NAME: &str = "shop.pilab.hu/display-name";
+pub const DESCRIPTION: &str = "shop.pilab.hu/description";
+pub const OWNER_EMAIL: &str = "shop.pilab.hu/owner-email";
+pub const CUSTOMER_NAME: &str = "shop.pilab.hu/customer-name";
+pub const CUSTOMER_EMAIL: &str = "shop.pilab.hu/customer-email";
+pub const BILLING_CONTACT: &str = "shop.pilab.hu/billing-contact";
+/// Pod template annotation carrying `spec.deployedAt`: changing it rolls the Deployment out.
+pub const DEPLOYED_AT: &str = "shop.pilab.hu/deployed-at";
+
+/// The finalizer that holds a Tenant until everything it created outside its own namespace is gone.
+pub const FINALIZER: &str = "shop.pilab.hu/cleanup";
+
+/// Pod Security Admission namespace labels.
+pub const PSA_ENFORCE: &str = "pod-security.kubernetes.io/enforce";
+pub const PSA_ENFORCE_VERSION: &str = "pod-security.kubernetes.io/enforce-version";
+pub const PSA_AUDIT: &str = "pod-security.kubernetes.io/audit";
+pub const PSA_WARN: &str = "pod-security.kubernetes.io/warn";
+
+/// The namespace name label every namespace carries (set by the apiserver).
+pub const NAMESPACE_NAME: &str = "kubernetes.io/metadata.name";

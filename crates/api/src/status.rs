@@ -1,0 +1,93 @@
+//! Status types shared by Tenant and PRStack.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Lifecycle phase (seed 000: Initialization -> Provisioning -> Deployment -> Running -> Cleaning;
+/// plus Suspended and Failed).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum Phase {
+    /// Accepted; nothing created yet.
+    Initialization,
+    /// Namespace, quota, limits, network policies, RBAC and policy parameters being applied.
+    Provisioning,
+    /// Guardrails in place; the tenant's services are rolling out.
+    Deployment,
+    /// Everything applied and ready.
+    Running,
+    /// `active: false`: guardrails kept, services scaled to zero.
+    Suspended,
+    /// Being deleted: managed objects are removed, then the finalizer is released.
+    Cleaning,
+    /// Cannot proceed without a change (invalid spec, namespace conflict); see the Ready condition.
+    Failed,
+}
+
+impl Phase {
+    /// Every phase, in lifecycle order (for metrics that report a gauge per phase).
+    pub const ALL: [Phase; 7] = [
+        Phase::Initialization,
+        Phase::Provisioning,
+        Phase::Deployment,
+        Phase::Running,
+        Phase::Suspended,
+        Phase::Cleaning,
+        Phase::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Initialization => "Initialization",
+            Phase::Provisioning => "Provisioning",
+            Phase::Deployment => "Deployment",
+            Phase::Running => "Running",
+            Phase::Suspended => "Suspended",
+            Phase::Cleaning => "Cleaning",
+            Phase::Failed => "Failed",
+        }
+    }
+}
+
+/// Condition types the operator reports. `Ready` sums up the others.
+pub mod condition {
+    pub const READY: &str = "Ready";
+    pub const SPEC_VALID: &str = "SpecValid";
+    pub const NAMESPACE_READY: &str = "NamespaceReady";
+    pub const QUOTA_READY: &str = "QuotaReady";
+    pub const NETWORK_ISOLATED: &str = "NetworkIsolated";
+    pub const RBAC_READY: &str = "RBACReady";
+    pub const POLICY_READY: &str = "PolicyReady";
+    pub const SERVICES_READY: &str = "ServicesReady";
+    pub const BACKUP_READY: &str = "BackupReady";
+    pub const MONITORING_READY: &str = "MonitoringReady";
+    pub const BUDGET_OK: &str = "BudgetOK";
+}
+
+/// Hard limits and current use of the main quota keys, as the ResourceQuota reports them.
+#[serde_with::skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaSummary {
+    /// Quota key -> hard limit (e.g. `limits.cpu: "2"`).
+    pub hard: Option<BTreeMap<String, String>>,
+    /// Quota key -> current use.
+    pub used: Option<BTreeMap<String, String>>,
+}
+
+/// The tenant's cost as the operator's cost model computes it from quota and usage.
+#[serde_with::skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CostSummary {
+    /// ISO 4217 currency code of the figures.
+    pub currency: Option<String>,
+    /// Cost per hour at the current allocation, as a decimal string (e.g. `"0.42"`).
+    pub hourly: Option<String>,
+    /// Projected cost of a whole billing month at the current allocation.
+    pub monthly_projected: Option<String>,
+    /// `spec.billing.monthlyBudget`, echoed for `kubectl get` columns.
+    pub monthly_budget: Option<String>,
+    /// Projected monthly cost divided by the budget (e.g. `"0.85"`).
+    pub budget_used_ratio: Option<String>,
+}
