@@ -6,12 +6,14 @@
 
 pub mod common;
 pub mod labels;
+pub mod policy;
 pub mod prstack;
 pub mod rules;
 pub mod status;
 pub mod tenant;
 
 pub use common::*;
+pub use policy::{TenantPolicy, TenantPolicySpec};
 pub use prstack::{PRStack, PRStackSpec, PRStackStatus};
 pub use status::*;
 pub use tenant::*;

@@ -179,6 +179,49 @@ pub struct TenantSpec {
     pub monitoring: Option<MonitoringSpec>,
 }
 
+impl TenantSpec {
+    /// A spec with only the two required fields set (and `active: true`).
+    pub fn new(tenant_id: impl Into<String>, tenant_type: TenantType) -> TenantSpec {
+        TenantSpec {
+            tenant_id: tenant_id.into(),
+            tenant_type,
+            image_tag: None,
+            image_repository: None,
+            custom_domain: None,
+            ingress_tls_secret_name: None,
+            active: true,
+            deployed_at: None,
+            mongo_uri: None,
+            mongo_username: None,
+            mongo_password: None,
+            mongo_password_secret_ref: None,
+            nats_url: None,
+            redis_url: None,
+            redis_password: None,
+            redis_password_secret_ref: None,
+            data_isolation: None,
+            services: None,
+            service_settings: None,
+            environment: None,
+            resource_limits: None,
+            backup_config: None,
+            namespace_config: None,
+            tenant_config: None,
+            display_name: None,
+            description: None,
+            owner: None,
+            admins: None,
+            quota: None,
+            limits: None,
+            network_policy: None,
+            rbac: None,
+            isolation: None,
+            billing: None,
+            monitoring: None,
+        }
+    }
+}
+
 /// The kind of tenant.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]

@@ -1,1 +1,14 @@
-//! Validation, presets and builders.
+//! The pure heart of the operator: a Tenant in, validation results and Kubernetes objects out.
+//!
+//! `kubectl tenant validate|render` and the operator call the same functions, so what `render`
+//! prints is exactly what the operator applies.
+
+pub mod build;
+pub mod naming;
+pub mod object;
+pub mod presets;
+pub mod quantity;
+pub mod validate;
+
+pub use object::Object;
+pub use presets::Effective;

@@ -1,0 +1,65 @@
+//! Builders: pure functions from a Tenant to the Kubernetes objects the operator applies.
+//!
+//! `tenant_objects` returns one tenant's objects in apply order; `shared_objects` returns the
+//! cluster-wide admission policies the operator applies once at start-up. Every object carries
+//! the tenant's common labels, so the operator can list what it manages and delete what the
+//! spec no longer wants.
+
+use crate::object::{Object, ObjectError};
+use crate::presets::Effective;
+use tenant_api::Tenant;
+
+/// What the builders know besides the Tenant itself.
+#[derive(Clone, Debug)]
+pub struct BuildContext<'a> {
+    /// Every other Tenant the caller knows of (for cross-tenant access grants). The operator
+    /// passes its cache; `kubectl tenant render` passes the other files it was given.
+    pub other_tenants: &'a [Tenant],
+    /// The user name the operator acts as; the admission policies exempt it.
+    pub operator_user: &'a str,
+}
+
+/// The operator's identity in `deploy/` (its ServiceAccount).
+pub const DEFAULT_OPERATOR_USER: &str = "system:serviceaccount:tenant-system:tenant-operator";
+
+impl Default for BuildContext<'_> {
+    fn default() -> Self {
+        BuildContext {
+            other_tenants: &[],
+            operator_user: DEFAULT_OPERATOR_USER,
+        }
+    }
+}
+
+/// Building failed. Builders only fail on a bug (an object that does not serialize) or on input
+/// that validation should have rejected; the error names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Object(#[from] ObjectError),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+impl BuildError {
+    /// A short, bounded category for metrics and Event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            BuildError::Object(_) => "serialize",
+            BuildError::Invalid { .. } => "invalid-spec",
+        }
+    }
+}
+
+/// Every object of one tenant, in apply order: the namespace first, then what lives in it.
+pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
+    let eff = Effective::of(tenant);
+    let _ = (ctx, eff);
+    Ok(Vec::new())
+}
+
+/// The cluster-scoped objects shared by all tenants (admission policies and their bindings).
+pub fn shared_objects(ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
+    let _ = ctx;
+    Ok(Vec::new())
+}

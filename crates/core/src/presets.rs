@@ -1,0 +1,289 @@
+//! Isolation presets and the effective settings of a tenant.
+//!
+//! `isolationLevel` picks a preset; every explicit field of `isolation` and `networkPolicy`
+//! overrides the preset's value. `Effective` is the one place where defaults are decided:
+//! builders and validation read it and never re-derive a default themselves.
+
+use crate::naming;
+use tenant_api::{
+    AuditLevel, IsolationLevel, IsolationSpec, NetworkPolicySpec, PodSecurityLevel, Tenant,
+    TenantSpec, TenantType,
+};
+
+/// The isolation level used when `spec.isolation.isolationLevel` is unset.
+pub const DEFAULT_LEVEL: IsolationLevel = IsolationLevel::Standard;
+/// The image repository prefix used when `spec.imageRepository` is unset.
+pub const DEFAULT_IMAGE_REPOSITORY: &str = "ghcr.io/pilab-hu/pishop";
+/// The node label key for dedicated nodes.
+pub const DEFAULT_DEDICATED_NODE_LABEL: &str = "shop.pilab.hu/tenant-id";
+/// Where the ingress controller runs unless `networkPolicy.ingressControllerNamespaces` says otherwise.
+pub const DEFAULT_INGRESS_CONTROLLER_NAMESPACE: &str = "ingress-nginx";
+/// Service port used when `serviceSettings.<svc>.port` is unset.
+pub const DEFAULT_SERVICE_PORT: i32 = 8080;
+
+/// Isolation settings with every preset value filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Isolation {
+    pub level: IsolationLevel,
+    /// Pod Security Admission `enforce` level.
+    pub pod_security: PodSecurityLevel,
+    /// Pod Security Admission `warn` and `audit` level (never weaker than `enforce`).
+    pub pod_security_warn: PodSecurityLevel,
+    pub network_isolation: bool,
+    pub dns_isolation: bool,
+    pub storage_isolation: bool,
+    pub pv_access_control: bool,
+    pub allowed_storage_classes: Vec<String>,
+    pub cpu_pinning: bool,
+    pub dedicated_nodes: bool,
+    pub dedicated_node_label: String,
+    pub app_armor: bool,
+    pub selinux: bool,
+    pub secrets_encryption: bool,
+    pub encryption_at_rest: bool,
+    pub api_audit: bool,
+    pub audit_level: AuditLevel,
+    pub allowed_registries: Vec<String>,
+    pub blocked_registries: Vec<String>,
+    pub image_verification: bool,
+    pub require_image_pull_policy_always: bool,
+    pub allow_node_ports: bool,
+    pub allow_load_balancers: bool,
+    pub allow_host_namespaces: bool,
+    pub allow_host_path: bool,
+}
+
+impl Isolation {
+    /// The preset of a level, before any override.
+    pub fn preset(level: IsolationLevel) -> Isolation {
+        use IsolationLevel::*;
+        let (strict, permissive) = (level == Strict, level == Permissive);
+        Isolation {
+            level,
+            pod_security: match level {
+                Strict => PodSecurityLevel::Restricted,
+                Standard => PodSecurityLevel::Baseline,
+                Permissive => PodSecurityLevel::Privileged,
+            },
+            pod_security_warn: match level {
+                Strict | Standard => PodSecurityLevel::Restricted,
+                Permissive => PodSecurityLevel::Baseline,
+            },
+            network_isolation: !permissive,
+            dns_isolation: strict,
+            storage_isolation: strict,
+            pv_access_control: !permissive,
+            allowed_storage_classes: Vec::new(),
+            cpu_pinning: false,
+            dedicated_nodes: false,
+            dedicated_node_label: DEFAULT_DEDICATED_NODE_LABEL.to_string(),
+            app_armor: strict,
+            selinux: strict,
+            secrets_encryption: strict,
+            encryption_at_rest: strict,
+            api_audit: !permissive,
+            audit_level: match level {
+                Strict => AuditLevel::RequestResponse,
+                Standard => AuditLevel::Metadata,
+                Permissive => AuditLevel::None,
+            },
+            allowed_registries: Vec::new(),
+            blocked_registries: Vec::new(),
+            image_verification: strict,
+            require_image_pull_policy_always: strict,
+            allow_node_ports: permissive,
+            allow_load_balancers: !strict,
+            allow_host_namespaces: permissive,
+            allow_host_path: permissive,
+        }
+    }
+
+    /// The preset of the spec's level with the spec's explicit fields applied.
+    pub fn resolve(spec: Option<&IsolationSpec>) -> Isolation {
+        let empty = IsolationSpec::default();
+        let s = spec.unwrap_or(&empty);
+        let mut i = Isolation::preset(s.isolation_level.unwrap_or(DEFAULT_LEVEL));
+        let set = |slot: &mut bool, v: Option<bool>| {
+            if let Some(v) = v {
+                *slot = v;
+            }
+        };
+        if let Some(p) = s.pod_security_policy {
+            i.pod_security = p;
+            // warn/audit never report less than what is enforced
+            i.pod_security_warn = i.pod_security_warn.max(p);
+        }
+        set(&mut i.network_isolation, s.network_isolation);
+        set(&mut i.dns_isolation, s.dns_isolation);
+        set(&mut i.storage_isolation, s.storage_isolation);
+        set(&mut i.pv_access_control, s.pv_access_control);
+        if let Some(v) = &s.allowed_storage_classes {
+            i.allowed_storage_classes = v.clone();
+        }
+        set(&mut i.cpu_pinning, s.cpu_pinning);
+        set(&mut i.dedicated_nodes, s.dedicated_nodes);
+        if let Some(v) = &s.dedicated_node_label {
+            i.dedicated_node_label = v.clone();
+        }
+        set(&mut i.app_armor, s.app_armor);
+        set(&mut i.selinux, s.selinux);
+        set(&mut i.secrets_encryption, s.secrets_encryption);
+        set(&mut i.encryption_at_rest, s.encryption_at_rest);
+        set(&mut i.api_audit, s.api_audit);
+        if let Some(v) = s.audit_level {
+            i.audit_level = v;
+        }
+        if let Some(v) = &s.allowed_registries {
+            i.allowed_registries = v.clone();
+        }
+        if let Some(v) = &s.blocked_registries {
+            i.blocked_registries = v.clone();
+        }
+        set(&mut i.image_verification, s.image_verification);
+        set(
+            &mut i.require_image_pull_policy_always,
+            s.require_image_pull_policy_always,
+        );
+        set(&mut i.allow_node_ports, s.allow_node_ports);
+        set(&mut i.allow_load_balancers, s.allow_load_balancers);
+        set(&mut i.allow_host_namespaces, s.allow_host_namespaces);
+        set(&mut i.allow_host_path, s.allow_host_path);
+        i
+    }
+}
+
+/// Network policy settings with every default filled in.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Network {
+    /// Default-deny plus allow rules; false renders no NetworkPolicy at all.
+    pub isolated: bool,
+    pub ingress_enabled: bool,
+    pub allow_from_same_tenant: bool,
+    pub allow_from_namespaces: Vec<String>,
+    pub allow_from_pods: Vec<std::collections::BTreeMap<String, String>>,
+    pub ingress_controller_namespaces: Vec<String>,
+    pub egress_enabled: bool,
+    pub allow_to_same_tenant: bool,
+    pub allow_to_namespaces: Vec<String>,
+    pub allow_to_dns: bool,
+    /// DNS only to kube-system's cluster DNS pods rather than to any port-53 destination.
+    pub dns_isolation: bool,
+    pub allow_to_external: bool,
+    pub allowed_external_cidrs: Vec<String>,
+    pub allowed_ports: Vec<i32>,
+    pub blocked_ports: Vec<i32>,
+}
+
+impl Network {
+    pub fn resolve(spec: &TenantSpec, isolation: &Isolation) -> Network {
+        let empty = NetworkPolicySpec::default();
+        let n = spec.network_policy.as_ref().unwrap_or(&empty);
+        let exposes = spec.custom_domain.is_some();
+        Network {
+            isolated: isolation.network_isolation,
+            ingress_enabled: n.ingress_enabled.unwrap_or(exposes),
+            allow_from_same_tenant: n.allow_from_same_tenant.unwrap_or(true),
+            allow_from_namespaces: n.allow_from_namespaces.clone().unwrap_or_default(),
+            allow_from_pods: n.allow_from_pods.clone().unwrap_or_default(),
+            ingress_controller_namespaces: n
+                .ingress_controller_namespaces
+                .clone()
+                .unwrap_or_else(|| vec![DEFAULT_INGRESS_CONTROLLER_NAMESPACE.to_string()]),
+            egress_enabled: n.egress_enabled.unwrap_or(true),
+            allow_to_same_tenant: n.allow_to_same_tenant.unwrap_or(true),
+            allow_to_namespaces: n.allow_to_namespaces.clone().unwrap_or_default(),
+            allow_to_dns: n.allow_to_dns.unwrap_or(true),
+            dns_isolation: isolation.dns_isolation,
+            allow_to_external: n
+                .allow_to_external
+                .unwrap_or(isolation.level != IsolationLevel::Strict),
+            allowed_external_cidrs: n
+                .allowed_external_cidrs
+                .clone()
+                .unwrap_or_else(|| vec!["0.0.0.0/0".to_string(), "::/0".to_string()]),
+            allowed_ports: n.allowed_ports.clone().unwrap_or_default(),
+            blocked_ports: n.blocked_ports.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// Everything a builder needs to know about one tenant, defaults decided.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Effective {
+    pub tenant_id: String,
+    pub tenant_type: TenantType,
+    pub environment: String,
+    pub namespace: String,
+    pub isolation: Isolation,
+    pub network: Network,
+}
+
+impl Effective {
+    pub fn of(tenant: &Tenant) -> Effective {
+        Effective::of_spec(&tenant.spec)
+    }
+
+    pub fn of_spec(spec: &TenantSpec) -> Effective {
+        let isolation = Isolation::resolve(spec.isolation.as_ref());
+        let network = Network::resolve(spec, &isolation);
+        Effective {
+            tenant_id: spec.tenant_id.clone(),
+            tenant_type: spec.tenant_type,
+            environment: naming::environment(spec),
+            namespace: naming::namespace_name(spec),
+            isolation,
+            network,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_preset_closes_everything() {
+        let i = Isolation::preset(IsolationLevel::Strict);
+        assert_eq!(i.pod_security, PodSecurityLevel::Restricted);
+        assert!(i.network_isolation && i.dns_isolation && i.require_image_pull_policy_always);
+        assert!(!i.allow_node_ports && !i.allow_load_balancers && !i.allow_host_path);
+    }
+
+    #[test]
+    fn permissive_preset_opens_everything() {
+        let i = Isolation::preset(IsolationLevel::Permissive);
+        assert_eq!(i.pod_security, PodSecurityLevel::Privileged);
+        assert!(!i.network_isolation);
+        assert!(i.allow_node_ports && i.allow_host_namespaces && i.allow_host_path);
+    }
+
+    #[test]
+    fn explicit_fields_override_the_preset() {
+        let spec = IsolationSpec {
+            isolation_level: Some(IsolationLevel::Strict),
+            allow_node_ports: Some(true),
+            pod_security_policy: Some(PodSecurityLevel::Baseline),
+            ..Default::default()
+        };
+        let i = Isolation::resolve(Some(&spec));
+        assert!(i.allow_node_ports);
+        assert_eq!(i.pod_security, PodSecurityLevel::Baseline);
+        // warn keeps the preset's stricter level
+        assert_eq!(i.pod_security_warn, PodSecurityLevel::Restricted);
+        assert!(!i.allow_load_balancers, "untouched fields keep the preset");
+    }
+
+    #[test]
+    fn unset_level_is_standard() {
+        assert_eq!(Isolation::resolve(None), Isolation::preset(IsolationLevel::Standard));
+    }
+
+    #[test]
+    fn ingress_defaults_to_on_only_when_the_tenant_exposes_a_domain() {
+        let mut spec = TenantSpec::new("a", TenantType::Production);
+        let i = Isolation::resolve(None);
+        assert!(!Network::resolve(&spec, &i).ingress_enabled);
+        spec.custom_domain = Some("shop.example.com".into());
+        assert!(Network::resolve(&spec, &i).ingress_enabled);
+    }
+}

@@ -1,0 +1,1 @@
+//! validateTenant (seed 004): schema, CEL rules and cross-field checks.
