@@ -22,3 +22,16 @@ pub use tenant::*;
 pub const GROUP: &str = "shop.pilab.hu";
 /// The one served and stored version.
 pub const VERSION: &str = "v1alpha1";
+
+/// Every CustomResourceDefinition of the API, with the file name it has under `deploy/crds/`.
+pub fn crds() -> Vec<(
+    &'static str,
+    k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+)> {
+    use kube::CustomResourceExt;
+    vec![
+        ("tenants.shop.pilab.hu.yaml", Tenant::crd()),
+        ("prstacks.shop.pilab.hu.yaml", PRStack::crd()),
+        ("tenantpolicies.shop.pilab.hu.yaml", TenantPolicy::crd()),
+    ]
+}

@@ -8,6 +8,7 @@ pub mod naming;
 pub mod object;
 pub mod presets;
 pub mod quantity;
+pub mod totals;
 pub mod validate;
 
 pub use object::Object;
