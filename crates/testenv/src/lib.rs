@@ -131,17 +131,17 @@ impl ControlPlane {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        let state_dir = std::env::temp_dir().join(format!(
-            "tenant-cp-test-{}-{nanos:x}",
-            std::process::id()
-        ));
+        let state_dir =
+            std::env::temp_dir().join(format!("tenant-cp-test-{}-{nanos:x}", std::process::id()));
         let state = state_dir.to_string_lossy().into_owned();
         let pid = std::process::id().to_string();
-        eprintln!("testenv: starting a control plane in {state} (stopped when this test process exits)");
+        eprintln!(
+            "testenv: starting a control plane in {state} (stopped when this test process exits)"
+        );
         let out = run_script(&["up", "--state-dir", &state, "--watch-pid", &pid])?;
         if !out.status.success() {
             return Err(format!(
-                "`hack/controlplane up --state-dir {state}` failed ({}):\n{}\n(if the binaries are missing: run hack/controlplane build)",
+                "`hack/controlplane up --state-dir {state}` failed ({}):\n{}",
                 out.status,
                 tail(&out.stderr, 60)
             ));
@@ -209,9 +209,10 @@ impl ControlPlane {
             path: path.clone(),
             source,
         })?;
-        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-            .await
-            .map_err(|source| Error::ClientConfig { path, source })?;
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .map_err(|source| Error::ClientConfig { path, source })?;
         Client::try_from(config).map_err(Error::Client)
     }
 
