@@ -5,6 +5,9 @@
 //! the tenant's common labels, so the operator can list what it manages and delete what the
 //! spec no longer wants.
 
+pub mod namespace;
+pub mod quota;
+
 use crate::object::{Object, ObjectError};
 use crate::presets::Effective;
 use tenant_api::Tenant;
