@@ -5,6 +5,7 @@
 //! the tenant's common labels, so the operator can list what it manages and delete what the
 //! spec no longer wants.
 
+pub mod limits;
 pub mod namespace;
 pub mod quota;
 
