@@ -7,6 +7,7 @@
 
 pub mod limits;
 pub mod namespace;
+pub mod network;
 pub mod quota;
 
 use crate::object::{Object, ObjectError};
