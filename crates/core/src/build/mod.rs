@@ -9,6 +9,7 @@ pub mod limits;
 pub mod namespace;
 pub mod network;
 pub mod quota;
+pub mod rbac;
 
 use crate::object::{Object, ObjectError};
 use crate::presets::Effective;
