@@ -21,7 +21,11 @@ use serde::{Deserialize, Serialize};
     derive = "Default",
     doc = "Admission parameters of one tenant namespace (operator-owned; edit the Tenant instead).",
     printcolumn(name = "Tenant", type_ = "string", json_path = ".spec.tenantId"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 pub struct TenantPolicySpec {

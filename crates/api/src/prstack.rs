@@ -29,7 +29,11 @@ use serde::{Deserialize, Serialize};
     printcolumn(name = "Active", type_ = "boolean", json_path = ".spec.active"),
     printcolumn(name = "Namespace", type_ = "string", json_path = ".status.namespace"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.prNumber == oldSelf.prNumber").message("prNumber is immutable: it names the namespace").field_path(".prNumber"))]

@@ -35,9 +35,22 @@ pub(crate) fn default_true() -> bool {
     printcolumn(name = "Type", type_ = "string", json_path = ".spec.tenantType"),
     printcolumn(name = "Namespace", type_ = "string", json_path = ".status.namespace"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
-    printcolumn(name = "Ready", type_ = "string", json_path = ".status.conditions[?(@.type==\"Ready\")].status"),
-    printcolumn(name = "Cost/mo", type_ = "string", json_path = ".status.cost.monthlyProjected", priority = 1),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "Cost/mo",
+        type_ = "string",
+        json_path = ".status.cost.monthlyProjected",
+        priority = 1
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
 )]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self.tenantId == oldSelf.tenantId").message("tenantId is immutable: it names the namespace").field_path(".tenantId"))]
@@ -503,7 +516,7 @@ pub struct NetworkPolicySpec {
     /// Namespaces where the ingress controller runs. Default `ingress-nginx`.
     #[schemars(length(max = 16))]
     pub ingress_controller_namespaces: Option<Vec<String>>,
-    /// Allow egress at all (false: the pods can reach only what the allow rules below name, DNS included only if allowToDns).
+    /// Allow egress at all. false: every egress is denied, DNS included, and the allowTo* fields are ignored.
     pub egress_enabled: Option<bool>,
     /// Allow traffic to the tenant's own namespaces.
     pub allow_to_same_tenant: Option<bool>,
@@ -511,7 +524,7 @@ pub struct NetworkPolicySpec {
     #[x_kube(validation = Rule::new("self.all(n, n.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))").message("each entry must be a namespace name"))]
     #[schemars(length(max = 64))]
     pub allow_to_namespaces: Option<Vec<String>>,
-    /// Allow DNS queries to the cluster DNS (kube-system, port 53).
+    /// Allow DNS queries (port 53; only to the cluster DNS in kube-system when isolation.dnsIsolation is on).
     pub allow_to_dns: Option<bool>,
     /// Allow traffic to addresses outside the cluster (all of them, or only `allowedExternalCIDRs`).
     pub allow_to_external: Option<bool>,
@@ -674,7 +687,9 @@ impl IsolationLevel {
 }
 
 /// Pod Security Standards levels.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema)]
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum PodSecurityLevel {
     Privileged,
@@ -754,7 +769,7 @@ pub struct BillingSpec {
     /// Fraction of the budget (0-1) at which the BudgetOK condition turns False and an alert fires. Default 0.8.
     #[x_kube(validation = Rule::new("self >= 0.0 && self <= 1.0").message("must be between 0 and 1"))]
     pub budget_alert_threshold: Option<f64>,
-    /// Hold the quota at the budget: requests that would push the projected cost over the budget are refused by the quota.
+    /// Enforce the budget rather than only alert (requires monthlyBudget); how it is enforced is documented in docs/tenant-api.md.
     pub budget_enforcement: Option<bool>,
     /// shared, dedicated or usage.
     pub chargeback_model: Option<ChargebackModel>,

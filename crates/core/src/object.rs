@@ -29,7 +29,9 @@ impl Object {
     /// Wraps a typed k8s-openapi object (whose serialization carries apiVersion and kind).
     pub fn from_resource<K>(obj: &K) -> Result<Object, ObjectError>
     where
-        K: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta> + Serialize,
+        K: k8s_openapi::Resource
+            + k8s_openapi::Metadata<Ty = k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>
+            + Serialize,
     {
         let meta = obj.metadata();
         let name = meta.name.clone().unwrap_or_default();
@@ -50,7 +52,12 @@ impl Object {
     /// Wraps an untyped manifest (for kinds without Rust types: Velero, prometheus-operator).
     /// The manifest must carry apiVersion, kind and metadata.name.
     pub fn from_value(manifest: Value) -> Object {
-        let s = |p: &str| manifest.pointer(p).and_then(Value::as_str).map(str::to_string);
+        let s = |p: &str| {
+            manifest
+                .pointer(p)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         Object {
             api_version: s("/apiVersion").unwrap_or_default(),
             kind: s("/kind").unwrap_or_default(),

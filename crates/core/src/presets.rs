@@ -275,7 +275,10 @@ mod tests {
 
     #[test]
     fn unset_level_is_standard() {
-        assert_eq!(Isolation::resolve(None), Isolation::preset(IsolationLevel::Standard));
+        assert_eq!(
+            Isolation::resolve(None),
+            Isolation::preset(IsolationLevel::Standard)
+        );
     }
 
     #[test]

@@ -116,7 +116,14 @@ impl Quantity {
         let v = self.0;
         if v % NANO == 0 {
             let whole = v / NANO;
-            for (suffix, size) in [("Ei", 1i128 << 60), ("Pi", 1 << 50), ("Ti", 1 << 40), ("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)] {
+            for (suffix, size) in [
+                ("Ei", 1i128 << 60),
+                ("Pi", 1 << 50),
+                ("Ti", 1 << 40),
+                ("Gi", 1 << 30),
+                ("Mi", 1 << 20),
+                ("Ki", 1 << 10),
+            ] {
                 if whole != 0 && whole % size == 0 {
                     return format!("{}{suffix}", whole / size);
                 }

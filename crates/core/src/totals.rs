@@ -122,11 +122,18 @@ pub fn tenant_hard_limits(
     })?;
     let mut hard: BTreeMap<String, Quantity> = BTreeMap::new();
     for obj in objects.iter().filter(|o| o.kind == "ResourceQuota") {
-        let Some(map) = obj.manifest.pointer("/spec/hard").and_then(|h| h.as_object()) else {
+        let Some(map) = obj
+            .manifest
+            .pointer("/spec/hard")
+            .and_then(|h| h.as_object())
+        else {
             continue;
         };
         for (key, value) in map {
-            let text = value.as_str().map(str::to_string).unwrap_or_else(|| value.to_string());
+            let text = value
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string());
             let q = Quantity::parse(&text).map_err(|_| TotalsError::Quantity {
                 tenant: id.clone(),
                 key: key.clone(),
@@ -141,7 +148,11 @@ pub fn tenant_hard_limits(
 }
 
 fn tenant_label(t: &Tenant) -> String {
-    format!("{}/{}", t.spec.tenant_id, crate::naming::environment(&t.spec))
+    format!(
+        "{}/{}",
+        t.spec.tenant_id,
+        crate::naming::environment(&t.spec)
+    )
 }
 
 /// calculateTotalQuota: sums every quota key over the tenants and compares with `capacity`.
@@ -162,7 +173,10 @@ pub fn calculate_total_quota(
         .flat_map(|(_, h)| h.keys().cloned())
         .collect();
     for (_, quota_keys) in CAPACITY_KEYS {
-        if quota_keys.iter().any(|k| capacity.contains_key(capacity_key_of(k))) {
+        if quota_keys
+            .iter()
+            .any(|k| capacity.contains_key(capacity_key_of(k)))
+        {
             keys.extend(quota_keys.iter().map(|k| k.to_string()));
         }
     }
