@@ -1,0 +1,212 @@
+//! Configuration, parsed once from flags and environment into a [`Config`]; nothing reads the
+//! environment after start-up.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// `tenant-operator`: reconciles Tenants into isolated, guarded namespaces.
+#[derive(Parser, Debug)]
+#[command(name = "tenant-operator", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the controller (uses the usual kubeconfig resolution: KUBECONFIG, ~/.kube/config, in-cluster).
+    Run(RunArgs),
+}
+
+/// Log output format.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Address of the HTTP server with /metrics, /livez and /readyz.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_METRICS_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    pub metrics_addr: SocketAddr,
+
+    /// Log format.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: LogFormat,
+
+    /// Run only while holding the leader-election Lease (for more than one replica).
+    #[arg(long, env = "TENANT_OPERATOR_LEADER_ELECT", default_value_t = false)]
+    pub leader_elect: bool,
+
+    /// Namespace of the leader-election Lease.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_LEASE_NAMESPACE",
+        default_value = "tenant-system"
+    )]
+    pub lease_namespace: String,
+
+    /// Name of the leader-election Lease.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_LEASE_NAME",
+        default_value = "tenant-operator"
+    )]
+    pub lease_name: String,
+
+    /// This replica's identity in the Lease (default: the pod name, else hostname and pid).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+
+    /// The user name the operator acts as; the shared admission policies exempt it.
+    #[arg(long, env = "TENANT_OPERATOR_USER", default_value = tenant_core::build::DEFAULT_OPERATOR_USER)]
+    pub operator_user: String,
+
+    /// Tenants reconciled in parallel.
+    #[arg(long, env = "TENANT_OPERATOR_CONCURRENCY", default_value_t = 8)]
+    pub concurrency: u16,
+
+    /// Reconcile only Tenants in this namespace (default: every namespace). The children are
+    /// still watched cluster-wide.
+    #[arg(long, env = "TENANT_OPERATOR_WATCH_NAMESPACE")]
+    pub watch_namespace: Option<String>,
+
+    /// Re-check every Tenant this often even without a change (a no-op check writes nothing).
+    #[arg(long, env = "TENANT_OPERATOR_RESYNC_SECONDS", default_value_t = 600)]
+    pub resync_seconds: u64,
+}
+
+/// Everything the operator needs to know besides the cluster, fixed at start-up.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub metrics_addr: SocketAddr,
+    pub log_format: LogFormat,
+    pub leader_elect: bool,
+    pub lease_namespace: String,
+    pub lease_name: String,
+    pub identity: String,
+    pub operator_user: String,
+    pub concurrency: u16,
+    pub watch_namespace: Option<String>,
+    pub resync: Duration,
+    /// How long a Lease is valid without renewal.
+    pub lease_duration: Duration,
+    /// How often the leader renews (and a standby retries).
+    pub lease_renew: Duration,
+    /// Requeue interval while waiting for something asynchronous (namespace deletion, a
+    /// conflicting namespace going away).
+    pub wait_requeue: Duration,
+}
+
+impl Config {
+    /// Defaults suitable for tests: metrics on an ephemeral loopback port, no leader election.
+    pub fn for_tests() -> Config {
+        Config {
+            metrics_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log_format: LogFormat::Text,
+            leader_elect: false,
+            lease_namespace: "tenant-system".into(),
+            lease_name: "tenant-operator".into(),
+            identity: default_identity(),
+            operator_user: tenant_core::build::DEFAULT_OPERATOR_USER.into(),
+            concurrency: 8,
+            watch_namespace: None,
+            resync: Duration::from_secs(600),
+            lease_duration: Duration::from_secs(15),
+            lease_renew: Duration::from_secs(5),
+            wait_requeue: Duration::from_secs(2),
+        }
+    }
+}
+
+impl From<RunArgs> for Config {
+    fn from(a: RunArgs) -> Config {
+        Config {
+            metrics_addr: a.metrics_addr,
+            log_format: a.log_format,
+            leader_elect: a.leader_elect,
+            lease_namespace: a.lease_namespace,
+            lease_name: a.lease_name,
+            identity: a
+                .identity
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(default_identity),
+            operator_user: a.operator_user,
+            concurrency: a.concurrency.max(1),
+            watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
+            resync: Duration::from_secs(a.resync_seconds.max(10)),
+            lease_duration: Duration::from_secs(15),
+            lease_renew: Duration::from_secs(5),
+            wait_requeue: Duration::from_secs(2),
+        }
+    }
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "tenant-operator".into());
+    format!("{host}-{}", std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse_into_a_config() {
+        let cli = Cli::try_parse_from(["tenant-operator", "run"]).map_err(|e| e.to_string());
+        let Ok(Cli {
+            command: Command::Run(args),
+        }) = cli
+        else {
+            unreachable!("parse failed: {cli:?}");
+        };
+        let cfg = Config::from(args);
+        assert_eq!(cfg.metrics_addr.port(), 8080);
+        assert!(!cfg.leader_elect);
+        assert_eq!(cfg.operator_user, tenant_core::build::DEFAULT_OPERATOR_USER);
+        assert_eq!(cfg.watch_namespace, None);
+        assert!(!cfg.identity.is_empty());
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let cli = Cli::try_parse_from([
+            "tenant-operator",
+            "run",
+            "--metrics-addr",
+            "127.0.0.1:9090",
+            "--log-format",
+            "json",
+            "--leader-elect",
+            "--concurrency",
+            "0",
+            "--watch-namespace",
+            "tenants",
+        ]);
+        let Ok(Cli {
+            command: Command::Run(args),
+        }) = cli
+        else {
+            unreachable!("parse failed");
+        };
+        let cfg = Config::from(args);
+        assert_eq!(cfg.log_format, LogFormat::Json);
+        assert!(cfg.leader_elect);
+        assert_eq!(cfg.concurrency, 1, "zero concurrency is raised to one");
+        assert_eq!(cfg.watch_namespace.as_deref(), Some("tenants"));
+    }
+}

@@ -1,0 +1,171 @@
+//! Every way the operator can fail, one variant per failure site.
+//!
+//! `category()` gives a short, bounded string for metric labels and Event reasons: an error's
+//! Display or Debug text never becomes a label value.
+
+use tenant_core::build::BuildError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Tenant object itself lacks something every stored object has (name, namespace, uid).
+    #[error("tenant object has no {0}")]
+    MissingField(&'static str),
+
+    /// A builder failed (a bug, or input validation should have rejected).
+    #[error("building the tenant's objects: {0}")]
+    Build(#[source] BuildError),
+
+    /// The API server does not serve a kind a builder produced (its CRD is not installed).
+    #[error("discovering {api_version}/{kind}: {source}")]
+    Discovery {
+        api_version: String,
+        kind: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Reading a live object failed.
+    #[error("reading {kind} {name}: {source}")]
+    Read {
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Server-side apply of a desired object failed.
+    #[error("applying {kind} {name}: {source}")]
+    Apply {
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Deleting an object the tenant no longer wants (or, on Tenant deletion, any of its objects) failed.
+    #[error("deleting {kind} {name}: {source}")]
+    Delete {
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Writing the Tenant's status failed.
+    #[error("writing tenant status: {0}")]
+    Status(#[source] kube::Error),
+
+    /// Adding or removing the finalizer failed.
+    #[error("updating the finalizer: {0}")]
+    Finalizer(#[source] kube::Error),
+
+    /// An object could not be (de)serialized (a bug).
+    #[error("serializing {what}: {source}")]
+    Serialize {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+
+    /// Applying the shared admission policies at start-up failed.
+    #[error("applying the shared admission policies: {0}")]
+    SharedPolicies(#[source] Box<Error>),
+
+    /// Reading or writing the leader-election Lease failed.
+    #[error("leader election lease {name}: {source}")]
+    Lease {
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Another replica holds the lease now: this one must stop (and be restarted).
+    #[error("lost the leader election lease {0}")]
+    LeaseLost(String),
+
+    /// The metrics/health HTTP server could not start or failed.
+    #[error("metrics server on {addr}: {source}")]
+    Server {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// A short, bounded category for metric labels and Event reasons.
+    pub fn category(&self) -> &'static str {
+        match self {
+            Error::MissingField(_) => "invalid-object",
+            Error::Build(e) => match e.category() {
+                "invalid-spec" => "build-invalid",
+                _ => "build",
+            },
+            Error::Discovery { .. } => "discovery",
+            Error::Read { .. } => "read",
+            Error::Apply { source, .. } => match api_code(source) {
+                Some(403) => "apply-forbidden",
+                Some(409) => "apply-conflict",
+                Some(422) => "apply-invalid",
+                _ => "apply",
+            },
+            Error::Delete { .. } => "delete",
+            Error::Status(_) => "status",
+            Error::Finalizer(_) => "finalizer",
+            Error::Serialize { .. } => "serialize",
+            Error::SharedPolicies(_) => "shared-policies",
+            Error::Lease { .. } => "lease",
+            Error::LeaseLost(_) => "lease-lost",
+            Error::Server { .. } => "server",
+        }
+    }
+
+    /// The Event reason for this error (PascalCase, bounded).
+    pub fn event_reason(&self) -> &'static str {
+        match self {
+            Error::Apply { .. } => "ApplyFailed",
+            Error::Delete { .. } => "DeleteFailed",
+            Error::Build(_) => "BuildFailed",
+            Error::Discovery { .. } => "KindNotServed",
+            _ => "ReconcileFailed",
+        }
+    }
+}
+
+/// The HTTP status code of an API error response.
+pub fn api_code(err: &kube::Error) -> Option<u16> {
+    match err {
+        kube::Error::Api(status) => Some(status.code),
+        _ => None,
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api_err(code: u16) -> kube::Error {
+        kube::Error::Api(Box::new(kube::core::Status {
+            code,
+            message: "boom".into(),
+            reason: "Forbidden".into(),
+            ..Default::default()
+        }))
+    }
+
+    #[test]
+    fn categories_are_bounded_and_distinguish_apply_failures() {
+        let e = |code| Error::Apply {
+            kind: "Role".into(),
+            name: "x".into(),
+            source: api_err(code),
+        };
+        assert_eq!(e(403).category(), "apply-forbidden");
+        assert_eq!(e(409).category(), "apply-conflict");
+        assert_eq!(e(500).category(), "apply");
+        assert_eq!(Error::LeaseLost("l".into()).category(), "lease-lost");
+        assert_eq!(e(403).event_reason(), "ApplyFailed");
+    }
+}

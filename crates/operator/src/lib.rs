@@ -1,0 +1,341 @@
+//! The Tenant operator: reconciles `Tenant`s into isolated, guarded namespaces.
+//!
+//! [`Operator::bind`] + [`Operator::run`] is the whole program; `main` only parses flags, sets up
+//! logging and waits for a signal. Tests run it in-process the same way.
+
+pub mod apply;
+pub mod cache;
+pub mod conflict;
+pub mod context;
+pub mod controller;
+pub mod error;
+pub mod health;
+pub mod leader;
+pub mod metrics;
+pub mod status;
+pub mod validation;
+
+use std::fmt::Debug;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures::StreamExt;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::Api;
+use kube::runtime::controller::Config as ControllerConfig;
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tenant_api::{Tenant, TenantPolicy};
+use tenant_core::build::{self, BuildContext};
+use tokio::sync::watch;
+use tracing::{debug, info, warn};
+
+pub use context::Config;
+pub use error::{Error, Result};
+pub use health::Health;
+pub use metrics::Metrics;
+
+use crate::apply::{Resolver, is_subset};
+use crate::cache::Caches;
+use crate::controller::Context;
+
+/// A bound (not yet running) operator.
+pub struct Operator {
+    config: Config,
+    client: Client,
+    metrics: Arc<Metrics>,
+    health: Health,
+    server: health::Server,
+}
+
+impl Operator {
+    /// Binds the metrics/health address; nothing talks to the cluster yet.
+    pub async fn bind(config: Config, client: Client) -> Result<Operator> {
+        let server = health::Server::bind(config.metrics_addr).await?;
+        Ok(Operator {
+            config,
+            client,
+            metrics: Arc::new(Metrics::new()),
+            health: Health::default(),
+            server,
+        })
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
+    }
+
+    pub fn health(&self) -> Health {
+        self.health.clone()
+    }
+
+    /// The address `/metrics`, `/livez` and `/readyz` are served on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.server.local_addr()
+    }
+
+    /// Runs until `shutdown` resolves (graceful: in-flight reconciles finish) or the leader lease
+    /// is lost (an error: the process should exit non-zero and be restarted).
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        let Operator {
+            config,
+            client,
+            metrics,
+            health,
+            server,
+        } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let stopped = move || {
+            let mut rx = stop_rx.clone();
+            async move {
+                let _ = rx.wait_for(|s| *s).await;
+            }
+        };
+        let stop_tx = Arc::new(stop_tx);
+        let signal_tx = stop_tx.clone();
+        let signal = tokio::spawn(async move {
+            shutdown.await;
+            let _ = signal_tx.send(true);
+        });
+        let server = tokio::spawn(server.serve(metrics.clone(), health.clone(), stopped()));
+
+        let result = run_leading(&config, &client, &metrics, &health, stopped).await;
+
+        let _ = stop_tx.send(true);
+        signal.abort();
+        health.set_ready(false);
+        match server.await {
+            Ok(Err(e)) => warn!(error = %e, "metrics server failed"),
+            Err(e) => warn!(error = %e, "metrics server task failed"),
+            Ok(Ok(())) => {}
+        }
+        result
+    }
+}
+
+async fn run_leading<S, F>(
+    config: &Config,
+    client: &Client,
+    metrics: &Arc<Metrics>,
+    health: &Health,
+    stopped: S,
+) -> Result<()>
+where
+    S: Fn() -> F,
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    let elector = config.leader_elect.then(|| {
+        leader::LeaderElector::new(
+            client.clone(),
+            &config.lease_namespace,
+            &config.lease_name,
+            &config.identity,
+            config.lease_duration,
+            config.lease_renew,
+            metrics.clone(),
+        )
+    });
+    if let Some(le) = &elector {
+        info!(lease = %config.lease_name, identity = %config.identity, "waiting for the leader lease");
+        tokio::select! {
+            () = le.acquire() => {}
+            () = stopped() => return Ok(()),
+        }
+    }
+
+    let resolver = Arc::new(Resolver::default());
+    apply_shared_objects(client, &resolver, metrics, &config.operator_user)
+        .await
+        .map_err(|e| Error::SharedPolicies(Box::new(e)))?;
+
+    let controller_done = run_controller(config, client, metrics, health, resolver, stopped());
+    let lease_lost = async {
+        match &elector {
+            Some(le) => le.hold().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = controller_done => {
+            if let Some(le) = &elector {
+                le.release().await;
+            }
+            info!("controller stopped");
+            Ok(())
+        }
+        // Dropping the controller future cancels in-flight reconciles: a replica that lost the
+        // lease must stop writing at once.
+        lost = lease_lost => Err(lost),
+    }
+}
+
+/// Applies the cluster-wide admission policies, skipping those already in place.
+pub async fn apply_shared_objects(
+    client: &Client,
+    resolver: &Resolver,
+    metrics: &Metrics,
+    operator_user: &str,
+) -> Result<usize> {
+    let bctx = BuildContext {
+        other_tenants: &[],
+        operator_user,
+    };
+    let objects = build::shared_objects(&bctx).map_err(Error::Build)?;
+    let caches = Caches::default();
+    let mut applied = 0;
+    for obj in &objects {
+        let ar = resolver
+            .resolve(client, &caches, &obj.api_version, &obj.kind)
+            .await?;
+        let live = apply::get_live(client, &ar, obj.namespace.as_deref(), &obj.name).await?;
+        if live.as_ref().is_some_and(|l| is_subset(&obj.manifest, l)) {
+            continue;
+        }
+        metrics.write(&obj.kind, "apply");
+        apply::server_side_apply(client, &ar, obj).await?;
+        applied += 1;
+        info!(kind = %obj.kind, name = %obj.name, "applied shared object");
+    }
+    info!(
+        total = objects.len(),
+        applied, "shared admission policies in place"
+    );
+    Ok(applied)
+}
+
+/// Maps a managed child to its Tenant through the owner annotation (only Tenants in scope).
+fn owner_mapper<K: Resource>(
+    scope: Option<String>,
+) -> impl Fn(K) -> Option<ObjectRef<Tenant>> + Send + Sync + Clone + 'static {
+    move |obj: K| {
+        let r = cache::owner_of(obj.meta())?;
+        match &scope {
+            Some(ns) if r.namespace.as_deref() != Some(ns.as_str()) => None,
+            _ => Some(r),
+        }
+    }
+}
+
+fn watch_child<K>(
+    ctl: Controller<Tenant>,
+    caches: &mut Caches,
+    client: &Client,
+    scope: &Option<String>,
+) -> Controller<Tenant>
+where
+    K: Resource<DynamicType = ()>
+        + Clone
+        + Serialize
+        + DeserializeOwned
+        + Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let stream = caches.watch::<K>(client);
+    ctl.watches_stream(stream, owner_mapper::<K>(scope.clone()))
+}
+
+/// Tenants that grant cross-tenant access to `changed`'s tenantId (their RoleBindings name its users).
+fn granting_tenants(store: &Store<Tenant>, changed: &Tenant) -> Vec<ObjectRef<Tenant>> {
+    store
+        .state()
+        .iter()
+        .filter(|t| t.metadata.uid != changed.metadata.uid)
+        .filter(|t| {
+            t.spec.rbac.as_ref().is_some_and(|r| {
+                r.allow_cross_tenant_access == Some(true)
+                    && r.allowed_tenants
+                        .iter()
+                        .flatten()
+                        .any(|id| *id == changed.spec.tenant_id)
+            })
+        })
+        .map(|t| ObjectRef::from_obj(&**t))
+        .collect()
+}
+
+async fn run_controller<F>(
+    config: &Config,
+    client: &Client,
+    metrics: &Arc<Metrics>,
+    health: &Health,
+    resolver: Arc<Resolver>,
+    stopped: F,
+) where
+    F: Future<Output = ()> + Send + Sync + 'static,
+{
+    let tenants: Api<Tenant> = match &config.watch_namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let mut ctl = Controller::new(tenants.clone(), watcher::Config::default().any_semantic());
+    let store = ctl.store();
+    let scope = config.watch_namespace.clone();
+    let mut caches = Caches::default();
+    ctl = watch_child::<Namespace>(ctl, &mut caches, client, &scope);
+    ctl = watch_child::<ResourceQuota>(ctl, &mut caches, client, &scope);
+    ctl = watch_child::<LimitRange>(ctl, &mut caches, client, &scope);
+    ctl = watch_child::<NetworkPolicy>(ctl, &mut caches, client, &scope);
+    ctl = watch_child::<Role>(ctl, &mut caches, client, &scope);
+    ctl = watch_child::<RoleBinding>(ctl, &mut caches, client, &scope);
+    ctl = watch_child::<ServiceAccount>(ctl, &mut caches, client, &scope);
+    ctl = watch_child::<TenantPolicy>(ctl, &mut caches, client, &scope);
+
+    // A Tenant's change re-renders the Tenants that grant it cross-tenant access.
+    let grants_store = store.clone();
+    let tenant_changes = watcher(tenants, watcher::Config::default().any_semantic())
+        .default_backoff()
+        .touched_objects();
+    ctl = ctl.watches_stream(tenant_changes, move |t: Tenant| {
+        granting_tenants(&grants_store, &t)
+    });
+
+    let ready_wait = caches.wait_ready();
+    let ready_store = store.clone();
+    let ready_health = health.clone();
+    let readiness = tokio::spawn(async move {
+        let tenants_ok = ready_store.wait_until_ready().await.is_ok();
+        if ready_wait.await && tenants_ok {
+            ready_health.set_ready(true);
+            info!("caches synced; ready");
+        }
+    });
+
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        config.clone(),
+        caches,
+        store,
+        metrics.clone(),
+        resolver,
+    ));
+    info!(
+        scope = config
+            .watch_namespace
+            .as_deref()
+            .unwrap_or("all namespaces"),
+        concurrency = config.concurrency,
+        "starting the Tenant controller"
+    );
+    ctl.with_config(ControllerConfig::default().concurrency(config.concurrency))
+        .graceful_shutdown_on(stopped)
+        .run(crate::controller::reconcile, crate::controller::error_policy, ctx)
+        .for_each(|res| async move {
+            match res {
+                Ok((obj, _)) => debug!(tenant = %obj, "reconciled"),
+                Err(kube::runtime::controller::Error::ObjectNotFound(obj)) => {
+                    debug!(tenant = %obj, "trigger for a Tenant not in the cache (deleted or out of scope)")
+                }
+                Err(e) => debug!(error = %e, "controller event"),
+            }
+        })
+        .await;
+    readiness.abort();
+}

@@ -1,0 +1,67 @@
+//! `tenant-operator run`: flags and environment in, the operator running until SIGTERM/SIGINT.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tenant_operator::Operator;
+use tenant_operator::context::{Cli, Command, Config, LogFormat};
+use tracing::{error, info};
+use tracing_subscriber::EnvFilter;
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+/// Resolves on SIGTERM (what the kubelet sends) or SIGINT.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = term => info!("SIGTERM: shutting down"),
+        r = tokio::signal::ctrl_c() => match r {
+            Ok(()) => info!("SIGINT: shutting down"),
+            Err(e) => error!(error = %e, "cannot listen for SIGINT"),
+        },
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let client = kube::Client::try_default().await?;
+    let operator = Operator::bind(config, client).await?;
+    info!(addr = %operator.local_addr(), "serving /metrics, /livez, /readyz");
+    operator.run(shutdown_signal()).await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Command::Run(args) = cli.command;
+    let config = Config::from(args);
+    init_logging(config.log_format);
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!(error = %format!("{e:#}"), "tenant-operator failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,696 @@
+//! The Tenant's status as a pure function of what the reconcile found, and the rule for when it
+//! must be written: only when it differs from the stored one. Conditions are keyed by type and
+//! keep their `lastTransitionTime` unless their status flips.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use serde_json::Value;
+use tenant_api::condition as c;
+use tenant_api::{Phase, QuotaSummary, Tenant, TenantStatus};
+
+use crate::apply::is_subset;
+
+/// A condition before timestamps are decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cond {
+    pub type_: &'static str,
+    pub status: bool,
+    pub reason: String,
+    pub message: String,
+}
+
+impl Cond {
+    fn new(type_: &'static str, status: bool, reason: &str, message: impl Into<String>) -> Cond {
+        Cond {
+            type_,
+            status,
+            reason: reason.to_string(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The concern (condition type) a kind belongs to.
+pub fn concern_of(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Namespace" => c::NAMESPACE_READY,
+        "ResourceQuota" | "LimitRange" => c::QUOTA_READY,
+        "NetworkPolicy" => c::NETWORK_ISOLATED,
+        "Role" | "RoleBinding" | "ServiceAccount" => c::RBAC_READY,
+        "TenantPolicy" | "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding" => {
+            c::POLICY_READY
+        }
+        "Deployment" | "StatefulSet" | "Service" | "Ingress" | "ConfigMap" | "Secret" => {
+            c::SERVICES_READY
+        }
+        "Schedule" | "Backup" | "Restore" => c::BACKUP_READY,
+        "PrometheusRule" | "ServiceMonitor" | "PodMonitor" => c::MONITORING_READY,
+        _ => return None,
+    })
+}
+
+/// What an applied reconcile observed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub namespace: String,
+    /// `status.phase` of the live namespace.
+    pub namespace_phase: Option<String>,
+    /// Number of desired (and applied) objects per kind.
+    pub kinds: BTreeMap<String, usize>,
+    /// Objects of kinds the cluster does not serve (CRD not installed), per kind: skipped.
+    pub skipped: BTreeMap<String, usize>,
+    /// The live ResourceQuota, when one is desired.
+    pub quota: Option<Value>,
+    /// `spec.active`.
+    pub active: bool,
+}
+
+/// What a reconcile concluded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Spec valid; nothing applied yet.
+    Initializing { namespace: String },
+    /// Validation failed: nothing was applied or deleted.
+    InvalidSpec { errors: Vec<String> },
+    /// The builders refused the spec.
+    BuildFailed { message: String },
+    /// The namespace exists and is not ours.
+    Conflict { namespace: String, holder: String },
+    /// Our namespace from an earlier incarnation is still being deleted.
+    NamespaceTerminating { namespace: String },
+    /// An apply or delete failed.
+    ApplyFailed { namespace: String, message: String },
+    /// Every desired object is applied.
+    Applied(Progress),
+    /// The Tenant is being deleted.
+    Cleaning { namespace: Option<String> },
+}
+
+/// At most this many validation errors are named in the condition message.
+const MAX_ERRORS: usize = 5;
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn count(p: &Progress, kind: &str) -> usize {
+    p.kinds.get(kind).copied().unwrap_or(0)
+}
+
+/// Whether the ResourceQuota's controller has taken up its spec (`status.hard` covers `spec.hard`).
+pub fn quota_enforced(rq: &Value) -> bool {
+    match (rq.pointer("/spec/hard"), rq.pointer("/status/hard")) {
+        (Some(spec), Some(status)) => is_subset(spec, status),
+        (None, _) => true,
+        _ => false,
+    }
+}
+
+fn string_map(v: Option<&Value>) -> Option<BTreeMap<String, String>> {
+    let m = v?.as_object()?;
+    Some(
+        m.iter()
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_string())))
+            .collect(),
+    )
+}
+
+/// The quota summary of the status, from the live ResourceQuota.
+pub fn quota_summary(rq: &Value) -> Option<QuotaSummary> {
+    let hard =
+        string_map(rq.pointer("/status/hard")).or_else(|| string_map(rq.pointer("/spec/hard")));
+    let used = string_map(rq.pointer("/status/used"));
+    (hard.is_some() || used.is_some()).then_some(QuotaSummary { hard, used })
+}
+
+/// The phase and conditions an outcome means.
+pub fn conditions(outcome: &Outcome) -> (Phase, Vec<Cond>) {
+    let spec_ok = Cond::new(c::SPEC_VALID, true, "Valid", "the spec passed validation");
+    match outcome {
+        Outcome::Initializing { namespace } => (
+            Phase::Initialization,
+            vec![
+                Cond::new(
+                    c::READY,
+                    false,
+                    "Initializing",
+                    format!("provisioning namespace {namespace}"),
+                ),
+                spec_ok,
+            ],
+        ),
+        Outcome::InvalidSpec { errors } => {
+            let mut msg = errors
+                .iter()
+                .take(MAX_ERRORS)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ");
+            if errors.len() > MAX_ERRORS {
+                msg.push_str(&format!("; and {} more", errors.len() - MAX_ERRORS));
+            }
+            (
+                Phase::Failed,
+                vec![
+                    Cond::new(
+                        c::READY,
+                        false,
+                        "InvalidSpec",
+                        format!("invalid spec: {msg}"),
+                    ),
+                    Cond::new(c::SPEC_VALID, false, "InvalidSpec", msg),
+                ],
+            )
+        }
+        Outcome::BuildFailed { message } => (
+            Phase::Failed,
+            vec![
+                Cond::new(c::READY, false, "BuildFailed", message.clone()),
+                Cond::new(c::SPEC_VALID, false, "BuildFailed", message.clone()),
+            ],
+        ),
+        Outcome::Conflict { namespace, holder } => {
+            let msg = format!(
+                "namespace {namespace} already exists and belongs to {holder}; nothing was taken over"
+            );
+            (
+                Phase::Failed,
+                vec![
+                    Cond::new(c::READY, false, "NamespaceConflict", msg.clone()),
+                    spec_ok,
+                    Cond::new(c::NAMESPACE_READY, false, "NamespaceConflict", msg),
+                ],
+            )
+        }
+        Outcome::NamespaceTerminating { namespace } => {
+            let msg =
+                format!("namespace {namespace} from an earlier deletion is still terminating");
+            (
+                Phase::Provisioning,
+                vec![
+                    Cond::new(c::READY, false, "NamespaceTerminating", msg.clone()),
+                    spec_ok,
+                    Cond::new(c::NAMESPACE_READY, false, "NamespaceTerminating", msg),
+                ],
+            )
+        }
+        Outcome::ApplyFailed { message, .. } => (
+            Phase::Provisioning,
+            vec![
+                Cond::new(c::READY, false, "ApplyFailed", message.clone()),
+                spec_ok,
+            ],
+        ),
+        Outcome::Cleaning { namespace } => (
+            Phase::Cleaning,
+            vec![Cond::new(
+                c::READY,
+                false,
+                "Deleting",
+                match namespace {
+                    Some(ns) => format!("deleting namespace {ns} and the tenant's objects"),
+                    None => "deleting the tenant's objects".to_string(),
+                },
+            )],
+        ),
+        Outcome::Applied(p) => applied_conditions(p),
+    }
+}
+
+fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
+    let mut conds = Vec::new();
+    let mut blocking: Vec<&Cond> = Vec::new();
+
+    let ns_active = p.namespace_phase.as_deref() == Some("Active");
+    let ns = if ns_active {
+        Cond::new(
+            c::NAMESPACE_READY,
+            true,
+            "Active",
+            format!("namespace {} is active", p.namespace),
+        )
+    } else {
+        Cond::new(
+            c::NAMESPACE_READY,
+            false,
+            "NamespacePending",
+            format!(
+                "namespace {} is {}",
+                p.namespace,
+                p.namespace_phase.as_deref().unwrap_or("not yet reported")
+            ),
+        )
+    };
+
+    let quota = match (&p.quota, count(p, "ResourceQuota"), count(p, "LimitRange")) {
+        (_, 0, 0) => Cond::new(
+            c::QUOTA_READY,
+            true,
+            "NoQuota",
+            "no quota or limit range configured",
+        ),
+        (Some(rq), _, lr) if quota_enforced(rq) => {
+            let hard = quota_summary(rq)
+                .and_then(|q| q.hard)
+                .map(|h| {
+                    h.iter()
+                        .map(|(k, v)| format!("{k}={v}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default();
+            let lr = if lr > 0 { " and limit range" } else { "" };
+            Cond::new(
+                c::QUOTA_READY,
+                true,
+                "Enforced",
+                format!("quota{lr} enforced: {hard}"),
+            )
+        }
+        (_, 0, _) => Cond::new(
+            c::QUOTA_READY,
+            true,
+            "Applied",
+            "limit range applied (no quota configured)",
+        ),
+        _ => Cond::new(
+            c::QUOTA_READY,
+            false,
+            "QuotaPending",
+            "waiting for the quota controller to report the hard limits",
+        ),
+    };
+
+    let np = count(p, "NetworkPolicy");
+    let net = if np > 0 {
+        Cond::new(
+            c::NETWORK_ISOLATED,
+            true,
+            "PoliciesApplied",
+            format!("{} applied", plural(np, "NetworkPolicy")),
+        )
+    } else {
+        // Not blocking: permissive isolation has no policies by design.
+        Cond::new(
+            c::NETWORK_ISOLATED,
+            false,
+            "IsolationDisabled",
+            "no NetworkPolicies: network isolation is off",
+        )
+    };
+
+    let (roles, bindings, sas) = (
+        count(p, "Role"),
+        count(p, "RoleBinding"),
+        count(p, "ServiceAccount"),
+    );
+    let rbac = if roles + bindings + sas > 0 {
+        Cond::new(
+            c::RBAC_READY,
+            true,
+            "Applied",
+            format!(
+                "{}, {}, {} applied",
+                plural(roles, "Role"),
+                plural(bindings, "RoleBinding"),
+                plural(sas, "ServiceAccount")
+            ),
+        )
+    } else {
+        Cond::new(
+            c::RBAC_READY,
+            true,
+            "NothingToBind",
+            "no roles or bindings configured",
+        )
+    };
+
+    let policy = if count(p, "TenantPolicy") > 0 {
+        Cond::new(
+            c::POLICY_READY,
+            true,
+            "ParametersApplied",
+            "admission policy parameters applied",
+        )
+    } else {
+        Cond::new(
+            c::POLICY_READY,
+            false,
+            "NoParameters",
+            "no admission policy parameters rendered",
+        )
+    };
+
+    conds.push(Cond::new(
+        c::SPEC_VALID,
+        true,
+        "Valid",
+        "the spec passed validation",
+    ));
+    conds.push(ns);
+    conds.push(quota);
+    conds.push(net);
+    conds.push(rbac);
+    conds.push(policy);
+
+    // Optional concerns: a condition only when the tenant has objects of that concern.
+    for (type_, what) in [
+        (c::SERVICES_READY, "service objects"),
+        (c::BACKUP_READY, "backup objects"),
+        (c::MONITORING_READY, "monitoring objects"),
+    ] {
+        let n: usize = p
+            .kinds
+            .iter()
+            .filter(|(k, _)| concern_of(k) == Some(type_))
+            .map(|(_, n)| n)
+            .sum();
+        let not_served: Vec<&str> = p
+            .skipped
+            .keys()
+            .filter(|k| concern_of(k) == Some(type_))
+            .map(String::as_str)
+            .collect();
+        if !not_served.is_empty() {
+            // Not blocking: an optional integration whose CRDs the cluster lacks.
+            conds.push(Cond::new(
+                type_,
+                false,
+                "CRDNotInstalled",
+                format!(
+                    "the cluster does not serve {}; install its CRDs",
+                    not_served.join(", ")
+                ),
+            ));
+        } else if n > 0 {
+            conds.push(Cond::new(
+                type_,
+                true,
+                "Applied",
+                format!("{n} {what} applied"),
+            ));
+        }
+    }
+
+    for cond in &conds {
+        if !cond.status && matches!(cond.type_, t if t == c::NAMESPACE_READY || t == c::QUOTA_READY)
+        {
+            blocking.push(cond);
+        }
+    }
+    let (phase, ready) = match blocking.first() {
+        Some(b) => (
+            Phase::Provisioning,
+            Cond::new(c::READY, false, &b.reason, b.message.clone()),
+        ),
+        None if !p.active => (
+            Phase::Suspended,
+            Cond::new(
+                c::READY,
+                true,
+                "Suspended",
+                "guardrails in place; the tenant is inactive (spec.active=false)",
+            ),
+        ),
+        None => {
+            let total: usize = p.kinds.values().sum();
+            (
+                Phase::Running,
+                Cond::new(
+                    c::READY,
+                    true,
+                    "Running",
+                    format!(
+                        "{} in namespace {} applied and ready",
+                        plural(total, "object"),
+                        p.namespace
+                    ),
+                ),
+            )
+        }
+    };
+    conds.insert(0, ready);
+    (phase, conds)
+}
+
+/// Conditions with timestamps: an unchanged status keeps the old `lastTransitionTime`.
+pub fn merge_conditions(
+    old: &[Condition],
+    new: &[Cond],
+    generation: Option<i64>,
+    now: &Time,
+) -> Vec<Condition> {
+    new.iter()
+        .map(|n| {
+            let status = if n.status { "True" } else { "False" };
+            let prev = old.iter().find(|o| o.type_ == n.type_);
+            let ltt = match prev {
+                Some(o) if o.status == status => o.last_transition_time.clone(),
+                _ => now.clone(),
+            };
+            Condition {
+                type_: n.type_.to_string(),
+                status: status.to_string(),
+                reason: n.reason.clone(),
+                message: truncate(&n.message, 1024),
+                observed_generation: generation,
+                last_transition_time: ltt,
+            }
+        })
+        .collect()
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max.saturating_sub(3);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &s[..end])
+}
+
+/// The status a Tenant whose stored status is `current` should have after `outcome`. Fields the outcome knows nothing about
+/// (quota summary, cost) are carried over from the current status.
+pub fn desired_status(
+    tenant: &Tenant,
+    current: Option<&TenantStatus>,
+    outcome: &Outcome,
+    now: &Time,
+) -> TenantStatus {
+    let old = current.cloned().unwrap_or_default();
+    let (phase, conds) = conditions(outcome);
+    let generation = tenant.metadata.generation;
+    let old_conds = old.conditions.clone().unwrap_or_default();
+    let namespace = match outcome {
+        Outcome::Initializing { namespace }
+        | Outcome::NamespaceTerminating { namespace }
+        | Outcome::ApplyFailed { namespace, .. } => Some(namespace.clone()),
+        Outcome::Applied(p) => Some(p.namespace.clone()),
+        // A namespace we do not own is not "the tenant's namespace".
+        Outcome::Conflict { .. } | Outcome::InvalidSpec { .. } | Outcome::BuildFailed { .. } => {
+            None
+        }
+        Outcome::Cleaning { namespace } => namespace.clone(),
+    };
+    let quota = match outcome {
+        Outcome::Applied(p) => p.quota.as_ref().and_then(quota_summary),
+        Outcome::Conflict { .. } | Outcome::InvalidSpec { .. } | Outcome::BuildFailed { .. } => {
+            None
+        }
+        _ => old.quota.clone(),
+    };
+    TenantStatus {
+        phase: Some(phase),
+        observed_generation: generation,
+        namespace,
+        isolation_level: Some(tenant_core::Effective::of(tenant).isolation.level),
+        conditions: Some(merge_conditions(&old_conds, &conds, generation, now)),
+        quota,
+        ..old
+    }
+}
+
+/// Whether the stored status must be rewritten to become `new`.
+pub fn needs_write(old: Option<&TenantStatus>, new: &TenantStatus) -> bool {
+    old != Some(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use tenant_api::{TenantSpec, TenantType};
+
+    fn tenant() -> Tenant {
+        let mut t = Tenant::new("a", TenantSpec::new("a", TenantType::Production));
+        t.metadata.namespace = Some("default".into());
+        t.metadata.generation = Some(3);
+        t
+    }
+
+    fn ts(secs: i64) -> Time {
+        Time(jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
+    }
+
+    fn cond<'a>(s: &'a TenantStatus, t: &str) -> Option<&'a Condition> {
+        s.conditions.as_ref()?.iter().find(|c| c.type_ == t)
+    }
+
+    fn progress(quota_status: bool) -> Progress {
+        let mut rq = json!({"spec": {"hard": {"limits.cpu": "2", "limits.memory": "4Gi"}}});
+        if quota_status {
+            rq["status"] = json!({"hard": {"limits.cpu": "2", "limits.memory": "4Gi"}, "used": {"limits.cpu": "0"}});
+        }
+        Progress {
+            namespace: "tenant-a-production".into(),
+            namespace_phase: Some("Active".into()),
+            kinds: BTreeMap::from([
+                ("Namespace".into(), 1),
+                ("ResourceQuota".into(), 1),
+                ("LimitRange".into(), 1),
+                ("NetworkPolicy".into(), 3),
+                ("Role".into(), 3),
+                ("RoleBinding".into(), 2),
+                ("TenantPolicy".into(), 1),
+            ]),
+            skipped: BTreeMap::new(),
+            quota: Some(rq),
+            active: true,
+        }
+    }
+
+    #[test]
+    fn running_needs_an_active_namespace_and_an_enforced_quota() {
+        let (phase, conds) = conditions(&Outcome::Applied(progress(true)));
+        assert_eq!(phase, Phase::Running);
+        assert!(conds.iter().all(|c| c.status), "{conds:?}");
+
+        let (phase, conds) = conditions(&Outcome::Applied(progress(false)));
+        assert_eq!(phase, Phase::Provisioning);
+        assert_eq!(conds[0].type_, c::READY);
+        assert_eq!(conds[0].reason, "QuotaPending");
+
+        let mut p = progress(true);
+        p.namespace_phase = None;
+        let (phase, conds) = conditions(&Outcome::Applied(p));
+        assert_eq!(phase, Phase::Provisioning);
+        assert_eq!(conds[0].reason, "NamespacePending");
+    }
+
+    #[test]
+    fn inactive_tenants_are_suspended_with_guardrails() {
+        let mut p = progress(true);
+        p.active = false;
+        let (phase, conds) = conditions(&Outcome::Applied(p));
+        assert_eq!(phase, Phase::Suspended);
+        assert_eq!(conds[0].reason, "Suspended");
+    }
+
+    #[test]
+    fn invalid_spec_names_the_fields() {
+        let errors = vec!["spec.quota.cpuQuota: must not exceed cpuLimit".to_string()];
+        let status = desired_status(&tenant(), None, &Outcome::InvalidSpec { errors }, &ts(10));
+        assert_eq!(status.phase, Some(Phase::Failed));
+        let ready = cond(&status, c::READY);
+        assert_eq!(ready.map(|c| c.reason.as_str()), Some("InvalidSpec"));
+        assert!(ready.is_some_and(|c| c.message.contains("spec.quota.cpuQuota")));
+        assert_eq!(
+            cond(&status, c::SPEC_VALID).map(|c| c.status.as_str()),
+            Some("False")
+        );
+        assert_eq!(status.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn conflict_names_the_holder_and_claims_no_namespace() {
+        let o = Outcome::Conflict {
+            namespace: "tenant-a-production".into(),
+            holder: "Tenant other/b".into(),
+        };
+        let status = desired_status(&tenant(), None, &o, &ts(10));
+        assert_eq!(status.phase, Some(Phase::Failed));
+        assert_eq!(status.namespace, None);
+        let ready = cond(&status, c::READY);
+        assert_eq!(ready.map(|c| c.reason.as_str()), Some("NamespaceConflict"));
+        assert!(ready.is_some_and(|c| c.message.contains("Tenant other/b")));
+    }
+
+    #[test]
+    fn unchanged_status_needs_no_write_and_keeps_transition_times() {
+        let mut t = tenant();
+        let first = desired_status(&t, None, &Outcome::Applied(progress(true)), &ts(10));
+        t.status = Some(first.clone());
+        let second = desired_status(
+            &t,
+            t.status.as_ref(),
+            &Outcome::Applied(progress(true)),
+            &ts(20),
+        );
+        assert!(
+            !needs_write(t.status.as_ref(), &second),
+            "a no-op reconcile must not write status"
+        );
+
+        // Quota used changes: a write, but the Ready transition time stays.
+        let mut p = progress(true);
+        if let Some(q) = p.quota.as_mut() {
+            q["status"]["used"]["limits.cpu"] = json!("500m");
+        }
+        let third = desired_status(&t, t.status.as_ref(), &Outcome::Applied(p), &ts(30));
+        assert!(needs_write(t.status.as_ref(), &third));
+        assert_eq!(
+            cond(&third, c::READY).map(|c| c.last_transition_time.clone()),
+            Some(ts(10))
+        );
+
+        // Ready flips: its transition time moves.
+        let fourth = desired_status(
+            &t,
+            t.status.as_ref(),
+            &Outcome::Applied(progress(false)),
+            &ts(40),
+        );
+        assert_eq!(
+            cond(&fourth, c::READY).map(|c| c.last_transition_time.clone()),
+            Some(ts(40))
+        );
+        assert_eq!(
+            cond(&fourth, c::RBAC_READY).map(|c| c.last_transition_time.clone()),
+            Some(ts(10))
+        );
+    }
+
+    #[test]
+    fn quota_summary_prefers_status_hard() {
+        let rq = json!({"spec": {"hard": {"pods": "10"}}, "status": {"hard": {"pods": "10"}, "used": {"pods": "2"}}});
+        let q = quota_summary(&rq);
+        assert_eq!(
+            q.as_ref()
+                .and_then(|q| q.used.as_ref())
+                .and_then(|u| u.get("pods"))
+                .map(String::as_str),
+            Some("2")
+        );
+        assert!(quota_enforced(&rq));
+        assert!(!quota_enforced(
+            &json!({"spec": {"hard": {"pods": "10"}}, "status": {"hard": {"pods": "5"}}})
+        ));
+        assert!(quota_enforced(
+            &json!({"spec": {"hard": {"cpu": "0.5"}}, "status": {"hard": {"cpu": "500m"}}})
+        ));
+    }
+
+    #[test]
+    fn long_messages_are_truncated_on_a_char_boundary() {
+        let s = "é".repeat(600);
+        let t = truncate(&s, 1024);
+        assert!(t.len() <= 1024 && t.ends_with("..."));
+    }
+}
