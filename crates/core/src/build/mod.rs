@@ -8,6 +8,7 @@
 pub mod limits;
 pub mod namespace;
 pub mod network;
+pub mod policy;
 pub mod quota;
 pub mod rbac;
 
