@@ -357,7 +357,10 @@ pub fn exemptions(ctx: &BuildContext) -> Vec<MatchCondition> {
         },
         MatchCondition {
             name: "not-system-masters".into(),
-            expression: "!('system:masters' in request.userInfo.groups)".into(),
+            // groups is omitted from the request when empty
+            expression:
+                "!has(request.userInfo.groups) || !('system:masters' in request.userInfo.groups)"
+                    .into(),
         },
         MatchCondition {
             name: "not-kube-system-controllers".into(),
@@ -718,18 +721,18 @@ fn workloads() -> PolicyDef {
 
 fn services() -> PolicyDef {
     let variables = vec![var(
-        "type",
+        "serviceType",
         "has(object.spec.type) ? object.spec.type : 'ClusterIP'".into(),
     )];
     let validations = vec![
         check(
-            "params.spec.allowNodePorts || variables.type != 'NodePort'".into(),
+            "params.spec.allowNodePorts || variables.serviceType != 'NodePort'".into(),
             "services: type NodePort is not allowed (isolation.allowNodePorts)",
             "'services: Service ' + object.metadata.name + ': spec.type NodePort is not allowed in this tenant \
              (isolation.allowNodePorts); use ClusterIP behind the Ingress'".into(),
         ),
         check(
-            "params.spec.allowLoadBalancers || variables.type != 'LoadBalancer'".into(),
+            "params.spec.allowLoadBalancers || variables.serviceType != 'LoadBalancer'".into(),
             "services: type LoadBalancer is not allowed (isolation.allowLoadBalancers)",
             "'services: Service ' + object.metadata.name + ': spec.type LoadBalancer is not allowed in this tenant \
              (isolation.allowLoadBalancers); use ClusterIP behind the Ingress'".into(),

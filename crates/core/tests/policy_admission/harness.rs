@@ -404,17 +404,15 @@ fn request_value(req: &Request) -> Value {
                 ("resource", s(req.kind.resource)),
             ]),
         ),
-        (
-            "userInfo",
-            map(vec![
-                ("username", s(&req.user)),
-                ("uid", s("")),
-                (
-                    "groups",
-                    Value::List(Arc::new(req.groups.iter().map(|g| s(g)).collect())),
-                ),
-            ]),
-        ),
+        ("userInfo", {
+            let mut user = vec![("username", s(&req.user)), ("uid", s(""))];
+            // like the apiserver's request, which omits an empty group list
+            if !req.groups.is_empty() {
+                let groups = req.groups.iter().map(|g| s(g)).collect();
+                user.push(("groups", Value::List(Arc::new(groups))));
+            }
+            map(user)
+        }),
     ])
 }
 
