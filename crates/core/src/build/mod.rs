@@ -58,15 +58,21 @@ impl BuildError {
     }
 }
 
-/// Every object of one tenant, in apply order: the namespace first, then what lives in it.
+/// Every object of one tenant, in apply order: the namespace, then its guardrails (admission
+/// parameters, quota, limits, network policies), and only then the access grants (service
+/// accounts, roles, bindings), so no tenant user ever holds access to an unguarded namespace.
 pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
     let eff = Effective::of(tenant);
-    let _ = (ctx, eff);
-    Ok(Vec::new())
+    let mut out = vec![namespace::build(tenant, &eff, ctx)?];
+    out.push(policy::tenant_policy(tenant, &eff, ctx)?);
+    out.extend(quota::build(tenant, &eff, ctx)?);
+    out.extend(limits::build(tenant, &eff, ctx)?);
+    out.extend(network::build(tenant, &eff, ctx)?);
+    out.extend(rbac::build(tenant, &eff, ctx)?);
+    Ok(out)
 }
 
 /// The cluster-scoped objects shared by all tenants (admission policies and their bindings).
 pub fn shared_objects(ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
-    let _ = ctx;
-    Ok(Vec::new())
+    policy::shared_policies(ctx)
 }
