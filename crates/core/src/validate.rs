@@ -1,1 +1,0 @@
-//! validateTenant (seed 004): schema, CEL rules and cross-field checks.
