@@ -123,7 +123,13 @@ where
     }
     fn wait_ready(&self) -> BoxFuture<'static, bool> {
         let store = self.store.clone();
-        async move { store.wait_until_ready().await.is_ok() }.boxed()
+        let kind = self.kind.clone();
+        async move {
+            let ok = wait_until_ready(&store).await;
+            tracing::debug!(%kind, ok, "cache synced");
+            ok
+        }
+        .boxed()
     }
 }
 
@@ -202,6 +208,29 @@ impl Caches {
             .modify(|obj: &mut K| obj.managed_fields_mut().clear())
             .reflect(writer)
             .touched_objects()
+    }
+}
+
+/// Waits until `store` has its initial list (false if its writer was dropped).
+///
+/// `Store::wait_until_ready` wakes only the *last* of several concurrent waiters (its readiness
+/// is a oneshot channel with one waker slot), and the controller's applier already waits on the
+/// Tenant store: so re-poll on a short timer instead of relying on the wake-up.
+pub async fn wait_until_ready<K>(store: &Store<K>) -> bool
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    loop {
+        match tokio::time::timeout(
+            std::time::Duration::from_millis(200),
+            store.wait_until_ready(),
+        )
+        .await
+        {
+            Ok(result) => return result.is_ok(),
+            Err(_elapsed) => continue,
+        }
     }
 }
 

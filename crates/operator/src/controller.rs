@@ -1,7 +1,9 @@
 //! The reconcile of one Tenant:
 //!
-//!     fetch (reflector caches) -> validate (core) -> build (core) -> claim the namespace
-//!       -> apply what differs (SSA) -> prune what is no longer wanted -> status (if changed)
+//! ```text
+//! fetch (reflector caches) -> validate (core) -> build (core) -> claim the namespace
+//!   -> apply what differs (SSA) -> prune what is no longer wanted -> status (if changed)
+//! ```
 //!
 //! and, on deletion, cleanup behind the finalizer.
 
@@ -46,6 +48,8 @@ pub struct Context {
     pub recorder: Recorder,
     pub locks: NamespaceLocks,
     pub resolver: Arc<Resolver>,
+    /// Whether the shared admission policies are in place.
+    pub shared: crate::SharedPolicies,
     /// Consecutive failures per Tenant, for the error backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -58,6 +62,7 @@ impl Context {
         tenants: Store<Tenant>,
         metrics: Arc<Metrics>,
         resolver: Arc<Resolver>,
+        shared: crate::SharedPolicies,
     ) -> Context {
         let recorder = Recorder::new(
             client.clone(),
@@ -75,6 +80,7 @@ impl Context {
             recorder,
             locks: NamespaceLocks::default(),
             resolver,
+            shared,
             failures: Mutex::new(HashMap::new()),
         }
     }
@@ -653,6 +659,7 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
         skipped,
         quota,
         active: tenant.spec.active,
+        shared_policies: ctx.shared.ok(),
     };
     let (new, _) = write_status(
         api,

@@ -20,9 +20,14 @@ use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 
 /// Readiness, shared between the controller (which sets it) and the server.
+///
+/// A leader is ready once its caches are synced. A standby (leader election on, lease held by
+/// another replica) is ready too: it is healthy and waiting, and a never-ready standby would
+/// block every rolling update of a two-replica Deployment.
 #[derive(Clone, Default)]
 pub struct Health {
     ready: Arc<AtomicBool>,
+    standby: Arc<AtomicBool>,
 }
 
 impl Health {
@@ -31,6 +36,12 @@ impl Health {
     }
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
+    }
+    pub fn set_standby(&self, standby: bool) {
+        self.standby.store(standby, Ordering::SeqCst);
+    }
+    pub fn is_standby(&self) -> bool {
+        self.standby.load(Ordering::SeqCst)
     }
 }
 
@@ -61,6 +72,8 @@ async fn metrics_handler(State(s): State<AppState>) -> impl IntoResponse {
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     if s.health.is_ready() {
         (StatusCode::OK, "ok")
+    } else if s.health.is_standby() {
+        (StatusCode::OK, "standby")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "caches not synced")
     }

@@ -19,6 +19,8 @@ use std::fmt::Debug;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota, ServiceAccount};
@@ -34,7 +36,7 @@ use serde::de::DeserializeOwned;
 use tenant_api::{Tenant, TenantPolicy};
 use tenant_core::build::{self, BuildContext};
 use tokio::sync::watch;
-use tracing::{debug, info, warn};
+use tracing::{debug, error, info, warn};
 
 pub use context::Config;
 pub use error::{Error, Result};
@@ -143,25 +145,73 @@ where
     });
     if let Some(le) = &elector {
         info!(lease = %config.lease_name, identity = %config.identity, "waiting for the leader lease");
+        health.set_standby(true);
         tokio::select! {
             () = le.acquire() => {}
             () = stopped() => return Ok(()),
         }
+        health.set_standby(false);
     }
 
     let resolver = Arc::new(Resolver::default());
-    apply_shared_objects(client, &resolver, metrics, &config.operator_user)
-        .await
-        .map_err(|e| Error::SharedPolicies(Box::new(e)))?;
+    // The shared admission policies go in before the controller starts. If that fails (an API
+    // server without ValidatingAdmissionPolicy, a policy it rejects), the tenants' own guardrails
+    // are still worth applying: keep retrying in the background, hold every Tenant's PolicyReady
+    // (and so Ready) at False meanwhile, and re-check all Tenants once the policies are in.
+    let shared = SharedPolicies::default();
+    let (shared_done_tx, shared_done_rx) = futures::channel::mpsc::unbounded::<()>();
+    let retry = match apply_shared_objects(client, &resolver, metrics, &config.operator_user).await
+    {
+        Ok(_) => {
+            shared.set_ok(true);
+            None
+        }
+        Err(e) => {
+            let e = Error::SharedPolicies(Box::new(e));
+            error!(error = %e, "shared admission policies not applied; retrying in the background");
+            metrics.error(e.category());
+            let (client, resolver, metrics, shared) = (
+                client.clone(),
+                resolver.clone(),
+                metrics.clone(),
+                shared.clone(),
+            );
+            let user = config.operator_user.clone();
+            Some(tokio::spawn(async move {
+                let mut delay = Duration::from_secs(5);
+                loop {
+                    tokio::time::sleep(delay).await;
+                    match apply_shared_objects(&client, &resolver, &metrics, &user).await {
+                        Ok(_) => {
+                            shared.set_ok(true);
+                            let _ = shared_done_tx.unbounded_send(());
+                            return;
+                        }
+                        Err(e) => {
+                            let e = Error::SharedPolicies(Box::new(e));
+                            warn!(error = %e, retry_in = ?delay, "shared admission policies still not applied");
+                            metrics.error(e.category());
+                        }
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(300));
+                }
+            }))
+        }
+    };
 
-    let controller_done = run_controller(config, client, metrics, health, resolver, stopped());
+    let deps = ControllerDeps {
+        resolver,
+        shared,
+        shared_done: shared_done_rx,
+    };
+    let controller_done = run_controller(config, client, metrics, health, deps, stopped());
     let lease_lost = async {
         match &elector {
             Some(le) => le.hold().await,
             None => std::future::pending().await,
         }
     };
-    tokio::select! {
+    let result = tokio::select! {
         () = controller_done => {
             if let Some(le) = &elector {
                 le.release().await;
@@ -172,6 +222,23 @@ where
         // Dropping the controller future cancels in-flight reconciles: a replica that lost the
         // lease must stop writing at once.
         lost = lease_lost => Err(lost),
+    };
+    if let Some(task) = retry {
+        task.abort();
+    }
+    result
+}
+
+/// Whether the shared admission policies are in place (PolicyReady depends on it).
+#[derive(Clone, Default)]
+pub struct SharedPolicies(Arc<AtomicBool>);
+
+impl SharedPolicies {
+    pub fn set_ok(&self, ok: bool) {
+        self.0.store(ok, Ordering::SeqCst);
+    }
+    pub fn ok(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
     }
 }
 
@@ -261,16 +328,30 @@ fn granting_tenants(store: &Store<Tenant>, changed: &Tenant) -> Vec<ObjectRef<Te
         .collect()
 }
 
-async fn run_controller<F>(
+/// What the controller shares with the start-up code.
+struct ControllerDeps<S> {
+    resolver: Arc<Resolver>,
+    shared: SharedPolicies,
+    /// Emits once when the shared policies got applied after a failed start.
+    shared_done: S,
+}
+
+async fn run_controller<F, S>(
     config: &Config,
     client: &Client,
     metrics: &Arc<Metrics>,
     health: &Health,
-    resolver: Arc<Resolver>,
+    deps: ControllerDeps<S>,
     stopped: F,
 ) where
     F: Future<Output = ()> + Send + Sync + 'static,
+    S: futures::Stream<Item = ()> + Send + 'static,
 {
+    let ControllerDeps {
+        resolver,
+        shared,
+        shared_done,
+    } = deps;
     let tenants: Api<Tenant> = match &config.watch_namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
@@ -296,12 +377,16 @@ async fn run_controller<F>(
     ctl = ctl.watches_stream(tenant_changes, move |t: Tenant| {
         granting_tenants(&grants_store, &t)
     });
+    // Once the shared policies are in (after a failed start), every Tenant's PolicyReady changes.
+    ctl = ctl.reconcile_all_on(shared_done);
 
     let ready_wait = caches.wait_ready();
     let ready_store = store.clone();
     let ready_health = health.clone();
     let readiness = tokio::spawn(async move {
-        let tenants_ok = ready_store.wait_until_ready().await.is_ok();
+        debug!("waiting for the Tenant cache");
+        let tenants_ok = cache::wait_until_ready(&ready_store).await;
+        debug!(tenants_ok, "Tenant cache synced");
         if ready_wait.await && tenants_ok {
             ready_health.set_ready(true);
             info!("caches synced; ready");
@@ -315,6 +400,7 @@ async fn run_controller<F>(
         store,
         metrics.clone(),
         resolver,
+        shared,
     ));
     info!(
         scope = config

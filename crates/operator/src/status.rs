@@ -64,6 +64,8 @@ pub struct Progress {
     pub quota: Option<Value>,
     /// `spec.active`.
     pub active: bool,
+    /// The cluster-wide admission policies (which read the TenantPolicy) are in place.
+    pub shared_policies: bool,
 }
 
 /// What a reconcile concluded.
@@ -91,10 +93,10 @@ pub enum Outcome {
 const MAX_ERRORS: usize = 5;
 
 fn plural(n: usize, what: &str) -> String {
-    if n == 1 {
-        format!("1 {what}")
-    } else {
-        format!("{n} {what}s")
+    match (n, what.strip_suffix('y')) {
+        (1, _) => format!("1 {what}"),
+        (_, Some(stem)) => format!("{n} {stem}ies"),
+        (_, None) => format!("{n} {what}s"),
     }
 }
 
@@ -330,12 +332,19 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
         )
     };
 
-    let policy = if count(p, "TenantPolicy") > 0 {
+    let policy = if !p.shared_policies {
+        Cond::new(
+            c::POLICY_READY,
+            false,
+            "SharedPoliciesPending",
+            "the shared ValidatingAdmissionPolicies are not in place yet (see the operator log)",
+        )
+    } else if count(p, "TenantPolicy") > 0 {
         Cond::new(
             c::POLICY_READY,
             true,
-            "ParametersApplied",
-            "admission policy parameters applied",
+            "Enforced",
+            "admission policies in place with this tenant's parameters",
         )
     } else {
         Cond::new(
@@ -398,8 +407,8 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
     }
 
     for cond in &conds {
-        if !cond.status && matches!(cond.type_, t if t == c::NAMESPACE_READY || t == c::QUOTA_READY)
-        {
+        let gating = [c::NAMESPACE_READY, c::QUOTA_READY, c::POLICY_READY];
+        if !cond.status && gating.contains(&cond.type_) {
             blocking.push(cond);
         }
     }
@@ -563,6 +572,7 @@ mod tests {
             skipped: BTreeMap::new(),
             quota: Some(rq),
             active: true,
+            shared_policies: true,
         }
     }
 
