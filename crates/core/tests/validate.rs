@@ -658,7 +658,7 @@ fails!(
     registry_malformed,
     "isolation.registries",
     "spec.isolation.allowedRegistries[0]",
-    "spec: {isolation: {allowedRegistries: ['ghcr.io/org/']}}"
+    "spec: {isolation: {allowedRegistries: ['ghcr.io/*']}}"
 );
 warns!(
     registry_shadowed,
@@ -677,6 +677,12 @@ fails!(
     "isolation.ownImagesAllowed",
     "spec.services",
     "spec: {services: [api], isolation: {blockedRegistries: [ghcr.io/pilab-hu]}}"
+);
+fails!(
+    own_image_blocked_as_the_policy_qualifies_it,
+    "isolation.ownImagesAllowed",
+    "spec.serviceSettings.web.image",
+    "spec: {services: [web], serviceSettings: {web: {image: 'nginx:1.27'}}, isolation: {blockedRegistries: [index.docker.io/library]}}"
 );
 warns!(
     strict_without_registries,

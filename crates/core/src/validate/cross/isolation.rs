@@ -96,45 +96,72 @@ pub(crate) fn parse_image(s: &str) -> Result<Image, String> {
     })
 }
 
-/// The repository as docker resolves it: `nginx` is `docker.io/library/nginx`.
-fn normalized(repo: &str) -> String {
-    match repo.split_once('/') {
-        Some((first, _)) if is_host(first) => repo.to_string(),
-        Some(_) => format!("docker.io/{repo}"),
-        None => format!("docker.io/library/{repo}"),
+/// An image as the admission policy qualifies it (build/policy.rs): `nginx:1` is
+/// `docker.io/library/nginx:1`, `bitnami/redis` is `docker.io/bitnami/redis`, and Docker Hub's
+/// `index.docker.io` alias is `docker.io`.
+fn qualified(image: &str) -> String {
+    let Some((first, rest)) = image.split_once('/') else {
+        return format!("docker.io/library/{image}");
+    };
+    if !is_host(first) {
+        return format!("docker.io/{image}");
+    }
+    if first == "docker.io" || first == "index.docker.io" {
+        return if rest.contains('/') {
+            format!("docker.io/{rest}")
+        } else {
+            format!("docker.io/library/{rest}")
+        };
+    }
+    image.to_string()
+}
+
+/// A registry entry as the admission policy compares it: trimmed, no trailing '/', and
+/// `index.docker.io` spelled `docker.io`.
+fn entry_prefix(entry: &str) -> String {
+    let p = entry.trim().trim_end_matches('/');
+    match p.strip_prefix("index.docker.io") {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("docker.io{rest}"),
+        _ => p.to_string(),
     }
 }
 
-/// Whether a registry entry (`host[:port][/path]`) covers a repository, on path boundaries.
-pub(crate) fn registry_matches(entry: &str, repository: &str) -> bool {
-    let covers = |r: &str| {
-        r == entry
-            || r.strip_prefix(entry)
-                .is_some_and(|rest| rest.starts_with('/'))
-    };
-    covers(repository) || covers(&normalized(repository))
+/// Whether a registry entry admits an image, exactly as the admission policy decides: whole path
+/// segments; an entry naming a repository also matches that repository's tags and digests; a bare
+/// host does not match the same host on another port.
+pub(crate) fn registry_matches(entry: &str, image: &str) -> bool {
+    let (r, p) = (qualified(image), entry_prefix(entry));
+    r == p
+        || r.starts_with(&format!("{p}/"))
+        || (p.contains('/') && (r.starts_with(&format!("{p}:")) || r.starts_with(&format!("{p}@"))))
 }
 
-/// Why an allowed/blocked registry entry is malformed (prefix matching would misbehave).
+/// Whether entry `outer` covers everything entry `inner` names (for shadowed allow entries).
+fn entry_covers(outer: &str, inner: &str) -> bool {
+    let (o, i) = (entry_prefix(outer), entry_prefix(inner));
+    i == o || i.starts_with(&format!("{o}/"))
+}
+
+/// Why an allowed/blocked registry entry can never match an image the way it was meant to.
 fn registry_entry_error(e: &str) -> Option<String> {
     if e.contains("://") {
         return Some("must not have a scheme (write ghcr.io/org, not https://ghcr.io/org)".into());
     }
-    if e.ends_with('/') {
-        return Some("must not end with '/'".into());
+    if e.contains('*') || e.chars().any(char::is_whitespace) {
+        return Some("must be a registry host or host/path prefix (no wildcard, no spaces)".into());
     }
-    if e.contains('@') || e.contains('*') {
-        return Some("must be a registry host or host/path prefix (no digest, no wildcard)".into());
-    }
-    let mut comps = e.split('/');
-    let host = comps.next().unwrap_or_default();
+    let host = e.split('/').next().unwrap_or_default();
     if !host_ok(host) || host.chars().any(|c| c.is_ascii_uppercase()) {
-        return Some("must start with a lower-case registry host such as ghcr.io or registry.example.com:5000".into());
-    }
-    if !comps.all(path_component_ok) {
         return Some(
-            "path components must be lower-case letters, digits, '.', '_' and '-' (no tag)".into(),
+            "must start with a lower-case registry host such as ghcr.io or registry.example.com:5000"
+                .into(),
         );
+    }
+    if e.split('/')
+        .skip(1)
+        .any(|c| c.chars().any(|x| x.is_ascii_uppercase()))
+    {
+        return Some("image paths are lower-case, so an upper-case path never matches".into());
     }
     None
 }
@@ -213,7 +240,7 @@ pub(crate) fn run(spec: &TenantSpec, eff: &Effective, q: &Quantities, ctx: &mut 
                         format!("spec.isolation.allowedRegistries[{i}]"),
                         format!("{a:?} is also in blockedRegistries ({b:?}): a registry cannot be both allowed and blocked"),
                     );
-                } else if let Some(b) = iso.blocked_registries.iter().find(|b| registry_matches(b, a)) {
+                } else if let Some(b) = iso.blocked_registries.iter().find(|b| entry_covers(b, a)) {
                     g.warn(
                         format!("spec.isolation.allowedRegistries[{i}]"),
                         format!("{a:?} lies under the blocked {b:?}, so it never allows anything"),
@@ -228,15 +255,17 @@ pub(crate) fn run(spec: &TenantSpec, eff: &Effective, q: &Quantities, ctx: &mut 
         "the tenant's own service images pass its registry rules",
         |g| {
             for (svc, image, field) in service_images(spec) {
-                let Ok(parsed) = parse_image(&image) else { continue };
-                let repo = parsed.repository;
-                if let Some(b) = iso.blocked_registries.iter().find(|b| registry_matches(b, &repo)) {
+                if parse_image(&image).is_err() {
+                    continue; // services.images reports it
+                }
+                let repo = image.as_str();
+                if let Some(b) = iso.blocked_registries.iter().find(|b| registry_matches(b, repo)) {
                     g.fail(
                         &field,
                         format!("service {svc:?} runs {image:?}, which blockedRegistries entry {b:?} refuses: the guardrails would reject the tenant's own service"),
                     );
                 } else if !iso.allowed_registries.is_empty()
-                    && !iso.allowed_registries.iter().any(|a| registry_matches(a, &repo))
+                    && !iso.allowed_registries.iter().any(|a| registry_matches(a, repo))
                 {
                     g.fail(
                         &field,
@@ -548,21 +577,34 @@ mod tests {
     }
 
     #[test]
-    fn registry_prefixes_match_on_boundaries() {
-        assert!(registry_matches("ghcr.io", "ghcr.io/org/app"));
+    fn registry_prefixes_match_like_the_admission_policy() {
+        assert!(registry_matches("ghcr.io", "ghcr.io/org/app:1"));
         assert!(registry_matches("ghcr.io/org", "ghcr.io/org/app"));
+        assert!(registry_matches("ghcr.io/org/", "ghcr.io/org/app"));
         assert!(!registry_matches("ghcr.io/org", "ghcr.io/organisation/app"));
         assert!(!registry_matches("ghcr.i", "ghcr.io/org/app"));
-        assert!(registry_matches("docker.io", "nginx"));
+        assert!(registry_matches("ghcr.io/org/app", "ghcr.io/org/app:1"));
+        assert!(registry_matches(
+            "ghcr.io/org/app",
+            "ghcr.io/org/app@sha256:00"
+        ));
+        assert!(!registry_matches("registry.local", "registry.local:5000/x"));
+        assert!(registry_matches("docker.io", "nginx:1.27"));
         assert!(registry_matches("docker.io/library", "nginx"));
+        assert!(registry_matches("docker.io/library", "docker.io/nginx"));
+        assert!(registry_matches("index.docker.io/bitnami", "bitnami/redis"));
+        assert!(!registry_matches("docker.io/library", "bitnami/redis"));
+        assert!(entry_covers("docker.io", "docker.io/acme"));
+        assert!(!entry_covers("docker.io/acme", "docker.io"));
     }
 
     #[test]
     fn registry_entries() {
         assert!(registry_entry_error("ghcr.io/org").is_none());
         assert!(registry_entry_error("registry.local:5000").is_none());
+        assert!(registry_entry_error("ghcr.io/org/app:1").is_none());
         assert!(registry_entry_error("https://ghcr.io").is_some());
-        assert!(registry_entry_error("ghcr.io/").is_some());
-        assert!(registry_entry_error("ghcr.io/org/app:1").is_some());
+        assert!(registry_entry_error("ghcr.io/*").is_some());
+        assert!(registry_entry_error("ghcr.io/Org").is_some());
     }
 }
