@@ -55,7 +55,7 @@ pub struct PRStackSpec {
     pub deployed_at: Option<Time>,
     /// Services to run.
     #[x_kube(validation = Rule::new("self.all(s, s.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(s) <= 50)").message("each service must be a DNS label of at most 50 characters"))]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = 32), inner(length(max = 50)))]
     pub services: Option<Vec<String>>,
     /// MongoDB connection string.
     #[serde(rename = "mongoURI")]

@@ -136,11 +136,12 @@ pub struct TenantSpec {
     /// Services to provision for this tenant: one Deployment and Service each.
     #[x_kube(validation = Rule::new("self.all(s, s.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(s) <= 50)").message("each service must be a DNS label of at most 50 characters"))]
     #[x_kube(validation = Rule::new("self.all(s, self.exists_one(t, t == s))").message("service names must be unique"))]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = 32), inner(length(max = 50)))]
     pub services: Option<Vec<String>>,
 
     /// Per-service settings, keyed by service name (each must be listed in `services`).
     #[x_kube(validation = Rule::new("self.size() <= 32").message("at most 32 entries"))]
+    #[schemars(extend("maxProperties" = 32))]
     pub service_settings: Option<BTreeMap<String, ServiceSettings>>,
 
     /// Environment configuration: the environment name used in the namespace pattern and labels.
@@ -298,7 +299,7 @@ pub struct TenantConfig {
     pub billing_tier: Option<String>,
     /// Feature flags, exposed to the services as `TENANT_FEATURES` and `FEATURE_<NAME>=true`.
     #[x_kube(validation = Rule::new("self.all(f, f.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))").message("each feature must be a DNS label such as api-access"))]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), inner(length(max = 63)))]
     pub features: Option<Vec<String>>,
     /// Extra labels for every object of the tenant (cannot override the operator's own keys).
     pub labels: Option<BTreeMap<String, String>>,
@@ -508,7 +509,7 @@ pub struct NetworkPolicySpec {
     pub allow_from_same_tenant: Option<bool>,
     /// Namespaces (by name) allowed to connect in.
     #[x_kube(validation = Rule::new("self.all(n, n.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))").message("each entry must be a namespace name"))]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), inner(length(max = 63)))]
     pub allow_from_namespaces: Option<Vec<String>>,
     /// Pods (by label set, in any namespace) allowed to connect in, e.g. `{app.kubernetes.io/name: prometheus}`.
     #[schemars(length(max = 32))]
@@ -522,7 +523,7 @@ pub struct NetworkPolicySpec {
     pub allow_to_same_tenant: Option<bool>,
     /// Namespaces (by name) the tenant may connect to.
     #[x_kube(validation = Rule::new("self.all(n, n.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))").message("each entry must be a namespace name"))]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), inner(length(max = 63)))]
     pub allow_to_namespaces: Option<Vec<String>>,
     /// Allow DNS queries (port 53; only to the cluster DNS in kube-system when isolation.dnsIsolation is on).
     pub allow_to_dns: Option<bool>,
@@ -530,7 +531,7 @@ pub struct NetworkPolicySpec {
     pub allow_to_external: Option<bool>,
     /// External CIDRs allowed when allowToExternal is true (default 0.0.0.0/0 and ::/0).
     #[x_kube(validation = Rule::new("self.all(c, isCIDR(c))").message("each entry must be a CIDR such as 10.0.0.0/8"))]
-    #[schemars(length(max = 64))]
+    #[schemars(length(max = 64), inner(length(max = 43)))]
     #[serde(rename = "allowedExternalCIDRs")]
     pub allowed_external_cidrs: Option<Vec<String>>,
     /// Ports (TCP) the allow rules are limited to; empty means all ports.
@@ -575,7 +576,7 @@ pub struct RbacSpec {
     pub viewer_groups: Option<Vec<String>>,
     /// Service accounts to create in the namespace, bound to `serviceAccountRole`.
     #[x_kube(validation = Rule::new("self.all(n, n.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$'))").message("each entry must be a ServiceAccount name"))]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = 32), inner(length(max = 253)))]
     pub service_accounts: Option<Vec<String>>,
     /// Role the service accounts get: admin, developer or viewer. Default developer.
     #[x_kube(validation = Rule::new("self in ['admin', 'developer', 'viewer']").message("must be admin, developer or viewer"))]
@@ -585,7 +586,7 @@ pub struct RbacSpec {
     pub allow_cross_tenant_access: Option<bool>,
     /// tenantIds whose admins and developers get read access here when allowCrossTenantAccess is true.
     #[x_kube(validation = Rule::new("self.all(t, t.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'))").message("each entry must be a tenantId"))]
-    #[schemars(length(max = 32))]
+    #[schemars(length(max = 32), inner(length(max = 40)))]
     pub allowed_tenants: Option<Vec<String>>,
 }
 
