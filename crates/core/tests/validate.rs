@@ -544,6 +544,23 @@ fails!(
 );
 
 #[test]
+fn scoped_quotas_that_do_not_count_deployment_pods_are_not_held_against_them() {
+    let scoped = validate_value(&doc(
+        "spec: {services: [api, web], limits: {minReplicas: 3}, quota: {podQuota: 2, scopes: [Terminating]}}",
+    ));
+    assert!(scoped.valid, "{}", explain(&scoped));
+    let counted = validate_value(&doc(
+        "spec: {services: [api, web], limits: {minReplicas: 3}, quota: {podQuota: 2, scopes: [NotTerminating]}}",
+    ));
+    assert_fails(
+        &counted,
+        "limits.minReplicasFitQuota",
+        "spec.limits.minReplicas",
+    );
+    assert_fails(&counted, "quota.fitsOwnServices", "spec.quota.podQuota");
+}
+
+#[test]
 fn contradiction_errors_read_like_the_brief() {
     let r = validate_value(&doc(
         "spec: {resourceLimits: {cpuLimit: '2'}, quota: {cpuLimit: '3'}}",
@@ -1358,4 +1375,47 @@ fn prstacks_are_validated_on_their_own_terms() {
     assert_fails(&r, "quantities.valid", "spec.resourceLimits.memoryLimit");
     let t = validate_prstack_value(&doc(""));
     assert_fails(&t, "document.kind", "kind");
+}
+
+#[test]
+fn a_live_tenant_with_server_metadata_and_status_is_valid() {
+    // What the operator reads from the apiserver: server-set metadata and a status.
+    let live = doc(r#"
+metadata:
+  uid: 0b5e8a4e-1111-2222-3333-444455556666
+  resourceVersion: "12345"
+  generation: 3
+  creationTimestamp: "2026-01-01T00:00:00Z"
+  finalizers: [shop.pilab.hu/cleanup]
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: '{"apiVersion":"shop.pilab.hu/v1alpha1"}'
+  managedFields:
+    - manager: kubectl
+      operation: Apply
+      apiVersion: shop.pilab.hu/v1alpha1
+      fieldsType: FieldsV1
+      fieldsV1: {f:spec: {f:tenantId: {}}}
+status:
+  phase: Running
+  observedGeneration: 3
+  namespace: tenant-shop-staging
+  isolationLevel: standard
+  conditions:
+    - type: Ready
+      status: "True"
+      reason: Reconciled
+      message: ""
+      lastTransitionTime: "2026-01-01T00:01:00Z"
+  quota:
+    hard: {limits.cpu: "2"}
+    used: {limits.cpu: 500m}
+  cost:
+    currency: USD
+    monthlyProjected: "12.00"
+  servicesReady: 0/0
+"#);
+    let r = validate_value(&live);
+    assert!(r.valid, "{}", explain(&r));
+    let t: Tenant = serde_json::from_value(live).unwrap();
+    assert!(validate_tenant(&t).valid);
 }

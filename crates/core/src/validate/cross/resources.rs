@@ -3,7 +3,7 @@
 use super::super::Ctx;
 use super::super::quantities::{Q, Quantities};
 use crate::quantity::Quantity;
-use tenant_api::{QosClass, TenantSpec};
+use tenant_api::{QosClass, QuotaSpec, TenantSpec};
 
 /// The quota keys as the quota builder resolves them (`quota` wins where both sections set a key;
 /// `quota.resourceLimitsAgree` makes sure they agree).
@@ -319,7 +319,9 @@ pub(crate) fn run(spec: &TenantSpec, q: &Quantities, ctx: &mut Ctx) {
         "minReplicas fits in the pod quota",
         |g| {
             if let (Some(min), Some(pods)) = (limits.min_replicas, quota.pod_quota)
-                && min > pods {
+                && min > pods
+                && counts_deployment_pods(&quota)
+            {
                     g.fail(
                         "spec.limits.minReplicas",
                         format!("{min} is above spec.quota.podQuota ({pods}): no Deployment could ever be scheduled in full"),
@@ -328,6 +330,17 @@ pub(crate) fn run(spec: &TenantSpec, q: &Quantities, ctx: &mut Ctx) {
         },
     );
     own_services(spec, q, &keys, ctx);
+}
+
+/// Whether the `quota` section's pod and compute keys count the pods of Deployments (long-running,
+/// with requests): with scopes (build/quota.rs moves those keys to a scoped quota) only
+/// NotTerminating and NotBestEffort keep them in.
+fn counts_deployment_pods(quota: &QuotaSpec) -> bool {
+    quota
+        .scopes
+        .iter()
+        .flatten()
+        .all(|s| s == "NotTerminating" || s == "NotBestEffort")
 }
 
 /// Replicas a service runs while the tenant is active (the apps builder's rule).
@@ -391,8 +404,9 @@ fn own_services(spec: &TenantSpec, q: &Quantities, keys: &QuotaKeys, ctx: &mut C
             if !spec.active {
                 return;
             }
+            let counted = counts_deployment_pods(&quota);
             let pods: i64 = services.iter().map(|s| replicas(spec, s)).sum();
-            if let Some(limit) = quota.pod_quota {
+            if let Some(limit) = quota.pod_quota.filter(|_| counted) {
                 if pods > i64::from(limit) {
                     g.fail(
                         "spec.quota.podQuota",
@@ -413,6 +427,9 @@ fn own_services(spec: &TenantSpec, q: &Quantities, keys: &QuotaKeys, ctx: &mut C
                 (keys.limits_memory, "memoryLimit", "burstMemory", "limits.memory"),
             ] {
                 let Some(quota_q) = quota_q else { continue };
+                if !counted && quota_q.field.starts_with("spec.quota.") {
+                    continue; // a scoped key that does not count these pods
+                }
                 let mut total = Some(Quantity::ZERO);
                 for s in &services {
                     let per = q
