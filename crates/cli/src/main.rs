@@ -1,1 +1,407 @@
-fn main() {}
+//! `kubectl-tenant`: the offline half of the tenant operator, as a kubectl plugin.
+//!
+//! Every command here calls the same pure functions the operator runs, so `render` prints exactly
+//! what the operator applies and `validate` reports exactly what the operator would refuse.
+
+mod info;
+mod input;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use input::{Document, read_documents};
+use serde::Serialize;
+use serde_json::Value;
+use std::io::Write;
+use std::process::ExitCode;
+use tenant_api::Tenant;
+use tenant_core::build::{self, BuildContext};
+use tenant_core::validate::{self, CheckStatus, Report};
+
+#[derive(Parser)]
+#[command(
+    name = "kubectl-tenant",
+    bin_name = "kubectl tenant",
+    version,
+    about = "Validate, render and total Tenants offline (shop.pilab.hu/v1alpha1)",
+    long_about = "Validate, render and total Tenants offline.\n\nFiles may hold several YAML documents separated by '---'; '-' or no file reads standard input."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check Tenants against the schema, the CRD's CEL rules and the cross-field rules.
+    /// Exit code 0: all valid; 1: some invalid; 2: files could not be read.
+    Validate {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+        /// Also list the checks that passed (text output).
+        #[arg(short, long)]
+        verbose: bool,
+        /// Tenant YAML files (`-` for standard input).
+        files: Vec<String>,
+    },
+    /// Print every Kubernetes object the operator creates for these Tenants, in apply order.
+    Render {
+        /// Leave out the cluster-wide admission policies shared by all tenants.
+        #[arg(long)]
+        no_shared: bool,
+        /// The user the operator runs as (exempt from the admission policies).
+        #[arg(long, default_value = build::DEFAULT_OPERATOR_USER)]
+        operator_user: String,
+        /// Tenant YAML files (`-` for standard input).
+        files: Vec<String>,
+    },
+    /// Quota totals across tenants (seed 004 calculateTotalQuota).
+    Quota {
+        #[command(subcommand)]
+        command: QuotaCommand,
+    },
+    /// Print the CustomResourceDefinitions (or write them to a directory).
+    Crd {
+        /// Write one file per CRD into this directory instead of printing.
+        #[arg(long)]
+        out_dir: Option<std::path::PathBuf>,
+    },
+    /// Framework metadata: name, version, features, supported isolation levels, billing cycles,
+    /// resource types.
+    Info {
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+    },
+}
+
+#[derive(Subcommand)]
+enum QuotaCommand {
+    /// Sum every quota key over the tenants; with --capacity, warn above 80% of it.
+    Total {
+        /// Cluster capacity, e.g. `cpu=100,memory=512Gi,storage=10Ti,pods=1000`.
+        #[arg(long)]
+        capacity: Option<String>,
+        /// Exit with code 1 when there is any warning.
+        #[arg(long)]
+        fail_on_warning: bool,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+        /// Tenant YAML files (`-` for standard input).
+        files: Vec<String>,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Yaml,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        // `kubectl tenant render ... | head`: the reader went away, which is not an error.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Validate {
+            output,
+            verbose,
+            files,
+        } => cmd_validate(&files, output, verbose),
+        Command::Render {
+            no_shared,
+            operator_user,
+            files,
+        } => cmd_render(&files, no_shared, &operator_user),
+        Command::Quota {
+            command:
+                QuotaCommand::Total {
+                    capacity,
+                    fail_on_warning,
+                    output,
+                    files,
+                },
+        } => cmd_quota_total(&files, capacity.as_deref(), fail_on_warning, output),
+        Command::Crd { out_dir } => cmd_crd(out_dir.as_deref()),
+        Command::Info { output } => {
+            print_structured(&info::framework(), output, info::print_text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// One document's report, identified.
+#[derive(Serialize)]
+struct DocumentReport {
+    file: String,
+    object: String,
+    #[serde(flatten)]
+    report: Report,
+}
+
+/// The `-o json` shape: seed 004's `{valid, errors, checks}` over all documents, plus each
+/// document's own report.
+#[derive(Serialize)]
+struct Summary {
+    valid: bool,
+    errors: Vec<String>,
+    checks: Vec<validate::Check>,
+    documents: Vec<DocumentReport>,
+}
+
+fn report_for(doc: &Document) -> Report {
+    match doc.value.get("kind").and_then(Value::as_str) {
+        Some("PRStack") => validate::validate_prstack_value(&doc.value),
+        _ => validate::validate_value(&doc.value),
+    }
+}
+
+fn cmd_validate(files: &[String], output: Format, verbose: bool) -> Result<ExitCode> {
+    let docs = read_documents(files)?;
+    if docs.is_empty() {
+        anyhow::bail!("no documents to validate");
+    }
+    let counts = input::counts(&docs);
+    let mut documents = Vec::new();
+    for doc in &docs {
+        documents.push(DocumentReport {
+            file: doc.location(counts[&doc.source]),
+            object: doc.describe(),
+            report: report_for(doc),
+        });
+    }
+    let valid = documents.iter().all(|d| d.report.valid);
+    match output {
+        Format::Text => {
+            let mut out = std::io::stdout().lock();
+            for d in &documents {
+                let fails = d.report.errors.len();
+                let warns = count(&d.report, CheckStatus::Warn);
+                let passed = count(&d.report, CheckStatus::Pass);
+                let verdict = if d.report.valid { "valid" } else { "INVALID" };
+                writeln!(
+                    out,
+                    "{}: {}: {verdict} ({passed} checks passed, {warns} warnings, {fails} errors)",
+                    d.file, d.object
+                )?;
+                for e in &d.report.errors {
+                    writeln!(out, "  error: {e}")?;
+                }
+                for c in &d.report.checks {
+                    match c.status {
+                        CheckStatus::Warn => {
+                            writeln!(out, "  warning: {}: {}", c.field, c.message)?
+                        }
+                        CheckStatus::Pass if verbose => {
+                            writeln!(out, "  ok: {} ({})", c.name, c.field)?
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Format::Json | Format::Yaml => {
+            let summary = Summary {
+                valid,
+                errors: documents
+                    .iter()
+                    .flat_map(|d| {
+                        d.report
+                            .errors
+                            .iter()
+                            .map(move |e| format!("{}: {e}", d.file))
+                    })
+                    .collect(),
+                checks: documents
+                    .iter()
+                    .flat_map(|d| d.report.checks.iter().cloned())
+                    .collect(),
+                documents,
+            };
+            print_structured(&summary, output, |_| Ok(()))?;
+        }
+    }
+    Ok(if valid {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn count(r: &Report, status: CheckStatus) -> usize {
+    r.checks.iter().filter(|c| c.status == status).count()
+}
+
+/// Parses and validates Tenant documents; on any invalid one, prints every error and returns None.
+fn valid_tenants(docs: &[Document]) -> Result<Option<Vec<Tenant>>> {
+    let counts = input::counts(docs);
+    let mut tenants = Vec::new();
+    let mut failed = false;
+    for doc in docs {
+        let loc = doc.location(counts[&doc.source]);
+        if doc.value.get("kind").and_then(Value::as_str) != Some("Tenant") {
+            eprintln!(
+                "{loc}: {}: not a Tenant (only Tenant documents are rendered)",
+                doc.describe()
+            );
+            failed = true;
+            continue;
+        }
+        let report = validate::validate_value(&doc.value);
+        if !report.valid {
+            for e in &report.errors {
+                eprintln!("{loc}: {}: {e}", doc.describe());
+            }
+            failed = true;
+            continue;
+        }
+        let tenant: Tenant = serde_json::from_value(doc.value.clone())
+            .with_context(|| format!("{loc}: {}", doc.describe()))?;
+        tenants.push(tenant);
+    }
+    Ok(if failed { None } else { Some(tenants) })
+}
+
+fn cmd_render(files: &[String], no_shared: bool, operator_user: &str) -> Result<ExitCode> {
+    let docs = read_documents(files)?;
+    let Some(tenants) = valid_tenants(&docs)? else {
+        eprintln!(
+            "nothing rendered: fix the errors above (kubectl tenant validate shows all checks)"
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let ctx = BuildContext {
+        other_tenants: &tenants,
+        operator_user,
+    };
+    let mut objects = Vec::new();
+    if !no_shared {
+        objects.extend(build::shared_objects(&ctx)?);
+    }
+    for t in &tenants {
+        objects.extend(build::tenant_objects(t, &ctx)?);
+    }
+    let mut out = String::new();
+    for (i, o) in objects.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        out.push_str(&to_yaml(&o.manifest)?);
+    }
+    write_stdout(&out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_quota_total(
+    files: &[String],
+    capacity: Option<&str>,
+    fail_on_warning: bool,
+    output: Format,
+) -> Result<ExitCode> {
+    let capacity = match capacity {
+        Some(c) => tenant_core::totals::parse_capacity(c)?,
+        None => Default::default(),
+    };
+    let docs = read_documents(files)?;
+    let Some(tenants) = valid_tenants(&docs)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let totals = tenant_core::totals::calculate_total_quota(&tenants, &capacity)?;
+    print_structured(&totals, output, |t| {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "Tenants: {}", t.tenants.join(", "))?;
+        writeln!(
+            out,
+            "{:<34} {:>12} {:>8} {:>10} {:>10} {:>7}",
+            "RESOURCE", "TOTAL", "TENANTS", "UNBOUNDED", "CAPACITY", "USE"
+        )?;
+        for (key, k) in &t.totals {
+            writeln!(
+                out,
+                "{:<34} {:>12} {:>8} {:>10} {:>10} {:>7}",
+                key,
+                k.total,
+                k.tenants,
+                k.unbounded.len(),
+                k.capacity.as_deref().unwrap_or("-"),
+                k.ratio
+                    .map(|r| format!("{:.1}%", r * 100.0))
+                    .unwrap_or_else(|| "-".into())
+            )?;
+        }
+        for w in &t.warnings {
+            writeln!(out, "WARNING: {w}")?;
+        }
+        Ok(())
+    })?;
+    if !totals.warnings.is_empty() && output != Format::Text {
+        for w in &totals.warnings {
+            eprintln!("WARNING: {w}");
+        }
+    }
+    Ok(if fail_on_warning && !totals.warnings.is_empty() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn cmd_crd(out_dir: Option<&std::path::Path>) -> Result<ExitCode> {
+    let crds = tenant_api::crds();
+    match out_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+            for (file, crd) in &crds {
+                let path = dir.join(file);
+                std::fs::write(&path, to_yaml(crd)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+        None => {
+            let docs: Result<Vec<String>> = crds.iter().map(|(_, c)| to_yaml(c)).collect();
+            write_stdout(&docs?.join("---\n"))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_stdout(s: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+fn to_yaml<T: Serialize>(v: &T) -> Result<String> {
+    serde_saphyr::to_string(v).context("cannot serialize to YAML")
+}
+
+fn print_structured<T: Serialize>(
+    v: &T,
+    output: Format,
+    text: impl FnOnce(&T) -> Result<()>,
+) -> Result<()> {
+    match output {
+        Format::Text => text(v),
+        Format::Json => write_stdout(&format!("{}\n", serde_json::to_string_pretty(v)?)),
+        Format::Yaml => write_stdout(&to_yaml(v)?),
+    }
+}

@@ -16,10 +16,12 @@ use tenant_api::Tenant;
 /// "Set quotas to 70-80% of available capacity").
 pub const WARN_RATIO: f64 = 0.8;
 
-/// Capacity keys and the quota keys they are compared with.
+/// Capacity keys and the quota keys they are compared with. Only requests are held against
+/// capacity: the scheduler places pods by their requests, and limits above capacity are ordinary
+/// overcommit (their totals are still reported).
 pub const CAPACITY_KEYS: [(&str, &[&str]); 5] = [
-    ("cpu", &["requests.cpu", "limits.cpu"]),
-    ("memory", &["requests.memory", "limits.memory"]),
+    ("cpu", &["requests.cpu"]),
+    ("memory", &["requests.memory"]),
     ("storage", &["requests.storage"]),
     ("ephemeral-storage", &["requests.ephemeral-storage"]),
     ("pods", &["pods"]),
@@ -271,7 +273,8 @@ mod tests {
 
     #[test]
     fn capacity_keys_map_quota_keys() {
-        assert_eq!(capacity_key_of("limits.cpu"), "cpu");
+        assert_eq!(capacity_key_of("requests.cpu"), "cpu");
+        assert_eq!(capacity_key_of("limits.cpu"), "", "limits may overcommit");
         assert_eq!(capacity_key_of("requests.storage"), "storage");
         assert_eq!(capacity_key_of("count/jobs.batch"), "");
     }

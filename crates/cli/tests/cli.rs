@@ -1,0 +1,374 @@
+//! Runs the `kubectl-tenant` binary on files as a user would and checks what it prints.
+//!
+//! Render output is compared with committed snapshots under tests/snapshots/. After an intended
+//! change, regenerate them with `UPDATE_SNAPSHOTS=1 cargo test -p kubectl-tenant --test cli`
+//! and review the diff.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubectl-tenant"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .expect("kubectl-tenant runs")
+}
+
+fn run_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubectl-tenant"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kubectl-tenant runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write stdin");
+    child.wait_with_output().expect("wait")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn examples() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("examples"))
+        .expect("examples/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .map(|p| {
+            format!(
+                "examples/{}",
+                p.file_name().expect("name").to_string_lossy()
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Compares with (or, with UPDATE_SNAPSHOTS=1, writes) tests/snapshots/<name>.
+fn snapshot(name: &str, actual: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("dir")).expect("mkdir");
+        std::fs::write(&path, actual).expect("write snapshot");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing snapshot {}; run with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "render output for {name} differs from the snapshot; if intended, rerun with UPDATE_SNAPSHOTS=1 and review the diff"
+    );
+}
+
+#[test]
+fn every_example_validates() {
+    let ex = examples();
+    assert!(
+        ex.len() >= 6,
+        "examples/ has the seed example and the seed-004 scenarios"
+    );
+    let mut args = vec!["validate"];
+    args.extend(ex.iter().map(String::as_str));
+    let out = run(&args);
+    assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
+    assert!(!stdout(&out).contains("INVALID"));
+}
+
+#[test]
+fn the_seed_example_is_kept_verbatim() {
+    let text = std::fs::read_to_string(root().join("examples/customer-shop-1.yaml")).expect("read");
+    for line in [
+        "apiVersion: shop.pilab.hu/v1alpha1",
+        "  tenantId: \"customer-shop-1\"",
+        "  ingressTlsSecretName: \"customer-shop-tls\"",
+        "    cpuLimit: \"2\"",
+        "    retention: \"30d\"",
+        "    billingTier: \"premium\"",
+    ] {
+        assert!(text.contains(line), "seed line missing: {line}");
+    }
+}
+
+#[test]
+fn render_snapshots_of_every_example() {
+    for ex in examples() {
+        let out = run(&["render", "--no-shared", &ex]);
+        assert!(out.status.success(), "{ex}: {}", stderr(&out));
+        let name = Path::new(&ex)
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        snapshot(&name, &stdout(&out));
+    }
+}
+
+#[test]
+fn render_shared_policies_snapshot() {
+    let all = stdout(&run(&["render", "examples/customer-shop-1.yaml"]));
+    let tenant_only = stdout(&run(&[
+        "render",
+        "--no-shared",
+        "examples/customer-shop-1.yaml",
+    ]));
+    let shared = all
+        .strip_suffix(&tenant_only)
+        .expect("shared policies come first, then the tenant's objects");
+    snapshot("shared-policies.yaml", shared.trim_end_matches("---\n"));
+}
+
+#[test]
+fn render_is_deterministic_and_in_apply_order() {
+    let a = stdout(&run(&["render", "--no-shared", "examples/acme-corp.yaml"]));
+    let b = stdout(&run(&["render", "--no-shared", "examples/acme-corp.yaml"]));
+    assert_eq!(a, b);
+    let kinds: Vec<&str> = a.lines().filter_map(|l| l.strip_prefix("kind: ")).collect();
+    assert_eq!(kinds.first(), Some(&"Namespace"));
+    assert_eq!(kinds.get(1), Some(&"TenantPolicy"));
+    let pos = |k: &str| kinds.iter().position(|x| *x == k).unwrap_or(usize::MAX);
+    assert!(
+        pos("ResourceQuota") < pos("RoleBinding"),
+        "guardrails before access: {kinds:?}"
+    );
+    assert!(
+        pos("NetworkPolicy") < pos("RoleBinding"),
+        "guardrails before access: {kinds:?}"
+    );
+}
+
+#[test]
+fn strict_example_renders_restricted_default_deny_and_object_counts() {
+    let out = stdout(&run(&[
+        "render",
+        "--no-shared",
+        "examples/strict-isolation.yaml",
+    ]));
+    assert!(out.contains("pod-security.kubernetes.io/enforce: restricted"));
+    assert!(out.contains("name: tenant-default-deny"));
+    for key in [
+        "services.nodeports: \"0\"",
+        "services.loadbalancers: \"0\"",
+        "pods: \"50\"",
+        "count/deployments.apps: \"20\"",
+        "secrets: \"50\"",
+    ] {
+        assert!(out.contains(key), "strict quota lacks {key}");
+    }
+}
+
+#[test]
+fn permissive_example_has_no_network_policy() {
+    let out = stdout(&run(&[
+        "render",
+        "--no-shared",
+        "examples/single-tenant.yaml",
+    ]));
+    assert!(out.contains("pod-security.kubernetes.io/enforce: privileged"));
+    assert!(!out.contains("kind: NetworkPolicy"));
+}
+
+#[test]
+fn invalid_tenant_fails_with_field_path_and_exit_1() {
+    let bad = std::fs::read_to_string(root().join("examples/customer-shop-1.yaml"))
+        .expect("read")
+        .replace("cpuLimit: \"2\"", "cpuLimit: \"two\"");
+    let out = run_stdin(&["validate", "-"], &bad);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("spec.resourceLimits.cpuLimit"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn validate_json_has_the_seed_shape() {
+    let out = run(&["validate", "-o", "json", "examples/customer-shop-1.yaml"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["valid"], true);
+    assert!(v["errors"].as_array().is_some_and(|e| e.is_empty()));
+    let checks = v["checks"].as_array().expect("checks");
+    assert!(checks.len() > 20);
+    for c in checks {
+        for key in ["name", "field", "status", "message"] {
+            assert!(c.get(key).is_some(), "check without {key}: {c}");
+        }
+    }
+    let bad = std::fs::read_to_string(root().join("examples/customer-shop-1.yaml"))
+        .expect("read")
+        .replace("tenantType: \"production\"", "tenantType: \"prod\"");
+    let out = run_stdin(&["validate", "-o", "json"], &bad);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["valid"], false);
+    let errors = v["errors"].to_string();
+    assert!(errors.contains("spec.tenantType"), "{errors}");
+}
+
+#[test]
+fn render_refuses_invalid_input_and_prints_nothing() {
+    let bad = std::fs::read_to_string(root().join("examples/acme-corp.yaml"))
+        .expect("read")
+        .replace("monthlyBudget: 10000", "monthlyBudget: -5");
+    let out = run_stdin(&["render", "-"], &bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "nothing half-rendered");
+    assert!(
+        stderr(&out).contains("spec.billing.monthlyBudget"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn unreadable_files_and_bad_yaml_exit_2_with_a_clear_message() {
+    let out = run(&["validate", "no/such/file.yaml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("cannot read no/such/file.yaml"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_stdin(&["validate"], "spec: [unclosed\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not valid YAML"), "{}", stderr(&out));
+    let out = run_stdin(&["validate"], "- just\n- a list\n");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not a mapping"), "{}", stderr(&out));
+}
+
+#[test]
+fn quota_total_sums_the_three_tenants_and_warns_near_capacity() {
+    let out = run(&[
+        "quota",
+        "total",
+        "-o",
+        "json",
+        "examples/multi-tenant-cluster.yaml",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["totalCpuQuota"], "350");
+    assert_eq!(v["totalMemoryQuota"], "896Gi");
+    assert_eq!(v["tenants"].as_array().map(Vec::len), Some(3));
+
+    // 350 of 400 CPUs is 87.5%: above the 80% line.
+    let out = run(&[
+        "quota",
+        "total",
+        "--capacity",
+        "cpu=400,memory=2Ti",
+        "examples/multi-tenant-cluster.yaml",
+    ]);
+    let text = stdout(&out);
+    assert!(text.contains("WARNING: requests.cpu"), "{text}");
+    assert!(
+        !text.contains("WARNING: requests.memory: tenants"),
+        "896Gi of 2Ti is under 80%: {text}"
+    );
+    let strict = run(&[
+        "quota",
+        "total",
+        "--fail-on-warning",
+        "--capacity",
+        "cpu=400",
+        "examples/multi-tenant-cluster.yaml",
+    ]);
+    assert_eq!(strict.status.code(), Some(1));
+    let roomy = run(&[
+        "quota",
+        "total",
+        "--fail-on-warning",
+        "--capacity",
+        "cpu=1000,memory=10Ti",
+        "examples/multi-tenant-cluster.yaml",
+    ]);
+    assert_eq!(roomy.status.code(), Some(0), "{}", stdout(&roomy));
+    let bad = run(&[
+        "quota",
+        "total",
+        "--capacity",
+        "gpu=1",
+        "examples/single-tenant.yaml",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("capacity gpu"), "{}", stderr(&bad));
+}
+
+#[test]
+fn info_lists_the_framework_metadata() {
+    let out = run(&["info", "-o", "json"]);
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(
+        v["supportedIsolationLevels"],
+        serde_json::json!(["strict", "standard", "permissive"])
+    );
+    assert_eq!(
+        v["supportedBillingCycles"],
+        serde_json::json!(["hourly", "daily", "weekly", "monthly"])
+    );
+    assert_eq!(
+        v["supportedResourceTypes"],
+        serde_json::json!(["compute", "storage", "network"])
+    );
+    assert!(v["name"].is_string() && v["version"].is_string());
+    assert!(v["features"]["network-policies"]["status"] == "available");
+}
+
+#[test]
+fn crd_prints_the_committed_crds() {
+    let out = run(&["crd"]);
+    assert!(out.status.success());
+    let printed = stdout(&out);
+    for file in ["tenants", "prstacks", "tenantpolicies"] {
+        let committed =
+            std::fs::read_to_string(root().join(format!("deploy/crds/{file}.shop.pilab.hu.yaml")))
+                .expect("committed CRD");
+        assert!(
+            printed.contains(&committed),
+            "{file} CRD printed differs from deploy/crds"
+        );
+    }
+}
+
+#[test]
+fn a_prstack_is_not_rendered_as_a_tenant() {
+    let prs = "apiVersion: shop.pilab.hu/v1alpha1\nkind: PRStack\nmetadata:\n  name: pr-1\nspec:\n  prNumber: 1\n";
+    let out = run_stdin(&["validate"], prs);
+    assert!(
+        out.status.success(),
+        "a valid PRStack validates: {}",
+        stdout(&out)
+    );
+    let out = run_stdin(&["render"], prs);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not a Tenant"));
+}
