@@ -545,7 +545,7 @@ fn workloads() -> PolicyDef {
         )
     };
     let pinned = "has(c.resources) && has(c.resources.limits) && has(c.resources.limits.cpu) \
-        && quantity(c.resources.limits.cpu).isInteger() && quantity(c.resources.limits.cpu).sign() == 1 \
+        && quantity(c.resources.limits.cpu).isInteger() && quantity(c.resources.limits.cpu).isGreaterThan(quantity('0')) \
         && (!has(c.resources.requests) || !has(c.resources.requests.cpu) \
             || quantity(c.resources.requests.cpu).compareTo(quantity(c.resources.limits.cpu)) == 0)";
     let app_armor_ok = lit_list(&["RuntimeDefault", "Localhost"]);
