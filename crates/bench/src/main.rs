@@ -1,0 +1,554 @@
+//! `tenant-bench`: how fast and how frugally the operator makes N tenants Ready on the local
+//! control plane, next to a bare server-side-apply client doing the same work.
+//!
+//! One run, three phases, on one control plane:
+//! 1. bare client: for N tenants, server-side apply exactly the objects `kubectl tenant render`
+//!    prints (the lower bound: no watch, no status, no validation);
+//! 2. operator: the real `tenant-operator` binary, as its least-privilege user, reconciles N
+//!    Tenants; time from create to Ready per tenant, API writes from the apiserver's audit log,
+//!    peak RSS from /proc;
+//! 3. forced resync: the operator is restarted, reconciles every tenant again, and every write it
+//!    makes is counted (the target is zero).
+//!
+//! Usage: cargo build --release -p tenant-operator -p tenant-bench
+//!        target/release/tenant-bench --tenants 1000
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::Parser;
+use futures::{StreamExt, TryStreamExt, stream};
+use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Client, ResourceExt};
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tenant_api::Tenant;
+use tenant_core::build::{self, BuildContext};
+use testenv::{ControlPlane, OPERATOR_USER};
+
+#[derive(Parser)]
+#[command(about = "Create N tenants with the operator and with a bare SSA client; report times, writes, memory")]
+struct Args {
+    /// How many tenants each phase creates.
+    #[arg(long, default_value_t = 100)]
+    tenants: usize,
+    /// Tenants in flight at once (bare client and Tenant creation); the operator runs with its
+    /// default concurrency unless --operator-concurrency is given.
+    #[arg(long, default_value_t = 8)]
+    concurrency: usize,
+    /// Passed to the operator's --concurrency.
+    #[arg(long)]
+    operator_concurrency: Option<usize>,
+    /// The operator binary (build it with --release for meaningful figures).
+    #[arg(long, default_value = "target/release/tenant-operator")]
+    operator_bin: PathBuf,
+    /// The Tenant used as the template (its tenantId is replaced per tenant).
+    #[arg(long, default_value = "examples/customer-shop-1.yaml")]
+    template: PathBuf,
+    /// How long to wait for all tenants to become Ready.
+    #[arg(long, default_value_t = 1800)]
+    timeout_seconds: u64,
+}
+
+const BENCH_NS: &str = "tenant-bench";
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let root = std::env::current_dir()?;
+    if !args.operator_bin.exists() {
+        bail!(
+            "{} not found: cargo build --release -p tenant-operator",
+            args.operator_bin.display()
+        );
+    }
+    let cp = ControlPlane::get().await.map_err(|e| anyhow!("{e}"))?;
+    let admin = cp.admin_client().await.map_err(|e| anyhow!("{e}"))?;
+    eprintln!("bench: control plane {}", cp.state_dir().display());
+    install(cp, &root)?;
+    let template = load_template(&root.join(&args.template))?;
+
+    // Phase 1: the bare client.
+    let bare = bare_client(&admin, &template, &args).await?;
+    eprintln!(
+        "bench: bare client applied {} tenants in {:.1} s",
+        args.tenants,
+        bare.total.as_secs_f64()
+    );
+
+    // Phase 2: the operator.
+    ensure_namespace(&admin, BENCH_NS).await?;
+    let audit = cp.audit_log_path();
+    let audit_start = file_len(&audit)?;
+    let mut op = Operator::start(cp, &args)?;
+    op.wait_ready().await?;
+    let created_ready = operator_phase(&admin, &template, &args, &mut op).await?;
+    let quiet = Duration::from_secs(5);
+    tokio::time::sleep(quiet).await; // let trailing status writes land in the audit log
+    let writes = count_writes(&audit, audit_start)?;
+    let rss = op.peak_rss_kib()?;
+    eprintln!(
+        "bench: operator made {} tenants Ready in {:.1} s",
+        args.tenants,
+        created_ready.total.as_secs_f64()
+    );
+
+    // Phase 3: forced resync by restart.
+    op.stop()?;
+    let resync_start = file_len(&audit)?;
+    let mut op = Operator::start(cp, &args)?;
+    let t = Instant::now();
+    op.wait_ready().await?;
+    let reconciled = op
+        .wait_reconciles(args.tenants as u64, Duration::from_secs(args.timeout_seconds))
+        .await?;
+    let resync_time = t.elapsed();
+    tokio::time::sleep(quiet).await;
+    let resync_writes = count_writes(&audit, resync_start)?;
+    let resync_rss = op.peak_rss_kib()?;
+    op.stop()?;
+
+    let n = args.tenants as f64;
+    let objects = bare.objects_per_tenant;
+    println!("## tenant-bench: {} tenants\n", args.tenants);
+    println!(
+        "Template `{}`: {} objects per tenant. Kubernetes {}; {} CPUs. Concurrency: client {}, operator {}.\n",
+        args.template.display(),
+        objects,
+        server_version(&admin).await?,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        args.concurrency,
+        args.operator_concurrency
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| "default".into())
+    );
+    println!("| | bare SSA client | operator |");
+    println!("|---|---|---|");
+    println!(
+        "| all {} applied / Ready | {:.1} s | {:.1} s ({:.2}x) |",
+        args.tenants,
+        bare.total.as_secs_f64(),
+        created_ready.total.as_secs_f64(),
+        created_ready.total.as_secs_f64() / bare.total.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "| per tenant p50 / p99 | {} / {} | {} / {} |",
+        ms(percentile(&bare.per_tenant, 0.50)),
+        ms(percentile(&bare.per_tenant, 0.99)),
+        ms(percentile(&created_ready.per_tenant, 0.50)),
+        ms(percentile(&created_ready.per_tenant, 0.99))
+    );
+    println!(
+        "| API writes per tenant | {:.1} | {:.1} |",
+        bare.writes as f64 / n,
+        writes.total as f64 / n
+    );
+    println!("| operator peak RSS | | {:.1} MiB |", rss as f64 / 1024.0);
+    println!();
+    println!(
+        "Operator writes by resource and verb: {}",
+        fmt_map(&writes.by_resource)
+    );
+    println!();
+    println!(
+        "Forced resync (operator restarted): {} reconciles in {:.1} s, **{} writes**{}; peak RSS {:.1} MiB.",
+        reconciled,
+        resync_time.as_secs_f64(),
+        resync_writes.total,
+        if resync_writes.total > 0 {
+            format!(" ({})", fmt_map(&resync_writes.by_resource))
+        } else {
+            String::new()
+        },
+        resync_rss as f64 / 1024.0
+    );
+    Ok(())
+}
+
+fn ms(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+fn fmt_map(m: &BTreeMap<String, u64>) -> String {
+    if m.is_empty() {
+        return "none".into();
+    }
+    m.iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn percentile(v: &[Duration], p: f64) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    let mut s = v.to_vec();
+    s.sort();
+    let idx = ((s.len() as f64 - 1.0) * p).round() as usize;
+    s[idx.min(s.len() - 1)]
+}
+
+/// CRDs and the operator's RBAC, with the plane's own kubectl.
+fn install(cp: &ControlPlane, root: &Path) -> Result<()> {
+    let mut cmd = cp.kubectl();
+    cmd.args(["apply", "--server-side", "-f"])
+        .arg(root.join("deploy/crds"));
+    for f in ["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"] {
+        cmd.arg("-f").arg(root.join("deploy/operator").join(f));
+    }
+    let out = cmd.output().context("running kubectl")?;
+    if !out.status.success() {
+        bail!("kubectl apply: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = cp
+        .kubectl()
+        .args(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"])
+        .output()?;
+    if !out.status.success() {
+        bail!("CRDs not established: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+fn load_template(path: &Path) -> Result<Tenant> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    serde_saphyr::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
+}
+
+fn tenant_named(template: &Tenant, id: &str, namespace: &str) -> Tenant {
+    let mut spec = template.spec.clone();
+    spec.tenant_id = id.to_string();
+    let mut t = Tenant::new(id, spec);
+    t.metadata.namespace = Some(namespace.to_string());
+    t
+}
+
+async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
+    let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
+    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    api.patch(name, &PatchParams::apply("tenant-bench"), &Patch::Apply(ns))
+        .await?;
+    Ok(())
+}
+
+async fn server_version(client: &Client) -> Result<String> {
+    Ok(client.apiserver_version().await?.git_version)
+}
+
+struct Timings {
+    total: Duration,
+    per_tenant: Vec<Duration>,
+    writes: u64,
+    objects_per_tenant: usize,
+}
+
+/// Resolves (and caches) the API resource of each kind the builders produce.
+struct Resources {
+    client: Client,
+    cache: tokio::sync::Mutex<HashMap<String, ApiResource>>,
+}
+
+impl Resources {
+    async fn api(&self, obj: &tenant_core::Object) -> Result<Api<DynamicObject>> {
+        let key = format!("{}/{}", obj.api_version, obj.kind);
+        let ar = {
+            let mut cache = self.cache.lock().await;
+            match cache.get(&key) {
+                Some(ar) => ar.clone(),
+                None => {
+                    let (group, version) = match obj.api_version.split_once('/') {
+                        Some((g, v)) => (g.to_string(), v.to_string()),
+                        None => (String::new(), obj.api_version.clone()),
+                    };
+                    let gvk = GroupVersionKind::gvk(&group, &version, &obj.kind);
+                    let (ar, _) = kube::discovery::pinned_kind(&self.client, &gvk).await?;
+                    cache.insert(key, ar.clone());
+                    ar
+                }
+            }
+        };
+        Ok(match &obj.namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &ar),
+            None => Api::all_with(self.client.clone(), &ar),
+        })
+    }
+}
+
+async fn bare_client(admin: &Client, template: &Tenant, args: &Args) -> Result<Timings> {
+    let res = Resources {
+        client: admin.clone(),
+        cache: Default::default(),
+    };
+    let pp = PatchParams::apply("tenant-bench-bare").force();
+    let ctx = BuildContext::default();
+    for obj in build::shared_objects(&ctx)? {
+        res.api(&obj)
+            .await?
+            .patch(&obj.name, &pp, &Patch::Apply(&obj.manifest))
+            .await?;
+    }
+    let tenants: Vec<Tenant> = (0..args.tenants)
+        .map(|i| tenant_named(template, &format!("bare-{i}"), BENCH_NS))
+        .collect();
+    let objects_per_tenant = build::tenant_objects(&tenants[0], &ctx)?.len();
+    let start = Instant::now();
+    let results: Vec<(Duration, u64)> = stream::iter(tenants.iter())
+        .map(|t| {
+            let (res, pp, ctx) = (&res, &pp, &ctx);
+            async move {
+                let t0 = Instant::now();
+                let mut writes = 0;
+                for obj in build::tenant_objects(t, ctx)? {
+                    res.api(&obj)
+                        .await?
+                        .patch(&obj.name, pp, &Patch::Apply(&obj.manifest))
+                        .await
+                        .with_context(|| format!("applying {}", obj.key()))?;
+                    writes += 1;
+                }
+                Ok::<_, anyhow::Error>((t0.elapsed(), writes))
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .try_collect()
+        .await?;
+    Ok(Timings {
+        total: start.elapsed(),
+        per_tenant: results.iter().map(|r| r.0).collect(),
+        writes: results.iter().map(|r| r.1).sum(),
+        objects_per_tenant,
+    })
+}
+
+async fn operator_phase(
+    admin: &Client,
+    template: &Tenant,
+    args: &Args,
+    op: &mut Operator,
+) -> Result<Timings> {
+    let api: Api<Tenant> = Api::namespaced(admin.clone(), BENCH_NS);
+    // Watch first, so no Ready transition is missed.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let watch_api = api.clone();
+    let watch = tokio::spawn(async move {
+        let mut s = watcher(watch_api, watcher::Config::default())
+            .applied_objects()
+            .boxed();
+        while let Some(Ok(t)) = s.next().await {
+            let ready = t
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_ref())
+                .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+            if ready && tx.send((t.name_any(), Instant::now())).is_err() {
+                break;
+            }
+        }
+    });
+    let start = Instant::now();
+    let created: Vec<(String, Instant)> = stream::iter(0..args.tenants)
+        .map(|i| {
+            let api = api.clone();
+            let t = tenant_named(template, &format!("op-{i}"), BENCH_NS);
+            async move {
+                let t0 = Instant::now();
+                api.create(&PostParams::default(), &t).await?;
+                Ok::<_, anyhow::Error>((t.name_any(), t0))
+            }
+        })
+        .buffer_unordered(args.concurrency)
+        .try_collect()
+        .await?;
+    let created: HashMap<String, Instant> = created.into_iter().collect();
+    let mut ready: HashMap<String, Instant> = HashMap::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_seconds);
+    while ready.len() < args.tenants {
+        op.sample_rss();
+        match tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_millis(250)), rx.recv()).await {
+            Ok(Some((name, at))) => {
+                if created.contains_key(&name) {
+                    ready.entry(name).or_insert(at);
+                }
+            }
+            Ok(None) => bail!("the Tenant watch ended"),
+            Err(_) if tokio::time::Instant::now() >= deadline => bail!(
+                "only {} of {} tenants Ready after {} s",
+                ready.len(),
+                args.tenants,
+                args.timeout_seconds
+            ),
+            Err(_) => {}
+        }
+    }
+    watch.abort();
+    let last = ready.values().max().copied().unwrap_or(start);
+    Ok(Timings {
+        total: last.duration_since(start),
+        per_tenant: ready
+            .iter()
+            .filter_map(|(n, r)| created.get(n).map(|c| r.saturating_duration_since(*c)))
+            .collect(),
+        writes: 0,
+        objects_per_tenant: 0,
+    })
+}
+
+struct Writes {
+    total: u64,
+    by_resource: BTreeMap<String, u64>,
+}
+
+fn file_len(p: &Path) -> Result<u64> {
+    Ok(std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+}
+
+/// The operator user's mutating requests in the audit log after `offset`.
+fn count_writes(audit: &Path, offset: u64) -> Result<Writes> {
+    let mut f = std::fs::File::open(audit).with_context(|| format!("opening {}", audit.display()))?;
+    f.seek(SeekFrom::Start(offset))?;
+    let mut w = Writes {
+        total: 0,
+        by_resource: BTreeMap::new(),
+    };
+    for line in BufReader::new(f).lines() {
+        let Ok(ev) = serde_json::from_str::<Value>(&line?) else {
+            continue;
+        };
+        let s = |p: &str| ev.pointer(p).and_then(Value::as_str).unwrap_or("");
+        if s("/user/username") != OPERATOR_USER || s("/stage") != "ResponseComplete" {
+            continue;
+        }
+        let verb = s("/verb");
+        if !matches!(verb, "create" | "update" | "patch" | "delete" | "deletecollection") {
+            continue;
+        }
+        let mut resource = s("/objectRef/resource").to_string();
+        if !s("/objectRef/subresource").is_empty() {
+            resource = format!("{resource}/{}", s("/objectRef/subresource"));
+        }
+        w.total += 1;
+        *w.by_resource.entry(format!("{resource} {verb}")).or_default() += 1;
+    }
+    Ok(w)
+}
+
+/// The operator binary, run as its own user.
+struct Operator {
+    child: Child,
+    port: u16,
+    peak_kib: u64,
+}
+
+impl Operator {
+    fn start(cp: &ControlPlane, args: &Args) -> Result<Operator> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let log = std::fs::File::create(cp.state_dir().join("logs/tenant-operator-bench.log"))?;
+        let mut cmd = Command::new(&args.operator_bin);
+        cmd.arg("run")
+            .arg("--metrics-addr")
+            .arg(format!("127.0.0.1:{port}"))
+            .env("KUBECONFIG", cp.kubeconfig_path(OPERATOR_USER))
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(log);
+        if let Some(c) = args.operator_concurrency {
+            cmd.arg("--concurrency").arg(c.to_string());
+        }
+        let child = cmd.spawn().with_context(|| format!("starting {}", args.operator_bin.display()))?;
+        Ok(Operator {
+            child,
+            port,
+            peak_kib: 0,
+        })
+    }
+
+    fn http_get(&self, path: &str) -> Option<(u16, String)> {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+        let mut body = String::new();
+        s.read_to_string(&mut body).ok()?;
+        let code = body.split_whitespace().nth(1)?.parse().ok()?;
+        Some((code, body))
+    }
+
+    async fn wait_ready(&mut self) -> Result<()> {
+        for _ in 0..600 {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the operator exited: {status}");
+            }
+            if matches!(self.http_get("/readyz"), Some((200, _))) {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the operator did not become ready in 60 s")
+    }
+
+    /// Sum of `tenant_operator_reconciles_total` over its labels.
+    fn reconciles(&self) -> u64 {
+        let Some((_, body)) = self.http_get("/metrics") else {
+            return 0;
+        };
+        body.lines()
+            .filter(|l| l.starts_with("tenant_operator_reconciles_total"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    }
+
+    async fn wait_reconciles(&mut self, n: u64, timeout: Duration) -> Result<u64> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.sample_rss();
+            let r = self.reconciles();
+            if r >= n {
+                return Ok(r);
+            }
+            if Instant::now() > deadline {
+                bail!("only {r} of {n} reconciles after the restart");
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn status_kib(&self, field: &str) -> Option<u64> {
+        let text = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        text.lines()
+            .find(|l| l.starts_with(field))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()
+    }
+
+    fn sample_rss(&mut self) {
+        if let Some(v) = self.status_kib("VmHWM:") {
+            self.peak_kib = self.peak_kib.max(v);
+        }
+    }
+
+    fn peak_rss_kib(&mut self) -> Result<u64> {
+        self.sample_rss();
+        Ok(self.peak_kib)
+    }
+
+    fn stop(mut self) -> Result<()> {
+        // SIGTERM for a graceful shutdown, then wait.
+        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        for _ in 0..100 {
+            if self.child.try_wait()?.is_some() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.child.kill()?;
+        self.child.wait()?;
+        Ok(())
+    }
+}
+
