@@ -43,6 +43,46 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
     }
 }
 
+/// The path of the first place where `desired` is not contained in `live` (for logs: why an
+/// object is re-applied).
+pub fn first_difference(desired: &Value, live: &Value) -> Option<String> {
+    fn walk(d: &Value, l: Option<&Value>, path: &mut String) -> Option<String> {
+        let Some(l) = l else {
+            return (!is_empty(d)).then(|| format!("{path} (missing live)"));
+        };
+        match (d, l) {
+            (Value::Object(dm), Value::Object(_)) => {
+                for (k, dv) in dm {
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(k);
+                    let found = walk(dv, l.get(k), path);
+                    path.truncate(len);
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+                None
+            }
+            (Value::Array(da), Value::Array(la)) if da.len() == la.len() => {
+                for (i, (dv, lv)) in da.iter().zip(la).enumerate() {
+                    let len = path.len();
+                    path.push_str(&format!("/{i}"));
+                    let found = walk(dv, Some(lv), path);
+                    path.truncate(len);
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+                None
+            }
+            _ if is_subset(d, l) => None,
+            _ => Some(format!("{path}: desired {d} live {l}")),
+        }
+    }
+    walk(desired, Some(live), &mut String::new())
+}
+
 fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,

@@ -161,6 +161,10 @@ fn tenant_api(ctx: &Context, t: &Tenant) -> Api<Tenant> {
 
 async fn reconcile_tenant(tenant: &Arc<Tenant>, ctx: &Context) -> Result<Action> {
     let id = ids(tenant)?;
+    // The controller starts reconciling once the Tenant cache is synced; the child caches may
+    // still be listing, and "not cached yet" must not read as "missing" (a needless re-apply, or
+    // a prune/cleanup that misses objects).
+    ctx.caches.wait_ready().await;
     let api = tenant_api(ctx, tenant);
     let has_finalizer = tenant.finalizers().iter().any(|f| f == labels::FINALIZER);
     if tenant.metadata.deletion_timestamp.is_some() {
@@ -335,6 +339,9 @@ async fn ensure_object(
         && is_subset(&obj.manifest, l)
     {
         return Ok((Change::Unchanged, live));
+    }
+    if let Some(l) = &live {
+        debug!(kind = %obj.kind, name = %obj.name, difference = ?apply::first_difference(&obj.manifest, l), "live object differs");
     }
     ctx.metrics.write(&obj.kind, "apply");
     let out = apply::server_side_apply(&ctx.client, &ar, obj).await?;

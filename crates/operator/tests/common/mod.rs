@@ -1,0 +1,495 @@
+//! Shared harness of the operator's integration tests (local control plane via `testenv`).
+//!
+//! Each test gets its own Tenant namespace and its own operator instance, scoped to that
+//! namespace (`--watch-namespace`) and acting as the operator's service-account user with the
+//! RBAC of `deploy/operator/rbac.yaml`, so tests can run in parallel without two operators
+//! reconciling the same Tenant, and the least-privilege ClusterRole is exercised for real.
+#![allow(dead_code, clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, anyhow, bail};
+use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::GroupVersionKind;
+use kube::{Client, ResourceExt};
+use serde_json::Value;
+use tenant_api::{Phase, Tenant};
+use tenant_operator::{Config, Health, Metrics, Operator};
+use testenv::{ControlPlane, OPERATOR_USER, poll_until, unique_name};
+use tokio::sync::{OnceCell, oneshot};
+use tokio::task::JoinHandle;
+
+pub const TIMEOUT: Duration = Duration::from_secs(90);
+pub const TEST_MANAGER: &str = "operator-tests";
+
+pub fn repo_path(rel: &str) -> String {
+    format!("{}/../../{rel}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Server-side applies every document of a multi-document YAML text (as the admin).
+pub async fn apply_yaml(
+    client: &Client,
+    text: &str,
+    namespace_override: Option<&str>,
+) -> Result<()> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple(text).context("parsing YAML")?;
+    for mut doc in docs {
+        if doc.is_null() {
+            continue;
+        }
+        if let (Some(ns), Some(meta)) = (namespace_override, doc.get_mut("metadata"))
+            && meta.get("namespace").is_some()
+        {
+            meta["namespace"] = Value::String(ns.to_string());
+        }
+        apply_value(client, &doc).await?;
+    }
+    Ok(())
+}
+
+pub async fn apply_value(client: &Client, doc: &Value) -> Result<DynamicObject> {
+    let api_version = doc["apiVersion"].as_str().unwrap_or_default();
+    let kind = doc["kind"].as_str().unwrap_or_default();
+    let name = doc["metadata"]["name"].as_str().unwrap_or_default();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let gvk = GroupVersionKind::gvk(group, version, kind);
+    let (ar, _) = kube::discovery::pinned_kind(client, &gvk).await?;
+    let api: Api<DynamicObject> = match doc["metadata"]["namespace"].as_str() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &ar),
+        None => Api::all_with(client.clone(), &ar),
+    };
+    api.patch(
+        name,
+        &PatchParams::apply(TEST_MANAGER).force(),
+        &Patch::Apply(doc),
+    )
+    .await
+    .with_context(|| format!("applying {kind} {name}"))
+}
+
+static INSTALLED: OnceCell<()> = OnceCell::const_new();
+
+/// CRDs (from the Rust types) and the operator's namespace, service account and RBAC.
+async fn install(client: &Client) -> Result<()> {
+    INSTALLED
+        .get_or_try_init(|| async {
+            let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+            for (_, crd) in tenant_api::crds() {
+                let name = crd.name_any();
+                crds.patch(
+                    &name,
+                    &PatchParams::apply(TEST_MANAGER).force(),
+                    &Patch::Apply(&crd),
+                )
+                .await
+                .with_context(|| format!("installing CRD {name}"))?;
+                poll_until(&format!("CRD {name} established"), TIMEOUT, || {
+                    let crds = crds.clone();
+                    let name = name.clone();
+                    async move {
+                        let c = crds.get(&name).await.map_err(|e| e.to_string())?;
+                        let ok = c.status.and_then(|s| s.conditions).is_some_and(|cs| {
+                            cs.iter()
+                                .any(|c| c.type_ == "Established" && c.status == "True")
+                        });
+                        if ok {
+                            Ok(())
+                        } else {
+                            Err("not established".into())
+                        }
+                    }
+                })
+                .await?;
+            }
+            for file in ["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"] {
+                let text = std::fs::read_to_string(repo_path(&format!("deploy/operator/{file}")))?;
+                apply_yaml(client, &text, None).await?;
+            }
+            Ok::<(), anyhow::Error>(())
+        })
+        .await?;
+    Ok(())
+}
+
+/// One test's world: the admin client and a fresh namespace for its Tenants.
+pub struct Harness {
+    pub cp: &'static ControlPlane,
+    pub admin: Client,
+    /// Namespace holding this test's Tenant objects (the operator instance watches only it).
+    pub ns: String,
+}
+
+impl Harness {
+    pub async fn new(prefix: &str) -> Result<Harness> {
+        // RUST_LOG=tenant_operator=debug shows the operator's logs in failing tests' output.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let cp = ControlPlane::get().await?;
+        let admin = cp.admin_client().await?;
+        install(&admin).await?;
+        let ns = unique_name(prefix);
+        let nsobj: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?;
+        Api::<Namespace>::all(admin.clone())
+            .create(&PostParams::default(), &nsobj)
+            .await
+            .with_context(|| format!("creating test namespace {ns}"))?;
+        Ok(Harness { cp, admin, ns })
+    }
+
+    pub fn tenants(&self) -> Api<Tenant> {
+        Api::namespaced(self.admin.clone(), &self.ns)
+    }
+
+    /// An operator instance as the operator's service account, scoped to this test's namespace.
+    pub async fn start_operator(&self) -> Result<RunningOperator> {
+        self.start_operator_with(|_| {}).await
+    }
+
+    pub async fn start_operator_with(
+        &self,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Result<RunningOperator> {
+        let client = self.cp.client_as(OPERATOR_USER).await?;
+        let mut config = Config::for_tests();
+        config.watch_namespace = Some(self.ns.clone());
+        config.identity = unique_name("op");
+        config.wait_requeue = Duration::from_millis(500);
+        tweak(&mut config);
+        let op = Operator::bind(config, client).await?;
+        let metrics = op.metrics();
+        let health = op.health();
+        let (tx, rx) = oneshot::channel::<()>();
+        let handle = tokio::spawn(op.run(async move {
+            let _ = rx.await;
+        }));
+        let running = RunningOperator {
+            stop: Some(tx),
+            handle,
+            metrics,
+            health,
+        };
+        Ok(running)
+    }
+
+    /// Tenants of an example file with unique tenantIds (and explicit namespace names),
+    /// placed in this test's namespace; cross-references between them are renamed alike.
+    pub fn example(&self, file: &str) -> Result<Vec<Tenant>> {
+        let text = std::fs::read_to_string(repo_path(&format!("examples/{file}")))?;
+        let docs: Vec<Tenant> =
+            serde_saphyr::from_multiple(&text).with_context(|| format!("parsing {file}"))?;
+        let renames: HashMap<String, String> = docs
+            .iter()
+            .map(|t| {
+                (
+                    t.spec.tenant_id.clone(),
+                    unique_name(&t.spec.tenant_id[..t.spec.tenant_id.len().min(20)]),
+                )
+            })
+            .collect();
+        Ok(docs
+            .into_iter()
+            .map(|mut t| {
+                let id = renames[&t.spec.tenant_id].clone();
+                t.metadata = kube::api::ObjectMeta {
+                    name: Some(id.clone()),
+                    namespace: Some(self.ns.clone()),
+                    ..Default::default()
+                };
+                if let Some(nc) = t.spec.namespace_config.as_mut()
+                    && nc.name.is_some()
+                {
+                    nc.name = Some(id.clone());
+                }
+                if let Some(rbac) = t.spec.rbac.as_mut()
+                    && let Some(allowed) = rbac.allowed_tenants.as_mut()
+                {
+                    for a in allowed.iter_mut() {
+                        if let Some(n) = renames.get(a) {
+                            *a = n.clone();
+                        }
+                    }
+                }
+                t.spec.tenant_id = id;
+                t
+            })
+            .collect())
+    }
+
+    /// A minimal Tenant with a unique tenantId.
+    pub fn tenant(&self, prefix: &str) -> Tenant {
+        let id = unique_name(prefix);
+        let mut t = Tenant::new(
+            &id,
+            tenant_api::TenantSpec::new(&id, tenant_api::TenantType::Development),
+        );
+        t.metadata.namespace = Some(self.ns.clone());
+        t
+    }
+
+    pub async fn create(&self, t: &Tenant) -> Result<Tenant> {
+        self.tenants()
+            .create(&PostParams::default(), t)
+            .await
+            .with_context(|| format!("creating Tenant {}", t.name_any()))
+    }
+
+    pub async fn get(&self, name: &str) -> Result<Tenant> {
+        Ok(self.tenants().get(name).await?)
+    }
+
+    /// Waits until the Tenant reports `phase` for its current generation.
+    pub async fn wait_phase(&self, name: &str, phase: Phase) -> Result<Tenant> {
+        let api = self.tenants();
+        let name = name.to_string();
+        Ok(poll_until(
+            &format!("Tenant {name} in phase {phase:?}"),
+            TIMEOUT,
+            || {
+                let api = api.clone();
+                let name = name.clone();
+                async move {
+                    let t = api.get(&name).await.map_err(|e| e.to_string())?;
+                    let st = t.status.clone().unwrap_or_default();
+                    let current = st.observed_generation == t.metadata.generation;
+                    if st.phase == Some(phase) && current {
+                        Ok(t)
+                    } else {
+                        Err(format!(
+                            "phase {:?}, observedGeneration {:?}/{:?}, conditions: {}",
+                            st.phase,
+                            st.observed_generation,
+                            t.metadata.generation,
+                            conditions(&t)
+                        ))
+                    }
+                }
+            },
+        )
+        .await?)
+    }
+
+    /// Deletes the Tenant and waits until it is gone (the operator must be running).
+    pub async fn delete_and_wait(&self, name: &str) -> Result<()> {
+        let api = self.tenants();
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+        let name = name.to_string();
+        poll_until(&format!("Tenant {name} gone"), TIMEOUT, || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                match api.get_opt(&name).await.map_err(|e| e.to_string())? {
+                    None => Ok(()),
+                    Some(t) => Err(format!("still there: {}", conditions(&t))),
+                }
+            }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Deletes every Tenant of the test (waiting for cleanup) and the test namespace.
+    pub async fn teardown(&self) -> Result<()> {
+        for t in self.tenants().list(&Default::default()).await? {
+            self.delete_and_wait(&t.name_any()).await?;
+        }
+        let _ = Api::<Namespace>::all(self.admin.clone())
+            .delete(&self.ns, &DeleteParams::default())
+            .await;
+        Ok(())
+    }
+
+    pub async fn namespace(&self, name: &str) -> Result<Option<Namespace>> {
+        Ok(Api::<Namespace>::all(self.admin.clone())
+            .get_opt(name)
+            .await?)
+    }
+
+    /// Waits until namespace `name` no longer exists.
+    pub async fn wait_namespace_gone(&self, name: &str) -> Result<()> {
+        let api: Api<Namespace> = Api::all(self.admin.clone());
+        let name = name.to_string();
+        poll_until(&format!("namespace {name} gone"), TIMEOUT, || {
+            let api = api.clone();
+            let name = name.clone();
+            async move {
+                match api.get_opt(&name).await.map_err(|e| e.to_string())? {
+                    None => Ok(()),
+                    Some(ns) => Err(format!("phase {:?}", ns.status.and_then(|s| s.phase))),
+                }
+            }
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// `type=status reason: message` of every condition, for failure messages.
+pub fn conditions(t: &Tenant) -> String {
+    t.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .map(|cs| {
+            cs.iter()
+                .map(|c| format!("{}={} {}: {}", c.type_, c.status, c.reason, c.message))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        })
+        .unwrap_or_else(|| "no conditions".into())
+}
+
+pub fn condition<'a>(
+    t: &'a Tenant,
+    type_: &str,
+) -> Option<&'a k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition> {
+    t.status
+        .as_ref()?
+        .conditions
+        .as_ref()?
+        .iter()
+        .find(|c| c.type_ == type_)
+}
+
+pub fn status_namespace(t: &Tenant) -> Result<String> {
+    t.status
+        .as_ref()
+        .and_then(|s| s.namespace.clone())
+        .ok_or_else(|| anyhow!("Tenant {} has no status.namespace", t.name_any()))
+}
+
+/// An in-process operator instance.
+pub struct RunningOperator {
+    stop: Option<oneshot::Sender<()>>,
+    pub handle: JoinHandle<tenant_operator::Result<()>>,
+    pub metrics: Arc<Metrics>,
+    pub health: Health,
+}
+
+impl RunningOperator {
+    pub async fn wait_ready(&self) -> Result<()> {
+        let health = self.health.clone();
+        poll_until("operator ready (caches synced)", TIMEOUT, || {
+            let ok = health.is_ready();
+            async move { if ok { Ok(()) } else { Err("not ready".into()) } }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Graceful stop; returns the operator's result.
+    pub async fn stop(mut self) -> Result<()> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(30), &mut self.handle).await {
+            Ok(Ok(r)) => r.map_err(|e| anyhow!("operator failed: {e}")),
+            Ok(Err(e)) => bail!("operator task failed: {e}"),
+            Err(_) => bail!("operator did not stop within 30 s"),
+        }
+    }
+}
+
+/// The objects of the kinds the operator manages in `namespace`, as `kind/name -> resourceVersion`.
+pub async fn resource_versions(
+    client: &Client,
+    namespace: &str,
+) -> Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for (api_version, kind) in [
+        ("v1", "ResourceQuota"),
+        ("v1", "LimitRange"),
+        ("v1", "ServiceAccount"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
+        ("rbac.authorization.k8s.io/v1", "Role"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+        ("shop.pilab.hu/v1alpha1", "TenantPolicy"),
+    ] {
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let (ar, _) =
+            kube::discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
+                .await?;
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
+        for o in api.list(&Default::default()).await? {
+            out.insert(
+                format!("{kind}/{}", o.name_any()),
+                o.resource_version().unwrap_or_default(),
+            );
+        }
+    }
+    if let Some(ns) = Api::<Namespace>::all(client.clone())
+        .get_opt(namespace)
+        .await?
+    {
+        out.insert(
+            format!("Namespace/{namespace}"),
+            ns.resource_version().unwrap_or_default(),
+        );
+    }
+    Ok(out)
+}
+
+/// Write requests by the operator's user in the audit log since `since` that touch one of
+/// `namespaces` (objects in them, or the Namespace objects themselves).
+pub fn operator_writes_since(
+    cp: &ControlPlane,
+    since: jiff::Timestamp,
+    namespaces: &[String],
+) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for e in cp.audit_events()? {
+        if e["user"]["username"] != OPERATOR_USER {
+            continue;
+        }
+        let verb = e["verb"].as_str().unwrap_or_default();
+        if !matches!(
+            verb,
+            "create" | "update" | "patch" | "delete" | "deletecollection"
+        ) {
+            continue;
+        }
+        let at: Option<jiff::Timestamp> = e["requestReceivedTimestamp"]
+            .as_str()
+            .and_then(|s| s.parse().ok());
+        if at.is_none_or(|t| t < since) {
+            continue;
+        }
+        let obj = &e["objectRef"];
+        let ns = obj["namespace"].as_str().unwrap_or_default();
+        let name = obj["name"].as_str().unwrap_or_default();
+        let res = obj["resource"].as_str().unwrap_or_default();
+        let touches = namespaces
+            .iter()
+            .any(|n| n == ns || (res == "namespaces" && n == name));
+        if touches {
+            out.push(format!("{verb} {res} {ns}/{name}"));
+        }
+    }
+    Ok(out)
+}
+
+/// Polls `f` for `window`, failing as soon as it reports a difference (the opposite of
+/// `poll_until`: proves something stays stable).
+pub async fn stays_for<F, Fut>(what: &str, window: Duration, mut f: F) -> Result<()>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), String>>,
+{
+    let end = Instant::now() + window;
+    while Instant::now() < end {
+        if let Err(e) = f().await {
+            bail!("{what} changed: {e}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok(())
+}

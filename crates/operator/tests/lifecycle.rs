@@ -1,0 +1,638 @@
+//! The operator against the local control plane: lifecycle, drift, pruning, conflicts, bad
+//! input, zero-write resync. Run with a plane up: `TENANT_CP_DIR=... cargo test -p tenant-operator --test lifecycle`.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, ensure};
+use common::*;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde_json::json;
+use tenant_api::{Phase, Tenant, TenantPolicy, labels};
+use testenv::{poll_until, unique_name};
+
+async fn assert_guardrails(client: &Client, t: &Tenant) -> Result<String> {
+    let ns_name = status_namespace(t)?;
+    let ns = Api::<Namespace>::all(client.clone()).get(&ns_name).await?;
+    let l = ns.labels();
+    let a = ns.annotations();
+    ensure!(
+        l.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER),
+        "{ns_name}: managed-by label: {l:?}"
+    );
+    ensure!(
+        l.get(labels::TENANT_ID) == Some(&t.spec.tenant_id),
+        "{ns_name}: tenant-id label"
+    );
+    ensure!(
+        l.contains_key(labels::PSA_ENFORCE),
+        "{ns_name}: no Pod Security enforce label: {l:?}"
+    );
+    ensure!(
+        a.get(labels::OWNER)
+            == Some(&format!(
+                "{}/{}",
+                t.namespace().unwrap_or_default(),
+                t.name_any()
+            )),
+        "{ns_name}: owner annotation {a:?}"
+    );
+    ensure!(
+        a.get(labels::OWNER_UID) == t.metadata.uid.as_ref(),
+        "{ns_name}: owner-uid annotation {a:?}"
+    );
+    let rq: Api<ResourceQuota> = Api::namespaced(client.clone(), &ns_name);
+    let rqs = rq.list(&Default::default()).await?;
+    ensure!(!rqs.items.is_empty(), "{ns_name}: no ResourceQuota");
+    ensure!(
+        rqs.items
+            .iter()
+            .all(|q| q.status.as_ref().and_then(|s| s.hard.as_ref()).is_some()),
+        "{ns_name}: quota without status.hard"
+    );
+    let lr: Api<LimitRange> = Api::namespaced(client.clone(), &ns_name);
+    ensure!(
+        !lr.list(&Default::default()).await?.items.is_empty(),
+        "{ns_name}: no LimitRange"
+    );
+    let roles: Api<Role> = Api::namespaced(client.clone(), &ns_name);
+    let role_names: Vec<String> = roles
+        .list(&Default::default())
+        .await?
+        .items
+        .iter()
+        .map(|r| r.name_any())
+        .collect();
+    for r in ["tenant-admin", "tenant-developer", "tenant-viewer"] {
+        ensure!(
+            role_names.iter().any(|n| n == r),
+            "{ns_name}: no Role {r} in {role_names:?}"
+        );
+    }
+    let tp: Api<TenantPolicy> = Api::namespaced(client.clone(), &ns_name);
+    ensure!(
+        !tp.list(&Default::default()).await?.items.is_empty(),
+        "{ns_name}: no TenantPolicy"
+    );
+    Ok(ns_name)
+}
+
+#[tokio::test]
+async fn every_example_reaches_running_with_its_guardrails() -> Result<()> {
+    let h = Harness::new("op-examples").await?;
+    let op = h.start_operator().await?;
+    op.wait_ready().await?;
+    let mut tenants = Vec::new();
+    for file in [
+        "customer-shop-1.yaml",
+        "acme-corp.yaml",
+        "cost-optimized.yaml",
+        "multi-tenant-cluster.yaml",
+        "single-tenant.yaml",
+        "strict-isolation.yaml",
+    ] {
+        for t in h.example(file)? {
+            tenants.push((file, t));
+        }
+    }
+    let start = Instant::now();
+    for (_, t) in &tenants {
+        h.create(t).await?;
+    }
+    let mut report = Vec::new();
+    for (file, t) in &tenants {
+        let running = h
+            .wait_phase(&t.name_any(), Phase::Running)
+            .await
+            .with_context(|| format!("example {file}"))?;
+        report.push(format!(
+            "{file}:{} Running after {:?}",
+            t.spec.tenant_id,
+            start.elapsed()
+        ));
+        let ns = assert_guardrails(&h.admin, &running)
+            .await
+            .with_context(|| format!("example {file}"))?;
+        // Network isolation wherever the preset asks for it (permissive has none).
+        let np: Api<NetworkPolicy> = Api::namespaced(h.admin.clone(), &ns);
+        let n = np.list(&Default::default()).await?.items.len();
+        let isolated =
+            condition(&running, "NetworkIsolated").map(|c| c.status.as_str()) == Some("True");
+        ensure!(
+            isolated == (n > 0),
+            "{file}: NetworkIsolated={isolated} but {n} NetworkPolicies"
+        );
+    }
+    eprintln!("{}", report.join("\n"));
+    eprintln!(
+        "writes for {} tenants: {}",
+        tenants.len(),
+        op.metrics.writes_total()
+    );
+    h.teardown().await?;
+    op.stop().await
+}
+
+#[tokio::test]
+async fn spec_edits_change_objects_and_unwanted_objects_are_pruned() -> Result<()> {
+    let h = Harness::new("op-edit").await?;
+    let op = h.start_operator().await?;
+    let mut t = h.tenant("edit");
+    t.spec.owner = Some("alice".into());
+    t.spec.quota = Some(tenant_api::QuotaSpec {
+        cpu_quota: Some("2".into()),
+        ..Default::default()
+    });
+    h.create(&t).await?;
+    let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    let ns = status_namespace(&t)?;
+    let rb: Api<RoleBinding> = Api::namespaced(h.admin.clone(), &ns);
+    ensure!(
+        rb.get_opt("tenant-admins").await?.is_some(),
+        "owner alice must be bound as tenant admin"
+    );
+
+    // Edit: more CPU, stricter isolation, no owner.
+    let patch = json!({"spec": {"quota": {"cpuQuota": "3"}, "owner": null, "isolation": {"isolationLevel": "strict"}}});
+    h.tenants()
+        .patch(
+            &t.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await?;
+    let t2 = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    ensure!(
+        t2.metadata.generation > t.metadata.generation,
+        "spec edit must bump generation"
+    );
+    let rq: Api<ResourceQuota> = Api::namespaced(h.admin.clone(), &ns);
+    let q = rq
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .context("quota")?;
+    let cpu = q
+        .spec
+        .and_then(|s| s.hard)
+        .and_then(|h| h.get("requests.cpu").cloned())
+        .map(|q| q.0);
+    ensure!(
+        cpu.as_deref() == Some("3"),
+        "requests.cpu should be 3, got {cpu:?}"
+    );
+    let nso = h.namespace(&ns).await?.context("namespace")?;
+    ensure!(
+        nso.labels().get(labels::PSA_ENFORCE).map(String::as_str) == Some("restricted"),
+        "strict isolation enforces restricted: {:?}",
+        nso.labels()
+    );
+    poll_until("tenant-admins binding pruned", TIMEOUT, || {
+        let rb = rb.clone();
+        async move {
+            match rb
+                .get_opt("tenant-admins")
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                None => Ok(()),
+                Some(_) => Err("still there".into()),
+            }
+        }
+    })
+    .await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
+#[tokio::test]
+async fn deleted_or_edited_managed_objects_are_restored() -> Result<()> {
+    let h = Harness::new("op-drift").await?;
+    let op = h.start_operator().await?;
+    let t = h.tenant("drift");
+    h.create(&t).await?;
+    let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    let ns = status_namespace(&t)?;
+
+    // Delete the quota and a network policy: they come back (new uid).
+    let rq: Api<ResourceQuota> = Api::namespaced(h.admin.clone(), &ns);
+    let q = rq
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .context("quota")?;
+    let (qname, quid) = (q.name_any(), q.uid());
+    rq.delete(&qname, &DeleteParams::default()).await?;
+    let np: Api<NetworkPolicy> = Api::namespaced(h.admin.clone(), &ns);
+    let p = np
+        .list(&Default::default())
+        .await?
+        .items
+        .into_iter()
+        .next()
+        .context("network policy")?;
+    let (pname, puid) = (p.name_any(), p.uid());
+    np.delete(&pname, &DeleteParams::default()).await?;
+    let start = Instant::now();
+    poll_until("quota and network policy restored", TIMEOUT, || {
+        let (rq, np, qname, pname, quid, puid) = (
+            rq.clone(),
+            np.clone(),
+            qname.clone(),
+            pname.clone(),
+            quid.clone(),
+            puid.clone(),
+        );
+        async move {
+            let q = rq.get_opt(&qname).await.map_err(|e| e.to_string())?;
+            let p = np.get_opt(&pname).await.map_err(|e| e.to_string())?;
+            match (q, p) {
+                (Some(q), Some(p)) if q.uid() != quid && p.uid() != puid => Ok(()),
+                (q, p) => Err(format!(
+                    "quota {:?}, policy {:?}",
+                    q.map(|q| q.uid()),
+                    p.map(|p| p.uid())
+                )),
+            }
+        }
+    })
+    .await?;
+    eprintln!("restored in {:?}", start.elapsed());
+
+    // Edit a Role and strip a namespace label (as the admin): both are put back.
+    let roles: Api<Role> = Api::namespaced(h.admin.clone(), &ns);
+    roles
+        .patch("tenant-viewer", &PatchParams::default(), &Patch::Merge(&json!({"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]})))
+        .await?;
+    let nsapi: Api<Namespace> = Api::all(h.admin.clone());
+    nsapi
+        .patch(
+            &ns,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {labels::PSA_ENFORCE: "privileged"}}})),
+        )
+        .await?;
+    poll_until("role and namespace label restored", TIMEOUT, || {
+        let (roles, nsapi, ns) = (roles.clone(), nsapi.clone(), ns.clone());
+        async move {
+            let r = roles
+                .get("tenant-viewer")
+                .await
+                .map_err(|e| e.to_string())?;
+            let secrets = r
+                .rules
+                .iter()
+                .flatten()
+                .any(|r| r.resources.iter().flatten().any(|x| x == "secrets"));
+            let n = nsapi.get(&ns).await.map_err(|e| e.to_string())?;
+            let psa = n.labels().get(labels::PSA_ENFORCE).cloned();
+            if !secrets && psa.as_deref() != Some("privileged") {
+                Ok(())
+            } else {
+                Err(format!(
+                    "viewer reads secrets: {secrets}, enforce label {psa:?}"
+                ))
+            }
+        }
+    })
+    .await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
+#[tokio::test]
+async fn deleting_a_tenant_removes_what_it_created_and_nothing_else() -> Result<()> {
+    let h = Harness::new("op-delete").await?;
+    let op = h.start_operator().await?;
+    // A bystander namespace that even carries the managed-by label (but no owner annotation).
+    let bystander = unique_name("bystander");
+    let nsapi: Api<Namespace> = Api::all(h.admin.clone());
+    let b: Namespace = serde_json::from_value(
+        json!({"metadata": {"name": bystander, "labels": {labels::MANAGED_BY: labels::MANAGER}}}),
+    )?;
+    nsapi.create(&PostParams::default(), &b).await?;
+
+    let t = h.tenant("delete");
+    h.create(&t).await?;
+    let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    let ns = status_namespace(&t)?;
+    h.delete_and_wait(&t.name_any()).await?;
+    h.wait_namespace_gone(&ns).await?;
+    let by = nsapi.get_opt(&bystander).await?;
+    ensure!(
+        by.is_some_and(|n| n.metadata.deletion_timestamp.is_none()),
+        "the bystander namespace must survive"
+    );
+    nsapi.delete(&bystander, &DeleteParams::default()).await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
+#[tokio::test]
+async fn an_existing_foreign_namespace_is_a_conflict_and_left_untouched() -> Result<()> {
+    let h = Harness::new("op-conflict").await?;
+    let op = h.start_operator().await?;
+    let t = h.tenant("taken");
+    let ns = tenant_core::naming::namespace_name(&t.spec);
+    let nsapi: Api<Namespace> = Api::all(h.admin.clone());
+    let pre: Namespace = serde_json::from_value(
+        json!({"metadata": {"name": ns, "labels": {"team": "someone-else"}}}),
+    )?;
+    let pre = nsapi.create(&PostParams::default(), &pre).await?;
+    h.create(&t).await?;
+    let failed = h.wait_phase(&t.name_any(), Phase::Failed).await?;
+    let ready = condition(&failed, "Ready").context("Ready condition")?;
+    ensure!(
+        ready.status == "False" && ready.reason == "NamespaceConflict",
+        "{}",
+        conditions(&failed)
+    );
+    ensure!(
+        ready.message.contains(&ns),
+        "the message names the namespace: {}",
+        ready.message
+    );
+    let rv = pre.resource_version();
+    stays_for("the foreign namespace", Duration::from_secs(3), || {
+        let (nsapi, ns, rv) = (nsapi.clone(), ns.clone(), rv.clone());
+        async move {
+            let n = nsapi.get(&ns).await.map_err(|e| e.to_string())?;
+            if n.resource_version() == rv
+                && !n.labels().contains_key(labels::MANAGED_BY)
+                && n.annotations().get(labels::OWNER).is_none()
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "rv {:?} labels {:?}",
+                    n.resource_version(),
+                    n.labels()
+                ))
+            }
+        }
+    })
+    .await?;
+    // Deleting the conflicting Tenant must not delete the foreign namespace.
+    h.delete_and_wait(&t.name_any()).await?;
+    let n = nsapi.get(&ns).await?;
+    ensure!(
+        n.metadata.deletion_timestamp.is_none(),
+        "foreign namespace must not be deleted"
+    );
+    nsapi.delete(&ns, &DeleteParams::default()).await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
+#[tokio::test]
+async fn two_tenants_with_the_same_namespace_do_not_fight() -> Result<()> {
+    let h = Harness::new("op-twins").await?;
+    let op = h.start_operator().await?;
+    let a = h.tenant("twin");
+    let mut b = a.clone();
+    b.metadata.name = Some(format!("{}-b", a.name_any()));
+    // Created back to back: the per-namespace claim lock decides who wins.
+    let (ra, rb) = tokio::join!(h.create(&a), h.create(&b));
+    ra?;
+    rb?;
+    let ns = tenant_core::naming::namespace_name(&a.spec);
+    let api = h.tenants();
+    let (winner, loser) = poll_until("one Running, one Failed", TIMEOUT, || {
+        let api = api.clone();
+        let (na, nb) = (a.name_any(), b.name_any());
+        async move {
+            let ta = api.get(&na).await.map_err(|e| e.to_string())?;
+            let tb = api.get(&nb).await.map_err(|e| e.to_string())?;
+            let pa = ta.status.as_ref().and_then(|s| s.phase);
+            let pb = tb.status.as_ref().and_then(|s| s.phase);
+            match (pa, pb) {
+                (Some(Phase::Running), Some(Phase::Failed)) => Ok((ta, tb)),
+                (Some(Phase::Failed), Some(Phase::Running)) => Ok((tb, ta)),
+                _ => Err(format!("{pa:?} / {pb:?}")),
+            }
+        }
+    })
+    .await?;
+    ensure!(
+        condition(&loser, "Ready").map(|c| c.reason.as_str()) == Some("NamespaceConflict"),
+        "{}",
+        conditions(&loser)
+    );
+    let nsapi: Api<Namespace> = Api::all(h.admin.clone());
+    let n = nsapi.get(&ns).await?;
+    let owner = format!("{}/{}", h.ns, winner.name_any());
+    ensure!(
+        n.annotations().get(labels::OWNER) == Some(&owner),
+        "namespace owned by the winner"
+    );
+    let rvs = resource_versions(&h.admin, &ns).await?;
+    stays_for(
+        "the contested namespace's objects",
+        Duration::from_secs(5),
+        || {
+            let (client, ns, rvs) = (h.admin.clone(), ns.clone(), rvs.clone());
+            async move {
+                let now = resource_versions(&client, &ns)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if now == rvs {
+                    Ok(())
+                } else {
+                    Err(format!("{rvs:?} -> {now:?}"))
+                }
+            }
+        },
+    )
+    .await?;
+    // The loser's deletion leaves the winner's namespace alone.
+    h.delete_and_wait(&loser.name_any()).await?;
+    ensure!(
+        nsapi.get(&ns).await?.metadata.deletion_timestamp.is_none(),
+        "winner's namespace must survive the loser's deletion"
+    );
+    h.wait_phase(&winner.name_any(), Phase::Running).await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
+#[tokio::test]
+async fn an_invalid_spec_the_crd_accepts_gets_ready_false_naming_the_field() -> Result<()> {
+    let h = Harness::new("op-invalid").await?;
+    let op = h.start_operator().await?;
+    let mut t = h.tenant("invalid");
+    // Requests above limits: valid per field (the CRD accepts it), contradictory together.
+    t.spec.quota = Some(tenant_api::QuotaSpec {
+        cpu_quota: Some("4".into()),
+        cpu_limit: Some("2".into()),
+        ..Default::default()
+    });
+    h.create(&t).await?;
+    let failed = h.wait_phase(&t.name_any(), Phase::Failed).await?;
+    let ready = condition(&failed, "Ready").context("Ready")?;
+    ensure!(
+        ready.reason == "InvalidSpec" && ready.message.contains("spec.quota.cpuQuota"),
+        "{}",
+        conditions(&failed)
+    );
+    let ns = tenant_core::naming::namespace_name(&t.spec);
+    ensure!(
+        h.namespace(&ns).await?.is_none(),
+        "nothing may be applied for an invalid spec"
+    );
+    // No hot loop: the status stays put (no rewrites) while nothing changes.
+    let rv = failed.resource_version();
+    stays_for("the invalid Tenant", Duration::from_secs(3), || {
+        let (api, name, rv) = (h.tenants(), t.name_any(), rv.clone());
+        async move {
+            let now = api
+                .get(&name)
+                .await
+                .map_err(|e| e.to_string())?
+                .resource_version();
+            if now == rv {
+                Ok(())
+            } else {
+                Err(format!("{rv:?} -> {now:?}"))
+            }
+        }
+    })
+    .await?;
+    // Fixing the spec recovers.
+    let fix = json!({"spec": {"quota": {"cpuQuota": "1"}}});
+    h.tenants()
+        .patch(&t.name_any(), &PatchParams::default(), &Patch::Merge(&fix))
+        .await?;
+    h.wait_phase(&t.name_any(), Phase::Running).await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
+#[tokio::test]
+async fn a_resync_with_nothing_to_change_writes_nothing() -> Result<()> {
+    let h = Harness::new("op-noop").await?;
+    let op = h.start_operator().await?;
+    let mut names = Vec::new();
+    for file in [
+        "customer-shop-1.yaml",
+        "strict-isolation.yaml",
+        "multi-tenant-cluster.yaml",
+    ] {
+        for t in h.example(file)? {
+            h.create(&t).await?;
+            names.push(t.name_any());
+        }
+    }
+    let mut namespaces = vec![h.ns.clone()];
+    for n in &names {
+        let t = h.wait_phase(n, Phase::Running).await?;
+        namespaces.push(status_namespace(&t)?);
+    }
+    // Let the asynchronous tail settle (quota status, the default ServiceAccount, the last
+    // status writes): resourceVersions unchanged over one second.
+    let before = poll_until("managed objects settled", TIMEOUT, || {
+        let (client, namespaces) = (h.admin.clone(), namespaces.clone());
+        async move {
+            let snap = |client: Client, namespaces: Vec<String>| async move {
+                let mut all: BTreeMap<String, String> = BTreeMap::new();
+                for ns in &namespaces[1..] {
+                    all.extend(
+                        resource_versions(&client, ns)
+                            .await
+                            .map_err(|e| e.to_string())?,
+                    );
+                }
+                Ok::<_, String>(all)
+            };
+            let a = snap(client.clone(), namespaces.clone()).await?;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let b = snap(client, namespaces).await?;
+            if a == b {
+                Ok(b)
+            } else {
+                Err("still changing".into())
+            }
+        }
+    })
+    .await?;
+    let tenant_rvs: Vec<(String, String)> = h
+        .tenants()
+        .list(&Default::default())
+        .await?
+        .items
+        .iter()
+        .map(|t| (t.name_any(), t.resource_version().unwrap_or_default()))
+        .collect();
+    op.stop().await?;
+
+    let since = jiff::Timestamp::now();
+    let op2 = h.start_operator().await?;
+    op2.wait_ready().await?;
+    let m = op2.metrics.clone();
+    let n = names.len() as u64;
+    poll_until(
+        "every Tenant reconciled by the new instance",
+        TIMEOUT,
+        || {
+            let done = m.reconciles_total();
+            async move {
+                if done >= n {
+                    Ok(())
+                } else {
+                    Err(format!("{done}/{n} reconciles"))
+                }
+            }
+        },
+    )
+    .await?;
+    // A little longer, so any write a reconcile triggered would have shown up.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let writes = op2.metrics.writes_total();
+    let audited = operator_writes_since(h.cp, since, &namespaces)?;
+    let mut after: BTreeMap<String, String> = BTreeMap::new();
+    for ns in &namespaces[1..] {
+        after.extend(resource_versions(&h.admin, ns).await?);
+    }
+    let tenant_after: Vec<(String, String)> = h
+        .tenants()
+        .list(&Default::default())
+        .await?
+        .items
+        .iter()
+        .map(|t| (t.name_any(), t.resource_version().unwrap_or_default()))
+        .collect();
+    eprintln!(
+        "resync of {n} tenants: {} reconciles, {writes} writes (metric), {} writes (audit log)",
+        op2.metrics.reconciles_total(),
+        audited.len()
+    );
+    ensure!(
+        writes == 0,
+        "the operator counted {writes} writes on a no-op resync:\n{}",
+        op2.metrics.encode()
+    );
+    ensure!(
+        audited.is_empty(),
+        "the audit log shows operator writes on a no-op resync: {audited:#?}"
+    );
+    ensure!(
+        before == after,
+        "resourceVersions changed on a no-op resync"
+    );
+    ensure!(
+        tenant_rvs == tenant_after,
+        "Tenant resourceVersions changed: {tenant_rvs:?} -> {tenant_after:?}"
+    );
+    h.teardown().await?;
+    op2.stop().await
+}
