@@ -1,0 +1,416 @@
+//! What a tenant admin can and cannot do in the namespace the operator made, acting as token
+//! users of the local control plane: alice (group team-a) and bob (group team-b).
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use anyhow::{Context, Result, bail, ensure};
+use common::*;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{LimitRange, Namespace, Pod, ResourceQuota, Service};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Client, ResourceExt};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tenant_api::{IsolationLevel, IsolationSpec, Phase, RbacSpec, Tenant, TenantPolicy, labels};
+use testenv::poll_until;
+
+fn from<T: DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("valid object JSON")
+}
+
+/// The API server refused (403 Forbidden or 422 Invalid, as RBAC, Pod Security and the
+/// admission policies answer); anything else, success included, is a failure.
+fn refused<T: std::fmt::Debug>(what: &str, r: Result<T, kube::Error>) -> Result<String> {
+    match r {
+        Err(kube::Error::Api(s)) if s.code == 403 || s.code == 422 => Ok(s.message),
+        Err(e) => bail!("{what}: expected a refusal, got error {e}"),
+        Ok(v) => bail!("{what}: expected a refusal, but it was allowed: {v:?}"),
+    }
+}
+
+/// A Tenant administered by `owner` (as spec.owner) or by a group (rbac.adminGroups).
+async fn running_tenant(
+    h: &Harness,
+    prefix: &str,
+    f: impl FnOnce(&mut Tenant),
+) -> Result<(Tenant, String)> {
+    let mut t = h.tenant(prefix);
+    f(&mut t);
+    h.create(&t).await?;
+    let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    let ns = status_namespace(&t)?;
+    Ok((t, ns))
+}
+
+fn pod(name: &str, image: &str, extra: Value) -> Pod {
+    from(json!({"metadata": {"name": name}, "spec": pod_spec(image, extra)}))
+}
+
+/// A pod spec that passes Pod Security "restricted" and the strict admission rules.
+fn pod_spec(image: &str, extra: Value) -> Value {
+    let mut spec = json!({
+        "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{
+            "name": "app",
+            "image": image,
+            "imagePullPolicy": "Always",
+            "securityContext": {
+                "allowPrivilegeEscalation": false,
+                "capabilities": {"drop": ["ALL"]},
+                "appArmorProfile": {"type": "RuntimeDefault"}
+            },
+            "resources": {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"cpu": "100m", "memory": "64Mi"}}
+        }]
+    });
+    merge(&mut spec, extra);
+    spec
+}
+
+fn merge(base: &mut Value, patch: Value) {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            for (k, v) in p {
+                merge(b.entry(k).or_insert(Value::Null), v);
+            }
+        }
+        (b, p) => *b = p,
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_admin_can_deploy_but_not_escape() -> Result<()> {
+    let h = Harness::new("op-users").await?;
+    let op = h.start_operator().await?;
+    let (_, alice_ns) =
+        running_tenant(&h, "alice", |t| t.spec.owner = Some("alice".into())).await?;
+    let (_, bob_ns) = running_tenant(&h, "bob", |t| {
+        t.spec.rbac = Some(RbacSpec {
+            admin_groups: Some(vec!["team-b".into()]),
+            ..Default::default()
+        })
+    })
+    .await?;
+    let alice: Client = h.cp.client_as("alice").await?;
+
+    // Deploys a workload in its namespace; kwok runs the pod.
+    let deployments: Api<Deployment> = Api::namespaced(alice.clone(), &alice_ns);
+    let d: Deployment = from(json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": pod_spec("registry.k8s.io/pause:3.10", json!({}))}
+        }
+    }));
+    deployments
+        .create(&PostParams::default(), &d)
+        .await
+        .context("alice creates a Deployment")?;
+    poll_until("alice's Deployment available", TIMEOUT, || {
+        let deployments = deployments.clone();
+        async move {
+            let d = deployments.get("web").await.map_err(|e| e.to_string())?;
+            let available = d
+                .status
+                .as_ref()
+                .and_then(|s| s.available_replicas)
+                .unwrap_or(0);
+            if available >= 1 {
+                Ok(())
+            } else {
+                Err(format!("status {:?}", d.status))
+            }
+        }
+    })
+    .await?;
+
+    // Cannot read or write another tenant's namespace.
+    let bob_pods: Api<Pod> = Api::namespaced(alice.clone(), &bob_ns);
+    refused(
+        "alice lists pods in bob's namespace",
+        bob_pods.list(&Default::default()).await,
+    )?;
+    refused(
+        "alice creates a pod in bob's namespace",
+        bob_pods
+            .create(
+                &PostParams::default(),
+                &pod("intruder", "registry.k8s.io/pause:3.10", json!({})),
+            )
+            .await,
+    )?;
+
+    // Cannot edit or delete the guardrails.
+    let merge_patch = |v: Value| Patch::Merge(v);
+    let rq: Api<ResourceQuota> = Api::namespaced(alice.clone(), &alice_ns);
+    let qname = Api::<ResourceQuota>::namespaced(h.admin.clone(), &alice_ns)
+        .list(&Default::default())
+        .await?
+        .items[0]
+        .name_any();
+    refused(
+        "alice raises the quota",
+        rq.patch(
+            &qname,
+            &PatchParams::default(),
+            &merge_patch(json!({"spec": {"hard": {"pods": "100000"}}})),
+        )
+        .await,
+    )?;
+    refused(
+        "alice deletes the quota",
+        rq.delete(&qname, &DeleteParams::default()).await,
+    )?;
+    let lr: Api<LimitRange> = Api::namespaced(alice.clone(), &alice_ns);
+    for l in Api::<LimitRange>::namespaced(h.admin.clone(), &alice_ns)
+        .list(&Default::default())
+        .await?
+    {
+        refused(
+            "alice deletes the limit range",
+            lr.delete(&l.name_any(), &DeleteParams::default()).await,
+        )?;
+    }
+    let own_lr: LimitRange = from(
+        json!({"metadata": {"name": "mine"}, "spec": {"limits": [{"type": "Container", "max": {"cpu": "64"}}]}}),
+    );
+    refused(
+        "alice adds a limit range of her own",
+        lr.create(&PostParams::default(), &own_lr).await,
+    )?;
+    let np: Api<NetworkPolicy> = Api::namespaced(alice.clone(), &alice_ns);
+    for p in Api::<NetworkPolicy>::namespaced(h.admin.clone(), &alice_ns)
+        .list(&Default::default())
+        .await?
+    {
+        refused(
+            "alice deletes a network policy",
+            np.delete(&p.name_any(), &DeleteParams::default()).await,
+        )?;
+    }
+    let allow_all: NetworkPolicy = from(
+        json!({"metadata": {"name": "allow-all"}, "spec": {"podSelector": {}, "ingress": [{}], "policyTypes": ["Ingress"]}}),
+    );
+    refused(
+        "alice adds an allow-all network policy",
+        np.create(&PostParams::default(), &allow_all).await,
+    )?;
+    let tp: Api<TenantPolicy> = Api::namespaced(alice.clone(), &alice_ns);
+    refused(
+        "alice edits the TenantPolicy",
+        tp.patch(
+            "tenant-policy",
+            &PatchParams::default(),
+            &merge_patch(json!({"spec": {"allowHostPath": true}})),
+        )
+        .await,
+    )?;
+    refused(
+        "alice deletes the TenantPolicy",
+        tp.delete("tenant-policy", &DeleteParams::default()).await,
+    )?;
+    let nsapi: Api<Namespace> = Api::all(alice.clone());
+    refused(
+        "alice relabels her namespace",
+        nsapi
+            .patch(&alice_ns, &PatchParams::default(), &merge_patch(json!({"metadata": {"labels": {labels::TENANT_ID: "other", labels::PSA_ENFORCE: "privileged"}}})))
+            .await,
+    )?;
+    refused(
+        "alice deletes her namespace",
+        nsapi.delete(&alice_ns, &DeleteParams::default()).await,
+    )?;
+
+    // Cannot bind itself to a cluster role it was not given, nor grant itself more than it has.
+    let rbs: Api<RoleBinding> = Api::namespaced(alice.clone(), &alice_ns);
+    for cr in ["cluster-admin", "admin", "edit"] {
+        let rb: RoleBinding = from(json!({
+            "metadata": {"name": format!("me-{cr}")},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cr},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]
+        }));
+        let msg = refused(
+            &format!("alice binds herself to ClusterRole {cr}"),
+            rbs.create(&PostParams::default(), &rb).await,
+        )?;
+        eprintln!("bind {cr}: {msg}");
+    }
+    let roles: Api<Role> = Api::namespaced(alice.clone(), &alice_ns);
+    let greedy: Role = from(json!({
+        "metadata": {"name": "greedy"},
+        "rules": [{"apiGroups": [""], "resources": ["resourcequotas"], "verbs": ["update", "delete"]}]
+    }));
+    refused(
+        "alice creates a Role writing quotas",
+        roles.create(&PostParams::default(), &greedy).await,
+    )?;
+    // bob (via group team-b) can work in his namespace but not in alice's.
+    let bob = h.cp.client_as("bob").await?;
+    Api::<Pod>::namespaced(bob.clone(), &bob_ns)
+        .list(&Default::default())
+        .await
+        .context("bob lists his pods")?;
+    refused(
+        "bob lists alice's pods",
+        Api::<Pod>::namespaced(bob, &alice_ns)
+            .list(&Default::default())
+            .await,
+    )?;
+
+    // Positive control: binding a teammate to her own tenant-viewer Role is fine (the tenant
+    // Roles are meant to be bound by tenant admins).
+    let ok: RoleBinding = from(json!({
+        "metadata": {"name": "teammate-viewer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant-viewer"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "eve"}]
+    }));
+    rbs.create(&PostParams::default(), &ok)
+        .await
+        .context("alice binds eve to tenant-viewer")?;
+
+    h.teardown().await?;
+    op.stop().await
+}
+
+#[tokio::test]
+async fn strict_isolation_rejects_privileged_hostpath_foreign_images_and_nodeports() -> Result<()> {
+    let h = Harness::new("op-strict").await?;
+    let op = h.start_operator().await?;
+    let (_, ns) = running_tenant(&h, "strict", |t| {
+        t.spec.rbac = Some(RbacSpec {
+            admin_groups: Some(vec!["team-a".into()]),
+            ..Default::default()
+        });
+        t.spec.isolation = Some(IsolationSpec {
+            isolation_level: Some(IsolationLevel::Strict),
+            allowed_registries: Some(vec!["registry.example.com".into()]),
+            ..Default::default()
+        });
+    })
+    .await?;
+    let alice = h.cp.client_as("alice").await?;
+    let pods: Api<Pod> = Api::namespaced(alice.clone(), &ns);
+    let good = "registry.example.com/app:1";
+
+    // Positive control: a compliant pod from the allowed registry is admitted (server dry run).
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    pods.create(&dry, &pod("ok", good, json!({})))
+        .await
+        .context("a compliant pod must be admitted")?;
+
+    let privileged = pod(
+        "privileged",
+        good,
+        json!({"containers": [{"name": "app", "image": good, "imagePullPolicy": "Always",
+        "securityContext": {"privileged": true, "appArmorProfile": {"type": "RuntimeDefault"}}}]}),
+    );
+    let m = refused(
+        "privileged pod",
+        pods.create(&PostParams::default(), &privileged).await,
+    )?;
+    eprintln!("privileged: {m}");
+    let host_path = pod(
+        "hostpath",
+        good,
+        json!({"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}),
+    );
+    let m = refused(
+        "hostPath pod",
+        pods.create(&PostParams::default(), &host_path).await,
+    )?;
+    eprintln!("hostPath: {m}");
+    let foreign = pod("foreign", "docker.io/library/nginx:1.27", json!({}));
+    let m = refused(
+        "image from a registry not allowed",
+        pods.create(&PostParams::default(), &foreign).await,
+    )?;
+    ensure!(
+        m.to_lowercase().contains("registr"),
+        "the refusal should name the registry rule: {m}"
+    );
+    let svc: Service = from(
+        json!({"metadata": {"name": "np"}, "spec": {"type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80}]}}),
+    );
+    let m = refused(
+        "NodePort service",
+        Api::<Service>::namespaced(alice, &ns)
+            .create(&PostParams::default(), &svc)
+            .await,
+    )?;
+    eprintln!("NodePort: {m}");
+    h.teardown().await?;
+    op.stop().await
+}
+
+#[tokio::test]
+async fn cross_tenant_read_access_only_when_granted() -> Result<()> {
+    let h = Harness::new("op-cross").await?;
+    let op = h.start_operator().await?;
+    let (a, _) = running_tenant(&h, "team-a", |t| {
+        t.spec.rbac = Some(RbacSpec {
+            admin_groups: Some(vec!["team-a".into()]),
+            ..Default::default()
+        })
+    })
+    .await?;
+    let a_id = a.spec.tenant_id.clone();
+    let (b, b_ns) = running_tenant(&h, "team-c", |t| {
+        t.spec.rbac = Some(RbacSpec {
+            admin_groups: Some(vec!["team-c".into()]),
+            allow_cross_tenant_access: Some(true),
+            allowed_tenants: Some(vec![a_id.clone()]),
+            ..Default::default()
+        })
+    })
+    .await?;
+    let alice = h.cp.client_as("alice").await?;
+    let pods: Api<Pod> = Api::namespaced(alice.clone(), &b_ns);
+    poll_until(
+        "alice (team-a) may read team-c's namespace",
+        TIMEOUT,
+        || {
+            let pods = pods.clone();
+            async move {
+                pods.list(&Default::default())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            }
+        },
+    )
+    .await?;
+    refused(
+        "alice writes in team-c's namespace",
+        pods.create(
+            &PostParams::default(),
+            &pod("w", "registry.k8s.io/pause:3.10", json!({})),
+        )
+        .await,
+    )?;
+    // Revoking the grant removes the binding (pruned) and the access.
+    h.tenants()
+        .patch(
+            &b.name_any(),
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"rbac": {"allowCrossTenantAccess": false}}})),
+        )
+        .await?;
+    poll_until("access revoked", TIMEOUT, || {
+        let pods = pods.clone();
+        async move {
+            match pods.list(&Default::default()).await {
+                Err(kube::Error::Api(s)) if s.code == 403 => Ok(()),
+                other => Err(format!("{:?}", other.map(|l| l.items.len()))),
+            }
+        }
+    })
+    .await?;
+    h.teardown().await?;
+    op.stop().await
+}
