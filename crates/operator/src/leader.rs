@@ -106,8 +106,9 @@ impl LeaderElector {
         }
     }
 
-    /// One attempt: true when this replica holds the Lease afterwards.
-    pub async fn try_acquire(&self) -> Result<bool> {
+    /// One attempt: `Ok(None)` when this replica holds the Lease afterwards, else the holder
+    /// (empty when unknown, e.g. after losing a race).
+    pub async fn try_acquire(&self) -> Result<Option<String>> {
         let now = Timestamp::now();
         let current = self.api.get_opt(&self.name).await.map_err(self.err())?;
         match decide(
@@ -115,7 +116,7 @@ impl LeaderElector {
             &self.identity,
             now,
         ) {
-            Decision::Wait { .. } => Ok(false),
+            Decision::Wait { holder } => Ok(Some(holder)),
             Decision::Create => {
                 let lease = Lease {
                     metadata: ObjectMeta {
@@ -126,14 +127,14 @@ impl LeaderElector {
                 };
                 self.metrics.write("Lease", "create");
                 match self.api.create(&PostParams::default(), &lease).await {
-                    Ok(_) => Ok(true),
-                    Err(e) if api_code(&e) == Some(409) => Ok(false),
+                    Ok(_) => Ok(None),
+                    Err(e) if api_code(&e) == Some(409) => Ok(Some(String::new())),
                     Err(e) => Err(self.err()(e)),
                 }
             }
             Decision::Renew | Decision::TakeOver => {
                 let Some(mut lease) = current else {
-                    return Ok(false);
+                    return Ok(Some(String::new()));
                 };
                 let old = lease.spec.clone().unwrap_or_default();
                 let ours = old.holder_identity.as_deref() == Some(self.identity.as_str());
@@ -148,30 +149,27 @@ impl LeaderElector {
                     .replace(&self.name, &PostParams::default(), &lease)
                     .await
                 {
-                    Ok(_) => Ok(true),
-                    Err(e) if api_code(&e) == Some(409) => Ok(false),
+                    Ok(_) => Ok(None),
+                    Err(e) if api_code(&e) == Some(409) => Ok(Some(String::new())),
                     Err(e) => Err(self.err()(e)),
                 }
             }
         }
     }
 
-    /// Waits until this replica holds the Lease.
+    /// Waits until this replica holds the Lease (a standby only reads it meanwhile).
     pub async fn acquire(&self) {
         let mut last_holder = String::new();
         loop {
             match self.try_acquire().await {
-                Ok(true) => {
+                Ok(None) => {
                     info!(lease = %self.name, identity = %self.identity, "acquired the leader lease");
                     return;
                 }
-                Ok(false) => {
-                    if let Ok(Some(l)) = self.api.get_opt(&self.name).await {
-                        let holder = l.spec.and_then(|s| s.holder_identity).unwrap_or_default();
-                        if holder != last_holder {
-                            info!(lease = %self.name, %holder, "standing by: another replica leads");
-                            last_holder = holder;
-                        }
+                Ok(Some(holder)) => {
+                    if !holder.is_empty() && holder != last_holder {
+                        info!(lease = %self.name, %holder, "standing by: another replica leads");
+                        last_holder = holder;
                     }
                 }
                 Err(e) => warn!(error = %e, "leader election attempt failed"),
@@ -186,15 +184,17 @@ impl LeaderElector {
         loop {
             tokio::time::sleep(self.renew).await;
             match self.try_acquire().await {
-                Ok(true) => last_renewal = tokio::time::Instant::now(),
-                Ok(false) => {
-                    // Someone else wrote the Lease: if it is theirs now, we lost it.
-                    match self.api.get_opt(&self.name).await {
-                        Ok(Some(l))
-                            if l.spec.as_ref().and_then(|s| s.holder_identity.as_deref())
-                                == Some(self.identity.as_str()) => {}
-                        _ => return Error::LeaseLost(self.name.clone()),
-                    }
+                Ok(None) => last_renewal = tokio::time::Instant::now(),
+                // A concurrent write made our replace fail: still ours unless the holder changed.
+                Ok(Some(holder)) if holder.is_empty() => match self.api.get_opt(&self.name).await {
+                    Ok(Some(l))
+                        if l.spec.as_ref().and_then(|s| s.holder_identity.as_deref())
+                            == Some(self.identity.as_str()) => {}
+                    _ => return Error::LeaseLost(self.name.clone()),
+                },
+                Ok(Some(holder)) => {
+                    warn!(lease = %self.name, %holder, "the leader lease was taken over");
+                    return Error::LeaseLost(self.name.clone());
                 }
                 Err(e) => warn!(error = %e, "renewing the leader lease failed"),
             }

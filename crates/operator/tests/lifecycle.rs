@@ -210,6 +210,35 @@ async fn spec_edits_change_objects_and_unwanted_objects_are_pruned() -> Result<(
         }
     })
     .await?;
+    // Events say what happened: created, updated, deleted (events.k8s.io, on the Tenant).
+    let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(h.admin.clone(), &h.ns);
+    let name = t.name_any();
+    poll_until("Created, Updated and Deleted events", TIMEOUT, || {
+        let (events, name) = (events.clone(), name.clone());
+        async move {
+            let evs = events
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            let reasons: Vec<String> = evs
+                .items
+                .iter()
+                .filter(|e| {
+                    e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
+                })
+                .filter_map(|e| e.reason.clone())
+                .collect();
+            if ["Created", "Updated", "Deleted"]
+                .iter()
+                .all(|r| reasons.iter().any(|x| x == r))
+            {
+                Ok(())
+            } else {
+                Err(format!("{reasons:?}"))
+            }
+        }
+    })
+    .await?;
     h.teardown().await?;
     op.stop().await
 }
