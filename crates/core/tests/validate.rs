@@ -818,7 +818,7 @@ fails!(
     "spec.networkPolicy.allowFromPods[0]",
     "spec: {networkPolicy: {allowFromPods: [{app: 'a b'}]}}"
 );
-warns!(
+fails!(
     pod_selector_empty,
     "network.podSelectors",
     "spec.networkPolicy.allowFromPods[0]",
@@ -869,7 +869,7 @@ fails!(
     "spec.rbac.roles.ops.verbs",
     "spec: {rbac: {roles: {ops: {verbs: [impersonate], resources: [users]}}}}"
 );
-warns!(
+fails!(
     role_unknown_verb,
     "rbac.customRoles",
     "spec.rbac.roles.ops.verbs",
@@ -1264,6 +1264,7 @@ fn check_names_are_stable() {
             "monitoring.alertReceivers",
             "monitoring.dashboards",
             "monitoring.retention",
+            "build.renders",
         ]
     );
 }

@@ -163,6 +163,11 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// Whether any check so far failed.
+    pub(crate) fn has_failures(&self) -> bool {
+        self.checks.iter().any(|c| c.status == CheckStatus::Fail)
+    }
+
     pub(crate) fn push(
         &mut self,
         name: &str,

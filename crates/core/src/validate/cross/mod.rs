@@ -27,6 +27,22 @@ pub(crate) fn tenant(t: &Tenant, ctx: &mut Ctx) {
     misc::billing(spec, ctx);
     misc::tenant_config(spec, ctx);
     misc::monitoring(spec, ctx);
+    // Last: the builders themselves. Whatever they refuse is reported here with its field, so a
+    // valid Tenant always renders (and the operator never meets a build error after validation).
+    // After another failure it is not run: the specific check has already said what is wrong.
+    if ctx.has_failures() {
+        return;
+    }
+    ctx.check(
+        "build.renders",
+        "spec",
+        "every object renders: the builders accept the spec",
+        |g| match crate::build::tenant_objects(t, &crate::build::BuildContext::default()) {
+            Ok(_) => {}
+            Err(crate::build::BuildError::Invalid { field, message }) => g.fail(field, message),
+            Err(e) => g.fail("spec", e.to_string()),
+        },
+    );
 }
 
 /// Checks that compare the new version of a Tenant with the old one.

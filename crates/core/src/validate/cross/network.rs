@@ -92,7 +92,7 @@ pub(crate) fn run(spec: &TenantSpec, eff: &Effective, ctx: &mut Ctx) {
             for (i, sel) in raw.allow_from_pods.iter().flatten().enumerate() {
                 let f = format!("spec.networkPolicy.allowFromPods[{i}]");
                 if sel.is_empty() {
-                    g.warn(
+                    g.fail(
                         &f,
                         "an empty label set selects every pod in every namespace of the cluster",
                     );

@@ -1,6 +1,7 @@
 //! rbac: custom roles stay inside the tenant's guardrails; bindings and cross-tenant access make sense.
 
 use super::super::Ctx;
+use crate::build::rbac::ALLOWED_VERBS;
 use std::collections::BTreeMap;
 use tenant_api::TenantSpec;
 
@@ -86,8 +87,12 @@ pub(crate) fn run(spec: &TenantSpec, ctx: &mut Ctx) {
                             format!("{f}.verbs"),
                             format!("role {name:?} grants {v:?}: a tenant role must not let its holders grant or assume permissions they do not have"),
                         );
-                    } else if !v.contains('*') && !KNOWN_VERBS.contains(&v.as_str()) {
-                        g.warn(format!("{f}.verbs"), format!("role {name:?}: {v:?} is not a Kubernetes verb (a typo?)"));
+                    } else if !v.contains('*') && !ALLOWED_VERBS.contains(&v.as_str()) {
+                        let what = if KNOWN_VERBS.contains(&v.as_str()) { "a verb tenant roles may not carry" } else { "not a Kubernetes verb (a typo?)" };
+                        g.fail(
+                            format!("{f}.verbs"),
+                            format!("role {name:?}: {v:?} is {what}; allowed: {}", ALLOWED_VERBS.join(", ")),
+                        );
                     }
                     if v.is_empty() {
                         g.fail(format!("{f}.verbs"), format!("role {name:?} has an empty verb"));
