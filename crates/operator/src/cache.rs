@@ -79,8 +79,8 @@ pub trait LiveCache: Send + Sync {
     fn api_resource(&self) -> &ApiResource;
     /// The cached object as JSON (without managedFields).
     fn get(&self, namespace: Option<&str>, name: &str) -> Option<Value>;
-    /// Every cached object's identity and owner.
-    fn refs(&self) -> Vec<CachedRef>;
+    /// Identity and owner of every cached object whose owner annotation is `owner`.
+    fn owned_by(&self, owner: &str) -> Vec<CachedRef>;
     /// Resolves once the initial list has been stored.
     fn wait_ready(&self) -> BoxFuture<'static, bool>;
 }
@@ -114,10 +114,20 @@ where
             .get(&key)
             .and_then(|obj| serde_json::to_value(&*obj).ok())
     }
-    fn refs(&self) -> Vec<CachedRef> {
+    fn owned_by(&self, owner: &str) -> Vec<CachedRef> {
+        // Filter on the annotation before building anything: this runs on every reconcile
+        // over every cached object of the kind.
         self.store
             .state()
             .iter()
+            .filter(|o| {
+                o.meta()
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(labels::OWNER))
+                    .map(String::as_str)
+                    == Some(owner)
+            })
             .map(|o| CachedRef::from_meta(&self.api_version, &self.kind, o.meta()))
             .collect()
     }
@@ -159,11 +169,7 @@ impl Caches {
 
     /// Every cached object whose owner annotation names `owner` (`namespace/name`).
     pub fn owned_by(&self, owner: &str) -> Vec<CachedRef> {
-        self.kinds
-            .iter()
-            .flat_map(|c| c.refs())
-            .filter(|r| r.owner.as_deref() == Some(owner))
-            .collect()
+        self.kinds.iter().flat_map(|c| c.owned_by(owner)).collect()
     }
 
     /// Resolves once every store has its initial list (false if a store's writer was dropped).
