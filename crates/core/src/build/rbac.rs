@@ -87,7 +87,9 @@ impl Access {
             Access::Read => &READ_VERBS,
             Access::Full => &ALLOWED_VERBS,
             Access::Connect => &["get", "create"],
-            Access::Scale => &["get", "update", "patch"],
+            // list/watch too, so the scale rights of admin and developer contain the viewer's
+            // (an admin can only bind a role whose every permission it holds itself)
+            Access::Scale => &["get", "list", "watch", "update", "patch"],
         }
     }
 }
@@ -1300,5 +1302,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(a, s(objects(&t, &ctx2)));
+    }
+
+    #[test]
+    fn each_role_contains_the_lower_roles_verbs() {
+        // RBAC's escalation check lets an admin bind a role only if the admin holds every
+        // permission in it: admin must contain developer and viewer, developer must contain viewer.
+        let holds = |outer: Option<Access>, inner: Option<Access>| match (outer, inner) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(o), Some(i)) => i.verbs().iter().all(|v| o.verbs().contains(v)),
+        };
+        for (group, resource, admin, developer, viewer) in CURATED {
+            assert!(holds(*admin, *developer), "{group}/{resource}: admin lacks a developer verb");
+            assert!(holds(*admin, *viewer), "{group}/{resource}: admin lacks a viewer verb");
+            assert!(holds(*developer, *viewer), "{group}/{resource}: developer lacks a viewer verb");
+        }
     }
 }
