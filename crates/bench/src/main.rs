@@ -31,7 +31,9 @@ use tenant_core::build::{self, BuildContext};
 use testenv::{ControlPlane, OPERATOR_USER};
 
 #[derive(Parser)]
-#[command(about = "Create N tenants with the operator and with a bare SSA client; report times, writes, memory")]
+#[command(
+    about = "Create N tenants with the operator and with a bare SSA client; report times, writes, memory"
+)]
 struct Args {
     /// How many tenants each phase creates.
     #[arg(long, default_value_t = 100)]
@@ -104,7 +106,10 @@ async fn main() -> Result<()> {
     let t = Instant::now();
     op.wait_ready().await?;
     let reconciled = op
-        .wait_reconciles(args.tenants as u64, Duration::from_secs(args.timeout_seconds))
+        .wait_reconciles(
+            args.tenants as u64,
+            Duration::from_secs(args.timeout_seconds),
+        )
         .await?;
     let resync_time = t.elapsed();
     tokio::time::sleep(quiet).await;
@@ -120,7 +125,9 @@ async fn main() -> Result<()> {
         args.template.display(),
         objects,
         server_version(&admin).await?,
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         args.concurrency,
         args.operator_concurrency
             .map(|c| c.to_string())
@@ -129,11 +136,16 @@ async fn main() -> Result<()> {
     println!("| | bare SSA client | operator |");
     println!("|---|---|---|");
     println!(
-        "| all {} applied / Ready | {:.1} s | {:.1} s ({:.2}x) |",
+        "| all {} Ready (applied, quota enforced) | {:.1} s | {:.1} s ({:.2}x) |",
         args.tenants,
         bare.total.as_secs_f64(),
         created_ready.total.as_secs_f64(),
         created_ready.total.as_secs_f64() / bare.total.as_secs_f64().max(1e-9)
+    );
+    println!(
+        "| all {} applied (quotas not yet enforced) | {:.1} s | |",
+        args.tenants,
+        bare.applied.unwrap_or_default().as_secs_f64()
     );
     println!(
         "| per tenant p50 / p99 | {} / {} | {} / {} |",
@@ -207,16 +219,26 @@ fn install(cp: &ControlPlane, root: &Path) -> Result<()> {
     }
     let out = cp
         .kubectl()
-        .args(["wait", "--for=condition=Established", "crd", "--all", "--timeout=60s"])
+        .args([
+            "wait",
+            "--for=condition=Established",
+            "crd",
+            "--all",
+            "--timeout=60s",
+        ])
         .output()?;
     if !out.status.success() {
-        bail!("CRDs not established: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "CRDs not established: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(())
 }
 
 fn load_template(path: &Path) -> Result<Tenant> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     serde_saphyr::from_str(&text).map_err(|e| anyhow!("{}: {e}", path.display()))
 }
 
@@ -230,7 +252,8 @@ fn tenant_named(template: &Tenant, id: &str, namespace: &str) -> Tenant {
 
 async fn ensure_namespace(client: &Client, name: &str) -> Result<()> {
     let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
-    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    let ns =
+        serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
     api.patch(name, &PatchParams::apply("tenant-bench"), &Patch::Apply(ns))
         .await?;
     Ok(())
@@ -242,6 +265,8 @@ async fn server_version(client: &Client) -> Result<String> {
 
 struct Timings {
     total: Duration,
+    /// Bare client only: when the last object was applied (before the quotas were enforced).
+    applied: Option<Duration>,
     per_tenant: Vec<Duration>,
     writes: u64,
     objects_per_tenant: usize,
@@ -296,33 +321,107 @@ async fn bare_client(admin: &Client, template: &Tenant, args: &Args) -> Result<T
         .map(|i| tenant_named(template, &format!("bare-{i}"), BENCH_NS))
         .collect();
     let objects_per_tenant = build::tenant_objects(&tenants[0], &ctx)?.len();
+    // The same "Ready" as the operator's: applied, and the quota enforced (kube-controller-manager
+    // has filled in status.hard; until then the apiserver refuses the namespace's pods).
+    let quotas = quota_enforced_watch(admin.clone(), "bare-");
     let start = Instant::now();
-    let results: Vec<(Duration, u64)> = stream::iter(tenants.iter())
+    let results: Vec<(String, Instant, Duration, u64)> = stream::iter(tenants.iter())
         .map(|t| {
             let (res, pp, ctx) = (&res, &pp, &ctx);
             async move {
                 let t0 = Instant::now();
                 let mut writes = 0;
-                for obj in build::tenant_objects(t, ctx)? {
-                    res.api(&obj)
+                let objects = build::tenant_objects(t, ctx)?;
+                for obj in &objects {
+                    res.api(obj)
                         .await?
                         .patch(&obj.name, pp, &Patch::Apply(&obj.manifest))
                         .await
                         .with_context(|| format!("applying {}", obj.key()))?;
                     writes += 1;
                 }
-                Ok::<_, anyhow::Error>((t0.elapsed(), writes))
+                let ns = objects[0].name.clone();
+                Ok::<_, anyhow::Error>((ns, t0, t0.elapsed(), writes))
             }
         })
         .buffer_unordered(args.concurrency)
         .try_collect()
         .await?;
+    let applied = start.elapsed();
+    let enforced = quotas
+        .wait_for(args.tenants, Duration::from_secs(args.timeout_seconds))
+        .await?;
+    let mut per_tenant = Vec::new();
+    let mut last = start;
+    for (ns, t0, apply_time, _) in &results {
+        let at = enforced
+            .get(ns)
+            .copied()
+            .unwrap_or(*t0 + *apply_time)
+            .max(*t0 + *apply_time);
+        last = last.max(at);
+        per_tenant.push(at.duration_since(*t0));
+    }
     Ok(Timings {
-        total: start.elapsed(),
-        per_tenant: results.iter().map(|r| r.0).collect(),
-        writes: results.iter().map(|r| r.1).sum(),
+        total: last.duration_since(start),
+        applied: Some(applied),
+        per_tenant,
+        writes: results.iter().map(|r| r.3).sum(),
         objects_per_tenant,
     })
+}
+
+/// Records when each tenant namespace's ResourceQuota first reports status.hard.
+struct QuotaWatch {
+    rx: tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn quota_enforced_watch(client: Client, id_prefix: &'static str) -> QuotaWatch {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let api: Api<k8s_openapi::api::core::v1::ResourceQuota> = Api::all(client);
+    let task = tokio::spawn(async move {
+        let cfg = watcher::Config::default().labels("app.kubernetes.io/managed-by=tenant-operator");
+        let mut s = watcher(api, cfg).applied_objects().boxed();
+        while let Some(Ok(q)) = s.next().await {
+            let ours = q
+                .labels()
+                .get("shop.pilab.hu/tenant-id")
+                .is_some_and(|id| id.starts_with(id_prefix));
+            let hard = q
+                .status
+                .as_ref()
+                .and_then(|s| s.hard.as_ref())
+                .is_some_and(|h| !h.is_empty());
+            if ours
+                && hard
+                && tx
+                    .send((q.namespace().unwrap_or_default(), Instant::now()))
+                    .is_err()
+            {
+                break;
+            }
+        }
+    });
+    QuotaWatch { rx, task }
+}
+
+impl QuotaWatch {
+    async fn wait_for(mut self, n: usize, timeout: Duration) -> Result<HashMap<String, Instant>> {
+        let mut seen = HashMap::new();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while seen.len() < n {
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some((ns, at))) => {
+                    seen.entry(ns).or_insert(at);
+                }
+                Ok(None) => bail!("the ResourceQuota watch ended"),
+                Err(_) => bail!("only {} of {n} quotas enforced in time", seen.len()),
+            }
+        }
+        self.task.abort();
+        Ok(seen)
+    }
 }
 
 async fn operator_phase(
@@ -369,7 +468,12 @@ async fn operator_phase(
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout_seconds);
     while ready.len() < args.tenants {
         op.sample_rss();
-        match tokio::time::timeout_at(deadline.min(tokio::time::Instant::now() + Duration::from_millis(250)), rx.recv()).await {
+        match tokio::time::timeout_at(
+            deadline.min(tokio::time::Instant::now() + Duration::from_millis(250)),
+            rx.recv(),
+        )
+        .await
+        {
             Ok(Some((name, at))) => {
                 if created.contains_key(&name) {
                     ready.entry(name).or_insert(at);
@@ -389,6 +493,7 @@ async fn operator_phase(
     let last = ready.values().max().copied().unwrap_or(start);
     Ok(Timings {
         total: last.duration_since(start),
+        applied: None,
         per_tenant: ready
             .iter()
             .filter_map(|(n, r)| created.get(n).map(|c| r.saturating_duration_since(*c)))
@@ -409,7 +514,8 @@ fn file_len(p: &Path) -> Result<u64> {
 
 /// The operator user's mutating requests in the audit log after `offset`.
 fn count_writes(audit: &Path, offset: u64) -> Result<Writes> {
-    let mut f = std::fs::File::open(audit).with_context(|| format!("opening {}", audit.display()))?;
+    let mut f =
+        std::fs::File::open(audit).with_context(|| format!("opening {}", audit.display()))?;
     f.seek(SeekFrom::Start(offset))?;
     let mut w = Writes {
         total: 0,
@@ -424,7 +530,10 @@ fn count_writes(audit: &Path, offset: u64) -> Result<Writes> {
             continue;
         }
         let verb = s("/verb");
-        if !matches!(verb, "create" | "update" | "patch" | "delete" | "deletecollection") {
+        if !matches!(
+            verb,
+            "create" | "update" | "patch" | "delete" | "deletecollection"
+        ) {
             continue;
         }
         let mut resource = s("/objectRef/resource").to_string();
@@ -432,7 +541,9 @@ fn count_writes(audit: &Path, offset: u64) -> Result<Writes> {
             resource = format!("{resource}/{}", s("/objectRef/subresource"));
         }
         w.total += 1;
-        *w.by_resource.entry(format!("{resource} {verb}")).or_default() += 1;
+        *w.by_resource
+            .entry(format!("{resource} {verb}"))
+            .or_default() += 1;
     }
     Ok(w)
 }
@@ -446,7 +557,9 @@ struct Operator {
 
 impl Operator {
     fn start(cp: &ControlPlane, args: &Args) -> Result<Operator> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
         let log = std::fs::File::create(cp.state_dir().join("logs/tenant-operator-bench.log"))?;
         let mut cmd = Command::new(&args.operator_bin);
         cmd.arg("run")
@@ -459,7 +572,9 @@ impl Operator {
         if let Some(c) = args.operator_concurrency {
             cmd.arg("--concurrency").arg(c.to_string());
         }
-        let child = cmd.spawn().with_context(|| format!("starting {}", args.operator_bin.display()))?;
+        let child = cmd
+            .spawn()
+            .with_context(|| format!("starting {}", args.operator_bin.display()))?;
         Ok(Operator {
             child,
             port,
@@ -539,7 +654,9 @@ impl Operator {
 
     fn stop(mut self) -> Result<()> {
         // SIGTERM for a graceful shutdown, then wait.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
         for _ in 0..100 {
             if self.child.try_wait()?.is_some() {
                 return Ok(());
@@ -551,4 +668,3 @@ impl Operator {
         Ok(())
     }
 }
-
