@@ -1314,9 +1314,18 @@ mod tests {
             (Some(o), Some(i)) => i.verbs().iter().all(|v| o.verbs().contains(v)),
         };
         for (group, resource, admin, developer, viewer) in CURATED {
-            assert!(holds(*admin, *developer), "{group}/{resource}: admin lacks a developer verb");
-            assert!(holds(*admin, *viewer), "{group}/{resource}: admin lacks a viewer verb");
-            assert!(holds(*developer, *viewer), "{group}/{resource}: developer lacks a viewer verb");
+            assert!(
+                holds(*admin, *developer),
+                "{group}/{resource}: admin lacks a developer verb"
+            );
+            assert!(
+                holds(*admin, *viewer),
+                "{group}/{resource}: admin lacks a viewer verb"
+            );
+            assert!(
+                holds(*developer, *viewer),
+                "{group}/{resource}: developer lacks a viewer verb"
+            );
         }
     }
 }
