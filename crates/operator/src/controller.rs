@@ -254,7 +254,7 @@ async fn publish(
     let event = Event {
         type_,
         reason: reason.to_string(),
-        note: Some(truncate(&note, 1000)),
+        note: Some(crate::status::truncate(&note, 1000)),
         action: action.to_string(),
         secondary: None,
     };
@@ -262,17 +262,6 @@ async fn publish(
     if let Err(e) = ctx.recorder.publish(&event, &tenant.object_ref(&())).await {
         warn!(error = %e, reason, "publishing an event failed");
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max.saturating_sub(3);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
 }
 
 /// Other Tenants the builders need: those this Tenant grants cross-tenant access to, and the
@@ -601,44 +590,27 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
         pruned.push(r);
     }
 
-    if !created.is_empty() {
-        info!(objects = %describe(&created), "created");
+    let pruned_names = pruned
+        .iter()
+        .map(|r| format!("{} {}", r.kind, r.name))
+        .collect::<Vec<_>>()
+        .join(", ");
+    for (reason, action, verb, what) in [
+        ("Created", "Apply", "created", describe(&created)),
+        ("Updated", "Apply", "updated", describe(&updated)),
+        ("Deleted", "Prune", "deleted", pruned_names),
+    ] {
+        if what.is_empty() {
+            continue;
+        }
+        info!(objects = %what, "{verb}");
         publish(
             ctx,
             tenant,
             EventType::Normal,
-            "Created",
-            "Apply",
-            format!("created {}", describe(&created)),
-        )
-        .await;
-    }
-    if !updated.is_empty() {
-        info!(objects = %describe(&updated), "updated");
-        publish(
-            ctx,
-            tenant,
-            EventType::Normal,
-            "Updated",
-            "Apply",
-            format!("updated {}", describe(&updated)),
-        )
-        .await;
-    }
-    if !pruned.is_empty() {
-        let names = pruned
-            .iter()
-            .map(|r| format!("{} {}", r.kind, r.name))
-            .collect::<Vec<_>>()
-            .join(", ");
-        info!(objects = %names, "deleted objects no longer wanted");
-        publish(
-            ctx,
-            tenant,
-            EventType::Normal,
-            "Deleted",
-            "Prune",
-            format!("deleted {names}"),
+            reason,
+            action,
+            format!("{verb} {what}"),
         )
         .await;
     }

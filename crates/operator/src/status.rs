@@ -474,7 +474,8 @@ pub fn merge_conditions(
         .collect()
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `...`.
+pub(crate) fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
