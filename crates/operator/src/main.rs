@@ -8,6 +8,10 @@ use tenant_operator::context::{Cli, Command, Config, LogFormat};
 use tracing::{error, info};
 use tracing_subscriber::EnvFilter;
 
+#[cfg(all(target_os = "linux", not(target_env = "msvc")))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
