@@ -354,6 +354,37 @@ fn describe(objs: &[&Object]) -> String {
         .join(", ")
 }
 
+/// An apply or prune failed: record it in the status (ApplyFailed) and as a Warning Event, and
+/// hand the error back for the controller's backoff. A failure to write the status wins.
+async fn report_failure(
+    api: &Api<Tenant>,
+    tenant: &Tenant,
+    current: Option<&TenantStatus>,
+    namespace: &str,
+    action: &str,
+    e: Error,
+    ctx: &Context,
+) -> Error {
+    let message = format!("{e}");
+    let outcome = Outcome::ApplyFailed {
+        namespace: namespace.to_string(),
+        message: message.clone(),
+    };
+    if let Err(status_err) = write_status(api, tenant, current, &outcome, ctx).await {
+        return status_err;
+    }
+    publish(
+        ctx,
+        tenant,
+        EventType::Warning,
+        e.event_reason(),
+        action,
+        message,
+    )
+    .await;
+    e
+}
+
 /// The Apply branch: validate, build, claim, apply, prune, status.
 async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Action> {
     let id = ids(tenant)?;
@@ -530,22 +561,16 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
             }
             Err(e) => {
                 drop(guard.take());
-                let message = format!("{e}");
-                let outcome = Outcome::ApplyFailed {
-                    namespace: namespace.clone(),
-                    message: message.clone(),
-                };
-                write_status(api, tenant, current.as_ref(), &outcome, ctx).await?;
-                publish(
-                    ctx,
+                return Err(report_failure(
+                    api,
                     tenant,
-                    EventType::Warning,
-                    e.event_reason(),
+                    current.as_ref(),
+                    &namespace,
                     "Apply",
-                    message,
+                    e,
+                    ctx,
                 )
-                .await;
-                return Err(e);
+                .await);
             }
         }
         if obj.kind == "Namespace" {
@@ -570,22 +595,9 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
             .await?;
         ctx.metrics.write(&r.kind, "delete");
         if let Err(e) = apply::delete(&ctx.client, &ar, r).await {
-            let message = format!("{e}");
-            let outcome = Outcome::ApplyFailed {
-                namespace: namespace.clone(),
-                message: message.clone(),
-            };
-            write_status(api, tenant, current.as_ref(), &outcome, ctx).await?;
-            publish(
-                ctx,
-                tenant,
-                EventType::Warning,
-                e.event_reason(),
-                "Prune",
-                message,
-            )
-            .await;
-            return Err(e);
+            return Err(
+                report_failure(api, tenant, current.as_ref(), &namespace, "Prune", e, ctx).await,
+            );
         }
         pruned.push(r);
     }
