@@ -354,6 +354,27 @@ fn describe(objs: &[&Object]) -> String {
         .join(", ")
 }
 
+/// The spec cannot be acted on (invalid, unbuildable, a namespace conflict): record the outcome
+/// in the status, and publish a Warning Event only when the status changed, so a Tenant that
+/// stays refused does not add an Event on every reconcile.
+#[allow(clippy::too_many_arguments)]
+async fn refuse(
+    api: &Api<Tenant>,
+    tenant: &Tenant,
+    current: Option<&TenantStatus>,
+    outcome: &Outcome,
+    reason: &str,
+    action: &str,
+    message: String,
+    ctx: &Context,
+) -> Result<()> {
+    let (_, written) = write_status(api, tenant, current, outcome, ctx).await?;
+    if written {
+        publish(ctx, tenant, EventType::Warning, reason, action, message).await;
+    }
+    Ok(())
+}
+
 /// An apply or prune failed: record it in the status (ApplyFailed) and as a Warning Event, and
 /// hand the error back for the controller's backoff. A failure to write the status wins.
 async fn report_failure(
@@ -395,18 +416,17 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
         let outcome = Outcome::InvalidSpec {
             errors: errors.clone(),
         };
-        let (_, written) = write_status(api, tenant, current.as_ref(), &outcome, ctx).await?;
-        if written {
-            publish(
-                ctx,
-                tenant,
-                EventType::Warning,
-                "InvalidSpec",
-                "Validate",
-                errors.join("; "),
-            )
-            .await;
-        }
+        refuse(
+            api,
+            tenant,
+            current.as_ref(),
+            &outcome,
+            "InvalidSpec",
+            "Validate",
+            errors.join("; "),
+            ctx,
+        )
+        .await?;
         // Nothing applied, nothing deleted; only a spec change can help.
         return Ok(Action::await_change());
     }
@@ -426,18 +446,17 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
             let outcome = Outcome::BuildFailed {
                 message: message.clone(),
             };
-            let (_, written) = write_status(api, tenant, current.as_ref(), &outcome, ctx).await?;
-            if written {
-                publish(
-                    ctx,
-                    tenant,
-                    EventType::Warning,
-                    "BuildFailed",
-                    "Build",
-                    message,
-                )
-                .await;
-            }
+            refuse(
+                api,
+                tenant,
+                current.as_ref(),
+                &outcome,
+                "BuildFailed",
+                "Build",
+                message,
+                ctx,
+            )
+            .await?;
             return Ok(Action::await_change());
         }
     };
@@ -504,18 +523,17 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
                 namespace: namespace.clone(),
                 holder: holder.clone(),
             };
-            let (_, written) = write_status(api, tenant, current.as_ref(), &outcome, ctx).await?;
-            if written {
-                publish(
-                    ctx,
-                    tenant,
-                    EventType::Warning,
-                    "NamespaceConflict",
-                    "Claim",
-                    format!("namespace {namespace} belongs to {holder}; nothing was taken over"),
-                )
-                .await;
-            }
+            refuse(
+                api,
+                tenant,
+                current.as_ref(),
+                &outcome,
+                "NamespaceConflict",
+                "Claim",
+                format!("namespace {namespace} belongs to {holder}; nothing was taken over"),
+                ctx,
+            )
+            .await?;
             return Ok(Action::requeue(CONFLICT_RECHECK));
         }
         Claim::OursTerminating => {
