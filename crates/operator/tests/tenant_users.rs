@@ -393,6 +393,43 @@ async fn cross_tenant_read_access_only_when_granted() -> Result<()> {
         )
         .await,
     )?;
+    // The grant follows the granted Tenant: when team-a's admin group changes, team-c's binding
+    // is re-rendered (team-c itself did not change) and alice's group loses the access.
+    let set_a_admins = |group: &'static str| {
+        let tenants = h.tenants();
+        let name = a.name_any();
+        async move {
+            tenants
+                .patch(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(json!({"spec": {"rbac": {"adminGroups": [group]}}})),
+                )
+                .await
+        }
+    };
+    set_a_admins("team-a-renamed").await?;
+    poll_until("access follows team-a's admin groups", TIMEOUT, || {
+        let pods = pods.clone();
+        async move {
+            match pods.list(&Default::default()).await {
+                Err(kube::Error::Api(s)) if s.code == 403 => Ok(()),
+                other => Err(format!("{:?}", other.map(|l| l.items.len()))),
+            }
+        }
+    })
+    .await?;
+    set_a_admins("team-a").await?;
+    poll_until("access back with team-a's group", TIMEOUT, || {
+        let pods = pods.clone();
+        async move {
+            pods.list(&Default::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await?;
     // Revoking the grant removes the binding (pruned) and the access.
     h.tenants()
         .patch(
