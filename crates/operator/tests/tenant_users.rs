@@ -371,20 +371,21 @@ async fn cross_tenant_read_access_only_when_granted() -> Result<()> {
     .await?;
     let alice = h.cp.client_as("alice").await?;
     let pods: Api<Pod> = Api::namespaced(alice.clone(), &b_ns);
-    poll_until(
-        "alice (team-a) may read team-c's namespace",
-        TIMEOUT,
-        || {
+    // Polls until alice's list of pods in team-c's namespace is allowed (or forbidden).
+    let access = |what: &'static str, allowed: bool| {
+        let pods = pods.clone();
+        poll_until(what, TIMEOUT, move || {
             let pods = pods.clone();
             async move {
-                pods.list(&Default::default())
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                match pods.list(&Default::default()).await {
+                    Ok(_) if allowed => Ok(()),
+                    Err(kube::Error::Api(s)) if s.code == 403 && !allowed => Ok(()),
+                    other => Err(format!("{:?}", other.map(|l| l.items.len()))),
+                }
             }
-        },
-    )
-    .await?;
+        })
+    };
+    access("alice (team-a) may read team-c's namespace", true).await?;
     refused(
         "alice writes in team-c's namespace",
         pods.create(
@@ -393,61 +394,35 @@ async fn cross_tenant_read_access_only_when_granted() -> Result<()> {
         )
         .await,
     )?;
-    // The grant follows the granted Tenant: when team-a's admin group changes, team-c's binding
-    // is re-rendered (team-c itself did not change) and alice's group loses the access.
-    let set_a_admins = |group: &'static str| {
+    let patch = |name: String, spec: serde_json::Value| {
         let tenants = h.tenants();
-        let name = a.name_any();
         async move {
             tenants
                 .patch(
                     &name,
                     &PatchParams::default(),
-                    &Patch::Merge(json!({"spec": {"rbac": {"adminGroups": [group]}}})),
+                    &Patch::Merge(json!({ "spec": spec })),
                 )
                 .await
         }
     };
-    set_a_admins("team-a-renamed").await?;
-    poll_until("access follows team-a's admin groups", TIMEOUT, || {
-        let pods = pods.clone();
-        async move {
-            match pods.list(&Default::default()).await {
-                Err(kube::Error::Api(s)) if s.code == 403 => Ok(()),
-                other => Err(format!("{:?}", other.map(|l| l.items.len()))),
-            }
-        }
-    })
+    // The grant follows the granted Tenant: when team-a's admin group changes, team-c's binding
+    // is re-rendered (team-c itself did not change) and alice's group loses the access.
+    patch(
+        a.name_any(),
+        json!({"rbac": {"adminGroups": ["team-a-renamed"]}}),
+    )
     .await?;
-    set_a_admins("team-a").await?;
-    poll_until("access back with team-a's group", TIMEOUT, || {
-        let pods = pods.clone();
-        async move {
-            pods.list(&Default::default())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-        }
-    })
-    .await?;
+    access("access follows team-a's admin groups", false).await?;
+    patch(a.name_any(), json!({"rbac": {"adminGroups": ["team-a"]}})).await?;
+    access("access back with team-a's group", true).await?;
     // Revoking the grant removes the binding (pruned) and the access.
-    h.tenants()
-        .patch(
-            &b.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"rbac": {"allowCrossTenantAccess": false}}})),
-        )
-        .await?;
-    poll_until("access revoked", TIMEOUT, || {
-        let pods = pods.clone();
-        async move {
-            match pods.list(&Default::default()).await {
-                Err(kube::Error::Api(s)) if s.code == 403 => Ok(()),
-                other => Err(format!("{:?}", other.map(|l| l.items.len()))),
-            }
-        }
-    })
+    patch(
+        b.name_any(),
+        json!({"rbac": {"allowCrossTenantAccess": false}}),
+    )
     .await?;
+    access("access revoked", false).await?;
     h.teardown().await?;
     op.stop().await
 }
