@@ -334,6 +334,58 @@ async fn strict_isolation_rejects_privileged_hostpath_foreign_images_and_nodepor
         m.to_lowercase().contains("registr"),
         "the refusal should name the registry rule: {m}"
     );
+    // `kubectl debug` adds an ephemeral container through the pods/ephemeralcontainers
+    // subresource: its image is checked too. The tenant roles do not grant the subresource, so a
+    // cluster admin grants it to carol here (system:masters itself is exempt, as break-glass).
+    pods.create(&PostParams::default(), &pod("debuggee", good, json!({})))
+        .await
+        .context("a compliant pod")?;
+    let debugger: Role = from(json!({
+        "metadata": {"name": "debugger"},
+        "rules": [{"apiGroups": [""], "resources": ["pods/ephemeralcontainers"], "verbs": ["get", "patch", "update"]}]
+    }));
+    Api::<Role>::namespaced(h.admin.clone(), &ns)
+        .create(&PostParams::default(), &debugger)
+        .await?;
+    let binding: RoleBinding = from(json!({
+        "metadata": {"name": "carol-debugger"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "debugger"},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}]
+    }));
+    Api::<RoleBinding>::namespaced(h.admin.clone(), &ns)
+        .create(&PostParams::default(), &binding)
+        .await?;
+    let carol_pods: Api<Pod> = Api::namespaced(h.cp.client_as("carol").await?, &ns);
+    let debug = |image: &str| {
+        Patch::Strategic(json!({"spec": {"ephemeralContainers": [{
+            "name": format!("debug-{}", image.len()), "image": image, "imagePullPolicy": "Always",
+            "securityContext": {"allowPrivilegeEscalation": false, "capabilities": {"drop": ["ALL"]},
+                "runAsNonRoot": true, "seccompProfile": {"type": "RuntimeDefault"},
+                "appArmorProfile": {"type": "RuntimeDefault"}}
+        }]}}))
+    };
+    let m = refused(
+        "ephemeral container from a registry not allowed",
+        carol_pods
+            .patch_ephemeral_containers(
+                "debuggee",
+                &PatchParams::default(),
+                &debug("docker.io/library/busybox:1.37"),
+            )
+            .await,
+    )?;
+    ensure!(
+        m.contains("debug-30") && m.to_lowercase().contains("registr"),
+        "the refusal should name the container and the registry rule: {m}"
+    );
+    carol_pods
+        .patch_ephemeral_containers(
+            "debuggee",
+            &PatchParams::default(),
+            &debug("registry.example.com/debug:1"),
+        )
+        .await
+        .context("an ephemeral container from the allowed registry")?;
     let svc: Service = from(
         json!({"metadata": {"name": "np"}, "spec": {"type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80}]}}),
     );

@@ -12,7 +12,7 @@
 //! # What enforces what
 //! | policy | params | matches (tenant namespaces only) | rules |
 //! |---|---|---|---|
-//! | `tenant-workloads` | yes | Pods and the pod templates of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, ReplicationControllers | registries (allowed / blocked, all containers incl. init and ephemeral), `imagePullPolicy: Always`, hostNetwork/hostPID/hostIPC/hostPort, hostPath, AppArmor, SELinux, dedicated nodes, CPU pinning |
+//! | `tenant-workloads` | yes | Pods (and containers `kubectl debug` adds to them) and the pod templates of Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, CronJobs, ReplicationControllers | registries (allowed / blocked, all containers incl. init and ephemeral), `imagePullPolicy: Always`, hostNetwork/hostPID/hostIPC/hostPort, hostPath, AppArmor, SELinux, dedicated nodes, CPU pinning |
 //! | `tenant-services` | yes | Services | NodePort, LoadBalancer, externalIPs |
 //! | `tenant-storage` | yes | PersistentVolumeClaims | storage classes, `volumeName`, cross-namespace `dataSourceRef` |
 //! | `tenant-replicas` | yes | Deployments, StatefulSets, their `/scale`, HPAs targeting them | `limits.minReplicas` |
@@ -88,9 +88,6 @@
 //!   refused by NamespaceLifecycle before any policy runs.)
 //!
 //! # Known gaps
-//! - Ephemeral containers are added through the `pods/ephemeralcontainers` subresource, which is
-//!   not matched: `kubectl debug` images are not checked (Pod Security Admission still applies).
-//!   Matching the subresource would need every pod rule to run on it; left for later.
 //! - Only tenant namespaces are matched: a DaemonSet elsewhere whose pods land on dedicated nodes
 //!   is not stopped by these policies (taints on dedicated nodes are the complement).
 //! - RBAC escalation (binding a Role with more rights than the binder has) is stopped by the
@@ -704,6 +701,8 @@ fn workloads() -> PolicyDef {
         WORKLOADS,
         &[
             ("", "pods", CU),
+            // `kubectl debug` adds containers through this subresource; the object is the Pod.
+            ("", "pods/ephemeralcontainers", &["UPDATE"]),
             ("", "replicationcontrollers", CU),
             ("apps", "deployments", CU),
             ("apps", "replicasets", CU),

@@ -79,6 +79,11 @@ pub const TENANT_POLICY: Kind = k(
 );
 pub const CONFIGMAP: Kind = k("", "v1", "ConfigMap", "configmaps");
 pub const NAMESPACE: Kind = k("", "v1", "Namespace", "namespaces");
+/// `kubectl debug`: the ephemeral containers subresource of a Pod (the object is the Pod).
+pub const POD_EPHEMERAL: Kind = Kind {
+    sub: "ephemeralcontainers",
+    ..POD
+};
 /// `kubectl scale deployment`: the Scale subresource of a Deployment.
 pub const DEPLOYMENT_SCALE: Kind = Kind {
     group: "apps",

@@ -289,9 +289,20 @@ fn workloads_images_must_come_from_allowed_registries() {
     }));
     denied(
         &c,
-        &Request::update(POD, STRICT, old, debug),
+        &Request::update(POD, STRICT, old.clone(), debug.clone()),
         &["container debugger image alpine"],
     );
+    // `kubectl debug` adds it through the pods/ephemeralcontainers subresource
+    denied(
+        &c,
+        &Request::update(POD_EPHEMERAL, STRICT, old.clone(), debug),
+        &["container debugger image alpine"],
+    );
+    let debug_ok = pod(pod_spec_with(|s| {
+        s["ephemeralContainers"] = json!([{"name": "debugger", "image": "ghcr.io/acme/debug:1",
+            "imagePullPolicy": "Always"}]);
+    }));
+    allowed(&c, &Request::update(POD_EPHEMERAL, STRICT, old, debug_ok));
     // the permissive tenant takes any registry
     allowed(&c, &Request::create(POD, OPEN, pod(with_image("nginx"))));
 }
