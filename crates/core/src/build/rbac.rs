@@ -17,9 +17,9 @@
 //! other names add a Role `tenant-{name}` (bound by the tenant's admins). A resource is
 //! `resource`, `group/resource`, `resource/subresource` or `group/resource/subresource`; bare
 //! names map to their API group through a table of common resources (unknown: core group).
-//! `*` (verbs or resources) and `group/*` expand to the curated verbs and resources above; the
-//! guardrail resources then get read verbs only. Naming a write verb on a guardrail resource,
-//! or a verb outside get/list/watch/create/update/patch/delete/deletecollection, is an error.
+//! Verbs and resources are listed explicitly: a `*` anywhere, a write verb on a guardrail
+//! resource, or a verb outside get/list/watch/create/update/patch/delete/deletecollection is an
+//! error (validation refuses the same, so a valid Tenant always renders).
 //!
 //! RoleBindings (a binding without subjects is left out; subjects sorted and deduplicated):
 //! `tenant-admins` (owner, admins, rbac.admins; rbac.adminGroups), `tenant-developers`,
@@ -347,76 +347,39 @@ fn invalid(field: String, message: String) -> BuildError {
 /// The rules of a custom role `rbac.roles.{name}` (see the module docs for the semantics).
 pub fn custom_rules(name: &str, role: &RoleRules) -> Result<Vec<PolicyRule>, BuildError> {
     let field = format!("spec.rbac.roles.{name}");
-    let wildcard_verbs = role.verbs.iter().any(|v| v == "*");
-    let mut verbs: Vec<String> = Vec::new();
     for (i, v) in role.verbs.iter().enumerate() {
-        if v == "*" {
-            continue;
-        }
         if !ALLOWED_VERBS.contains(&v.as_str()) {
             return Err(invalid(
                 format!("{field}.verbs[{i}]"),
                 format!(
-                    "{v:?} is not a verb tenant roles may carry ({})",
+                    "{v:?} is not a verb tenant roles may carry ({}); list them explicitly",
                     ALLOWED_VERBS.join(", ")
                 ),
             ));
         }
-        verbs.push(v.clone());
     }
-    let explicit_write = verbs
+    let write = role
+        .verbs
         .iter()
-        .find(|v| !READ_VERBS.contains(&v.as_str()))
-        .cloned();
-    if wildcard_verbs {
-        verbs = ALLOWED_VERBS.iter().map(|v| v.to_string()).collect();
-    }
-    let read_only: Vec<String> = verbs
-        .iter()
-        .filter(|v| READ_VERBS.contains(&v.as_str()))
-        .cloned()
-        .collect();
+        .find(|v| !READ_VERBS.contains(&v.as_str()));
     let mut grants = Vec::new();
     for (i, entry) in role.resources.iter().enumerate() {
-        // (group, resource, whether it came from a wildcard)
-        let targets: Vec<(String, String, bool)> = if entry == "*" {
-            CURATED
-                .iter()
-                .map(|e| (e.0.to_string(), e.1.to_string(), true))
-                .collect()
-        } else if let Some(group) = entry.strip_suffix("/*") {
-            let group = if group == "core" { "" } else { group };
-            CURATED
-                .iter()
-                .filter(|e| e.0 == group)
-                .map(|e| (e.0.to_string(), e.1.to_string(), true))
-                .collect()
-        } else if entry.contains('*') || entry.is_empty() {
+        if entry.contains('*') || entry.is_empty() {
             return Err(invalid(
                 format!("{field}.resources[{i}]"),
-                format!("{entry:?}: only \"*\" and \"group/*\" may use a wildcard"),
+                format!(
+                    "{entry:?}: tenant roles list their resources explicitly, without wildcards"
+                ),
             ));
-        } else {
-            let (g, r) = parse_resource(entry);
-            vec![(g, r, false)]
-        };
-        for (g, r, from_wildcard) in targets {
-            if is_guardrail(&g, &r) {
-                if let (false, Some(w)) = (from_wildcard, &explicit_write) {
-                    return Err(invalid(
-                        format!("{field}.resources[{i}]"),
-                        format!(
-                            "tenant roles may only read {entry}, not {w} it: the operator manages it"
-                        ),
-                    ));
-                }
-                if !read_only.is_empty() {
-                    grants.push((g, r, read_only.clone()));
-                }
-            } else {
-                grants.push((g, r, verbs.clone()));
-            }
         }
+        let (g, r) = parse_resource(entry);
+        if let (true, Some(w)) = (is_guardrail(&g, &r), write) {
+            return Err(invalid(
+                format!("{field}.resources[{i}]"),
+                format!("tenant roles may only read {entry}, not {w} it: the operator manages it"),
+            ));
+        }
+        grants.push((g, r, role.verbs.clone()));
     }
     Ok(to_rules(grants))
 }
@@ -858,74 +821,6 @@ mod tests {
     }
 
     #[test]
-    fn seed_wildcard_admin_expands_to_the_curated_set() {
-        let rbac = RbacSpec {
-            roles: Some(BTreeMap::from([
-                (
-                    "admin".to_string(),
-                    RoleRules {
-                        verbs: strings(&["*"]).unwrap(),
-                        resources: strings(&["*"]).unwrap(),
-                    },
-                ),
-                (
-                    "developer".to_string(),
-                    RoleRules {
-                        verbs: strings(&["get", "list", "watch", "create", "update", "patch"])
-                            .unwrap(),
-                        resources: strings(&["deployments", "services", "configmaps"]).unwrap(),
-                    },
-                ),
-            ])),
-            ..Default::default()
-        };
-        let t = tenant(Some(rbac));
-        let roles = roles(&t, &Effective::of(&t)).unwrap();
-        let by_name: BTreeMap<String, Vec<PolicyRule>> = roles
-            .into_iter()
-            .map(|r| {
-                (
-                    r.metadata.name.unwrap_or_default(),
-                    r.rules.unwrap_or_default(),
-                )
-            })
-            .collect();
-        let admin = &by_name[names::ROLE_ADMIN];
-        assert_safe(admin);
-        assert_eq!(
-            verbs_on(admin, "", "resourcequotas").len(),
-            3,
-            "guardrails read-only"
-        );
-        assert_eq!(
-            verbs_on(admin, "apps", "deployments").len(),
-            ALLOWED_VERBS.len()
-        );
-        let dev = &by_name[names::ROLE_DEVELOPER];
-        assert_safe(dev);
-        assert_eq!(
-            dev,
-            &vec![
-                PolicyRule {
-                    api_groups: Some(vec!["".into()]),
-                    resources: strings(&["configmaps", "services"]),
-                    verbs: strings(&["get", "list", "watch", "create", "update", "patch"]).unwrap(),
-                    ..Default::default()
-                },
-                PolicyRule {
-                    api_groups: Some(vec!["apps".into()]),
-                    resources: strings(&["deployments"]),
-                    verbs: strings(&["get", "list", "watch", "create", "update", "patch"]).unwrap(),
-                    ..Default::default()
-                },
-            ],
-            "replaces the built-in rules entirely"
-        );
-        // viewer was not customised
-        assert_eq!(by_name[names::ROLE_VIEWER], BuiltinRole::Viewer.rules());
-    }
-
-    #[test]
     fn custom_roles_add_tenant_prefixed_roles_with_resource_groups() {
         let rbac = RbacSpec {
             roles: Some(BTreeMap::from([(
@@ -935,7 +830,8 @@ mod tests {
                     resources: strings(&[
                         "apps/deployments",
                         "pods/log",
-                        "batch/*",
+                        "batch/jobs",
+                        "batch/cronjobs",
                         "widgets",
                         "example.com/gadgets/status",
                         "core/configmaps",
@@ -1000,29 +896,25 @@ mod tests {
             err(&["get"], &["pods*"]),
             "spec.rbac.roles.ops.resources[0]"
         );
-        // reading a guardrail is fine; a wildcard verb on one is narrowed to reads
+        // wildcards, as in the seed's admin role, are refused: roles list what they grant
+        assert_eq!(err(&["*"], &["pods"]), "spec.rbac.roles.ops.verbs[0]");
+        assert_eq!(err(&["get"], &["*"]), "spec.rbac.roles.ops.resources[0]");
+        assert_eq!(
+            err(&["get"], &["apps/*"]),
+            "spec.rbac.roles.ops.resources[0]"
+        );
+        // reading a guardrail is fine
         let ok = custom_rules(
             "ops",
             &RoleRules {
-                verbs: strings(&["*"]).unwrap(),
+                verbs: strings(&["get", "list", "watch"]).unwrap(),
                 resources: strings(&["limitranges", "pods"]).unwrap(),
             },
         )
         .unwrap();
         assert_safe(&ok);
         assert_eq!(verbs_on(&ok, "", "limitranges").len(), 3);
-        assert_eq!(verbs_on(&ok, "", "pods").len(), ALLOWED_VERBS.len());
-        // write-only verbs on "*" simply skip the guardrails
-        let w = custom_rules(
-            "ops",
-            &RoleRules {
-                verbs: strings(&["delete"]).unwrap(),
-                resources: strings(&["*"]).unwrap(),
-            },
-        )
-        .unwrap();
-        assert_safe(&w);
-        assert!(verbs_on(&w, "", "resourcequotas").is_empty());
+        assert_eq!(verbs_on(&ok, "", "pods").len(), 3);
     }
 
     #[test]
@@ -1281,8 +1173,8 @@ mod tests {
             roles: Some(BTreeMap::from([(
                 "ops".to_string(),
                 RoleRules {
-                    verbs: strings(&["get", "list"]).unwrap(),
-                    resources: strings(&["*"]).unwrap(),
+                    verbs: strings(&["list", "get"]).unwrap(),
+                    resources: strings(&["services", "pods", "apps/deployments"]).unwrap(),
                 },
             )])),
             ..Default::default()
