@@ -226,17 +226,72 @@ pub async fn get_live(
 /// Server-side applies `obj` with the operator's field manager (forced: the operator is the
 /// only rightful writer of these fields) and returns the live object the server answered.
 pub async fn server_side_apply(client: &Client, ar: &ApiResource, obj: &Object) -> Result<Value> {
+    to_value(apply_manifest(client, ar, obj, &obj.manifest).await?)
+}
+
+async fn apply_manifest(
+    client: &Client,
+    ar: &ApiResource,
+    obj: &Object,
+    manifest: &Value,
+) -> Result<DynamicObject> {
     let api = dynamic_api(client, ar, obj.namespace.as_deref());
     let params = PatchParams::apply(labels::FIELD_MANAGER).force();
-    let out = api
-        .patch(&obj.name, &params, &Patch::Apply(&obj.manifest))
+    api.patch(&obj.name, &params, &Patch::Apply(manifest))
         .await
         .map_err(|source| Error::Apply {
             kind: obj.kind.clone(),
             name: obj.name.clone(),
             source,
-        })?;
-    to_value(out)
+        })
+}
+
+/// What applying an object the operator found absent came to.
+#[derive(Debug)]
+pub enum Created {
+    /// The apply created it: the live object.
+    Ours(Value),
+    /// Someone else created it between the check and the apply (its managedFields name these
+    /// other managers); the operator's fields were withdrawn again.
+    Foreign { managers: Vec<String> },
+}
+
+/// The field managers other than the operator's that the object records.
+pub fn other_managers(obj: &DynamicObject) -> Vec<String> {
+    let mut managers: Vec<String> = obj
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .filter(|m| m != labels::FIELD_MANAGER)
+        .collect();
+    managers.sort();
+    managers.dedup();
+    managers
+}
+
+/// Server-side applies an object the claim check found absent (the tenant's namespace). An apply
+/// creates or updates, so if someone else created the object in between, the apply would take it
+/// over: a live object whose managedFields name another manager was not created by this apply.
+/// Then the operator withdraws its fields again (an apply of nothing but the name drops every
+/// field only the operator owns) and reports the object as foreign.
+pub async fn apply_absent(client: &Client, ar: &ApiResource, obj: &Object) -> Result<Created> {
+    let out = apply_manifest(client, ar, obj, &obj.manifest).await?;
+    let managers = other_managers(&out);
+    if managers.is_empty() {
+        return to_value(out).map(Created::Ours);
+    }
+    let mut bare = serde_json::json!({
+        "apiVersion": obj.api_version,
+        "kind": obj.kind,
+        "metadata": {"name": obj.name},
+    });
+    if let Some(ns) = &obj.namespace {
+        bare["metadata"]["namespace"] = Value::String(ns.clone());
+    }
+    apply_manifest(client, ar, obj, &bare).await?;
+    Ok(Created::Foreign { managers })
 }
 
 /// Deletes one object, guarded by its uid (so a recreated object of the same name is never hit).

@@ -343,6 +343,48 @@ async fn ensure_object(
     Ok((change, Some(out)))
 }
 
+/// Creates the namespace the claim check found absent; `Foreign` if someone else created it in
+/// the meantime (the operator's fields were withdrawn again).
+async fn claim_namespace(ctx: &Context, obj: &Object) -> Result<apply::Created> {
+    let ar = ctx
+        .resolver
+        .resolve(&ctx.client, &ctx.caches, &obj.api_version, &obj.kind)
+        .await?;
+    ctx.metrics.write(&obj.kind, "apply");
+    let created = apply::apply_absent(&ctx.client, &ar, obj).await?;
+    if let apply::Created::Foreign { managers } = &created {
+        ctx.metrics.write(&obj.kind, "apply");
+        warn!(namespace = %obj.name, ?managers, "someone else created the namespace during the claim; the operator's fields were withdrawn");
+    }
+    Ok(created)
+}
+
+/// The namespace belongs to someone else: `Ready=False, NamespaceConflict`, nothing taken over,
+/// and a look again later (the holder's changes do not trigger this Tenant).
+async fn conflict(
+    api: &Api<Tenant>,
+    tenant: &Tenant,
+    current: Option<&TenantStatus>,
+    namespace: String,
+    holder: String,
+    ctx: &Context,
+) -> Result<Action> {
+    let message = format!("namespace {namespace} belongs to {holder}; nothing was taken over");
+    let outcome = Outcome::Conflict { namespace, holder };
+    refuse(
+        api,
+        tenant,
+        current,
+        &outcome,
+        "NamespaceConflict",
+        "Claim",
+        message,
+        ctx,
+    )
+    .await?;
+    Ok(Action::requeue(CONFLICT_RECHECK))
+}
+
 fn not_served(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Discovery(_)) || api_code(e) == Some(404)
 }
@@ -516,25 +558,11 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
         .as_ref()
         .and_then(|v| v.get("metadata"))
         .and_then(|m| serde_json::from_value(m.clone()).ok());
-    match conflict::decide(ns_meta.as_ref(), &id.key, id.uid) {
+    let claim = conflict::decide(ns_meta.as_ref(), &id.key, id.uid);
+    match claim {
         Claim::Conflict { holder } => {
             drop(guard);
-            let outcome = Outcome::Conflict {
-                namespace: namespace.clone(),
-                holder: holder.clone(),
-            };
-            refuse(
-                api,
-                tenant,
-                current.as_ref(),
-                &outcome,
-                "NamespaceConflict",
-                "Claim",
-                format!("namespace {namespace} belongs to {holder}; nothing was taken over"),
-                ctx,
-            )
-            .await?;
-            return Ok(Action::requeue(CONFLICT_RECHECK));
+            return conflict(api, tenant, current.as_ref(), namespace, holder, ctx).await;
         }
         Claim::OursTerminating => {
             drop(guard);
@@ -560,12 +588,25 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
                 .filter(|o| !(o.kind == "Namespace" && o.name == namespace)),
         );
     for obj in ordered {
-        let prefetched = if obj.kind == "Namespace" && obj.name == namespace {
-            live_ns.clone()
+        let is_namespace = obj.kind == "Namespace" && obj.name == namespace;
+        let result = if is_namespace && claim == Claim::Free {
+            match claim_namespace(ctx, obj).await {
+                Ok(apply::Created::Ours(live)) => Ok((Change::Created, Some(live))),
+                Ok(apply::Created::Foreign { managers }) => {
+                    drop(guard.take());
+                    let holder = format!(
+                        "whoever created it while this Tenant was claiming it (field managers: {})",
+                        managers.join(", ")
+                    );
+                    return conflict(api, tenant, current.as_ref(), namespace, holder, ctx).await;
+                }
+                Err(e) => Err(e),
+            }
         } else {
-            None
+            let prefetched = if is_namespace { live_ns.clone() } else { None };
+            ensure_object(ctx, obj, prefetched).await
         };
-        match ensure_object(ctx, obj, prefetched).await {
+        match result {
             Ok((change, value)) => {
                 match change {
                     Change::Created => created.push(obj),

@@ -424,6 +424,83 @@ async fn an_existing_foreign_namespace_is_a_conflict_and_left_untouched() -> Res
     op.stop().await
 }
 
+/// The claim race: a namespace created by someone else after the operator found it absent, and
+/// before its apply. The operator's apply then lands on a foreign namespace; `apply_absent` must
+/// see that from managedFields and withdraw every field it set, leaving the namespace as it was.
+#[tokio::test]
+async fn a_namespace_created_during_the_claim_is_given_back() -> Result<()> {
+    use tenant_operator::apply::{self, Created};
+    let h = Harness::new("op-race").await?;
+    let client = h.cp.client_as(testenv::OPERATOR_USER).await?;
+    let nsapi: Api<Namespace> = Api::all(h.admin.clone());
+    let ar = kube::api::ApiResource::erase::<Namespace>(&());
+    let namespace_object = |t: &Tenant| -> Result<tenant_core::Object> {
+        let bctx = tenant_core::build::BuildContext {
+            other_tenants: &[],
+            operator_user: testenv::OPERATOR_USER,
+        };
+        let mut objs = tenant_core::build::tenant_objects(t, &bctx)?;
+        let mut ns = objs.remove(
+            objs.iter()
+                .position(|o| o.kind == "Namespace")
+                .context("a Namespace object")?,
+        );
+        apply::stamp_owner_uid(&mut ns, "uid-race");
+        Ok(ns)
+    };
+
+    // Truly absent: the apply creates it and it is ours.
+    let free = h.tenant("race-free");
+    let obj = namespace_object(&free)?;
+    let created = apply::apply_absent(&client, &ar, &obj).await?;
+    ensure!(matches!(created, Created::Ours(_)), "{created:?}");
+    let n = nsapi.get(&obj.name).await?;
+    ensure!(
+        n.labels().get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER),
+        "{:?}",
+        n.labels()
+    );
+    nsapi.delete(&obj.name, &DeleteParams::default()).await?;
+
+    // Created by someone else first (as if between the check and the apply).
+    let taken = h.tenant("race-taken");
+    let obj = namespace_object(&taken)?;
+    let pre: Namespace = serde_json::from_value(json!({"metadata": {
+        "name": obj.name,
+        "labels": {"team": "someone-else"},
+        "annotations": {"note": "theirs"},
+    }}))?;
+    let pre = nsapi.create(&PostParams::default(), &pre).await?;
+    let created = apply::apply_absent(&client, &ar, &obj).await?;
+    let Created::Foreign { managers } = created else {
+        anyhow::bail!("a namespace created by another client must be foreign: {created:?}");
+    };
+    ensure!(!managers.is_empty(), "the other manager is named");
+    let n = nsapi.get(&obj.name).await?;
+    ensure!(
+        n.labels() == pre.labels(),
+        "labels given back: {:?} (were {:?})",
+        n.labels(),
+        pre.labels()
+    );
+    ensure!(
+        n.annotations() == pre.annotations(),
+        "annotations given back: {:?} (were {:?})",
+        n.annotations(),
+        pre.annotations()
+    );
+    ensure!(
+        n.metadata
+            .managed_fields
+            .iter()
+            .flatten()
+            .all(|m| m.manager.as_deref() != Some(labels::FIELD_MANAGER)),
+        "the operator owns no field of it any more"
+    );
+    nsapi.delete(&obj.name, &DeleteParams::default()).await?;
+    h.teardown().await
+}
+
 #[tokio::test]
 async fn two_tenants_with_the_same_namespace_do_not_fight() -> Result<()> {
     let h = Harness::new("op-twins").await?;
