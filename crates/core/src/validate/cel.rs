@@ -2,6 +2,7 @@
 //! way the apiserver evaluates them (schema defaults applied first; transition rules only when an
 //! old object is given).
 
+use super::schema::CrdSchema;
 use super::{CheckStatus, Ctx};
 use kube::core::cel::{ErrorKind, Validator};
 use serde_json::Value;
@@ -39,9 +40,15 @@ fn count_rules(schema: &Value) -> (usize, usize) {
 /// Evaluates the rules. When the document did not deserialize (`typed_ok` false), only plain
 /// rule failures are reported: evaluation errors there are echoes of the type errors already
 /// reported by the schema layer.
-pub(crate) fn run(schema: &Value, doc: &Value, old: Option<&Value>, typed_ok: bool, ctx: &mut Ctx) {
-    let (create, transition) = count_rules(schema);
-    let errors = match Validator::new().validate(schema, doc, old) {
+pub(crate) fn run(
+    schema: &CrdSchema,
+    doc: &Value,
+    old: Option<&Value>,
+    typed_ok: bool,
+    ctx: &mut Ctx,
+) {
+    let (create, transition) = count_rules(&schema.json);
+    let errors = match Validator::new().validate_compiled(&schema.cel, doc, old) {
         Ok(()) => Vec::new(),
         Err(e) => e.into_vec(),
     };

@@ -111,7 +111,7 @@ pub fn validate_prstack_value(doc: &Value) -> Report {
     let Some(schema) = schema::crd_schema::<PRStack>(&mut ctx) else {
         return ctx.finish();
     };
-    let pruned = schema::walk(doc, schema, &mut ctx);
+    let pruned = schema::walk(doc, &schema.json, &mut ctx);
     let typed: Option<PRStack> = schema::typed(&pruned, &mut ctx);
     cel::run(schema, &pruned, None, typed.is_some(), &mut ctx);
     if let Some(p) = typed {
@@ -146,7 +146,7 @@ fn tenant_layers(doc: &Value, old: Option<&Value>, ctx: &mut Ctx) -> Option<Tena
         return None;
     }
     let schema = schema::crd_schema::<Tenant>(ctx)?;
-    let pruned = schema::walk(doc, schema, ctx);
+    let pruned = schema::walk(doc, &schema.json, ctx);
     let typed: Option<Tenant> = schema::typed(&pruned, ctx);
     cel::run(schema, &pruned, old, typed.is_some(), ctx);
     let typed = typed?;

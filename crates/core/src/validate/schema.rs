@@ -13,27 +13,35 @@ use serde_json::{Map, Value};
 use std::sync::OnceLock;
 use tenant_api::{PRStack, Tenant};
 
+/// A CRD's openAPIV3Schema with its CEL rules compiled, made once per kind: compiling the
+/// Tenant's rules took most of a validation's time, and the operator validates on every
+/// reconcile.
+pub(crate) struct CrdSchema {
+    pub(crate) json: Value,
+    pub(crate) cel: kube::core::cel::CompiledSchema,
+}
+
 /// A custom resource whose CRD schema the validator can walk.
 pub(crate) trait Schema: CustomResourceExt {
-    fn cell() -> &'static OnceLock<Option<Value>>;
+    fn cell() -> &'static OnceLock<Option<CrdSchema>>;
 }
 
 impl Schema for Tenant {
-    fn cell() -> &'static OnceLock<Option<Value>> {
-        static CELL: OnceLock<Option<Value>> = OnceLock::new();
+    fn cell() -> &'static OnceLock<Option<CrdSchema>> {
+        static CELL: OnceLock<Option<CrdSchema>> = OnceLock::new();
         &CELL
     }
 }
 
 impl Schema for PRStack {
-    fn cell() -> &'static OnceLock<Option<Value>> {
-        static CELL: OnceLock<Option<Value>> = OnceLock::new();
+    fn cell() -> &'static OnceLock<Option<CrdSchema>> {
+        static CELL: OnceLock<Option<CrdSchema>> = OnceLock::new();
         &CELL
     }
 }
 
-/// The openAPIV3Schema of `K`'s CRD (generated once).
-pub(crate) fn crd_schema<K: Schema>(ctx: &mut Ctx) -> Option<&'static Value> {
+/// The openAPIV3Schema of `K`'s CRD and its compiled CEL rules (made once).
+pub(crate) fn crd_schema<K: Schema>(ctx: &mut Ctx) -> Option<&'static CrdSchema> {
     let schema = K::cell()
         .get_or_init(|| {
             let crd = K::crd();
@@ -45,7 +53,9 @@ pub(crate) fn crd_schema<K: Schema>(ctx: &mut Ctx) -> Option<&'static Value> {
                 .as_ref()?
                 .open_api_v3_schema
                 .as_ref()?;
-            serde_json::to_value(s).ok()
+            let json = serde_json::to_value(s).ok()?;
+            let cel = kube::core::cel::compile_schema(&json);
+            Some(CrdSchema { json, cel })
         })
         .as_ref();
     if schema.is_none() {
