@@ -2,13 +2,21 @@
 //!
 //! A replica acquires the Lease when it does not exist, is free or has expired; a takeover is a
 //! `replace` carrying the resourceVersion it read, so two standbys racing for an expired Lease
-//! cannot both win (the loser gets 409 Conflict). The leader renews every `renew` interval. A
-//! standby only reads the Lease. A leader that cannot renew within the lease duration, or finds
-//! another holder, reports the loss; the caller stops and exits non-zero so the Deployment
-//! restarts it as a standby.
+//! cannot both win (the loser gets 409 Conflict). Create and replace, not server-side apply: an
+//! apply would let the second of two racing creators overwrite the first.
+//!
+//! Expiry is judged on the standby's own clock, never by comparing the holder's `renewTime`
+//! with it (the replicas' clocks may disagree): a standby takes over when the Lease record has
+//! not changed for the lease duration since it last saw it change. The leader renews every
+//! `renew` interval and gives up when it has not renewed for the renew deadline (the lease
+//! duration less one renew interval), so it stops writing before any standby can take over.
+//! A standby only reads the Lease. The caller of a lost lease stops and exits non-zero so the
+//! Deployment restarts it as a standby.
 
 use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
@@ -33,8 +41,9 @@ pub enum Decision {
     Wait { holder: String },
 }
 
-/// The pure decision from the Lease's spec.
-pub fn decide(spec: Option<&LeaseSpec>, identity: &str, now: Timestamp) -> Decision {
+/// The pure decision from the Lease's spec, given how long this replica has seen the same
+/// Lease record (`unchanged_for`, on its own clock).
+pub fn decide(spec: Option<&LeaseSpec>, identity: &str, unchanged_for: Duration) -> Decision {
     let Some(spec) = spec else {
         return Decision::Create;
     };
@@ -45,17 +54,34 @@ pub fn decide(spec: Option<&LeaseSpec>, identity: &str, now: Timestamp) -> Decis
     if holder.is_empty() {
         return Decision::TakeOver;
     }
-    let duration = i64::from(spec.lease_duration_seconds.unwrap_or(15).max(1));
-    let last = spec
-        .renew_time
-        .as_ref()
-        .or(spec.acquire_time.as_ref())
-        .map(|t| t.0);
-    match last {
-        Some(t) if t.as_second() + duration > now.as_second() => Decision::Wait {
+    let seconds = u64::try_from(spec.lease_duration_seconds.unwrap_or(15).max(1)).unwrap_or(15);
+    if unchanged_for >= Duration::from_secs(seconds) {
+        Decision::TakeOver
+    } else {
+        Decision::Wait {
             holder: holder.to_string(),
-        },
-        _ => Decision::TakeOver,
+        }
+    }
+}
+
+/// The Lease record a replica last saw (its resourceVersion) and since when, on its own clock.
+#[derive(Default)]
+struct Observation(std::sync::Mutex<Option<(String, Instant)>>);
+
+impl Observation {
+    /// Records `version` as seen at `now`; returns how long it has been the same.
+    fn see(&self, version: &str, now: Instant) -> Duration {
+        let mut seen = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match seen.as_ref() {
+            Some((v, since)) if v == version => now.saturating_duration_since(*since),
+            _ => {
+                *seen = Some((version.to_string(), now));
+                Duration::ZERO
+            }
+        }
     }
 }
 
@@ -66,6 +92,7 @@ pub struct LeaderElector {
     duration: Duration,
     renew: Duration,
     metrics: Arc<Metrics>,
+    observed: Observation,
 }
 
 impl LeaderElector {
@@ -85,7 +112,16 @@ impl LeaderElector {
             duration,
             renew,
             metrics,
+            observed: Observation::default(),
         }
+    }
+
+    /// How long the leader may go without renewing before it must stop: one renew interval
+    /// short of the lease duration, so it stops before a standby can take over.
+    pub fn renew_deadline(&self) -> Duration {
+        self.duration
+            .saturating_sub(self.renew)
+            .max(self.duration / 2)
     }
 
     fn err(&self) -> impl Fn(kube::Error) -> Error + '_ {
@@ -111,10 +147,14 @@ impl LeaderElector {
     pub async fn try_acquire(&self) -> Result<Option<String>> {
         let now = Timestamp::now();
         let current = self.api.get_opt(&self.name).await.map_err(self.err())?;
+        let unchanged_for = current
+            .as_ref()
+            .and_then(|l| l.metadata.resource_version.as_deref())
+            .map_or(Duration::ZERO, |v| self.observed.see(v, Instant::now()));
         match decide(
             current.as_ref().and_then(|l| l.spec.as_ref()),
             &self.identity,
-            now,
+            unchanged_for,
         ) {
             Decision::Wait { holder } => Ok(Some(holder)),
             Decision::Create => {
@@ -178,28 +218,39 @@ impl LeaderElector {
         }
     }
 
-    /// Renews until the Lease is lost; returns the loss as an error.
+    /// Renews until the Lease is lost; returns the loss as an error. The loss is reported no later
+    /// than the renew deadline after the last successful renewal, even if the API server hangs.
     pub async fn hold(&self) -> Error {
-        let mut last_renewal = tokio::time::Instant::now();
+        let deadline = self.renew_deadline();
+        let mut last_renewal = Instant::now();
         loop {
-            tokio::time::sleep(self.renew).await;
-            match self.try_acquire().await {
-                Ok(None) => last_renewal = tokio::time::Instant::now(),
+            let left = deadline.saturating_sub(last_renewal.elapsed());
+            tokio::time::sleep(self.renew.min(left)).await;
+            let left = deadline.saturating_sub(last_renewal.elapsed());
+            if left.is_zero() {
+                warn!(lease = %self.name, ?deadline, "not renewed within the renew deadline");
+                return Error::LeaseLost(self.name.clone());
+            }
+            // The renewal counts from when it was sent: the server may record it at any point
+            // of the request.
+            let attempt = Instant::now();
+            match tokio::time::timeout(left, self.try_acquire()).await {
+                Ok(Ok(None)) => last_renewal = attempt,
                 // A concurrent write made our replace fail: still ours unless the holder changed.
-                Ok(Some(holder)) if holder.is_empty() => match self.api.get_opt(&self.name).await {
-                    Ok(Some(l))
-                        if l.spec.as_ref().and_then(|s| s.holder_identity.as_deref())
-                            == Some(self.identity.as_str()) => {}
-                    _ => return Error::LeaseLost(self.name.clone()),
-                },
-                Ok(Some(holder)) => {
+                Ok(Ok(Some(holder))) if holder.is_empty() => {
+                    match self.api.get_opt(&self.name).await {
+                        Ok(Some(l))
+                            if l.spec.as_ref().and_then(|s| s.holder_identity.as_deref())
+                                == Some(self.identity.as_str()) => {}
+                        _ => return Error::LeaseLost(self.name.clone()),
+                    }
+                }
+                Ok(Ok(Some(holder))) => {
                     warn!(lease = %self.name, %holder, "the leader lease was taken over");
                     return Error::LeaseLost(self.name.clone());
                 }
-                Err(e) => warn!(error = %e, "renewing the leader lease failed"),
-            }
-            if last_renewal.elapsed() >= self.duration {
-                return Error::LeaseLost(self.name.clone());
+                Ok(Err(e)) => warn!(error = %e, "renewing the leader lease failed"),
+                Err(_elapsed) => {}
             }
         }
     }
@@ -232,38 +283,38 @@ impl LeaderElector {
 mod tests {
     use super::*;
 
-    fn spec(holder: Option<&str>, renewed: i64, duration: i32) -> LeaseSpec {
+    fn spec(holder: Option<&str>, duration: i32) -> LeaseSpec {
         LeaseSpec {
             holder_identity: holder.map(str::to_string),
-            renew_time: Some(MicroTime(
-                Timestamp::from_second(renewed).unwrap_or(Timestamp::UNIX_EPOCH),
-            )),
+            renew_time: Some(MicroTime(Timestamp::UNIX_EPOCH)),
             lease_duration_seconds: Some(duration),
             ..Default::default()
         }
     }
 
-    fn at(s: i64) -> Timestamp {
-        Timestamp::from_second(s).unwrap_or(Timestamp::UNIX_EPOCH)
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
     }
 
     #[test]
     fn missing_lease_is_created() {
-        assert_eq!(decide(None, "me", at(100)), Decision::Create);
+        assert_eq!(decide(None, "me", secs(0)), Decision::Create);
     }
 
     #[test]
     fn own_lease_is_renewed() {
         assert_eq!(
-            decide(Some(&spec(Some("me"), 90, 15)), "me", at(100)),
+            decide(Some(&spec(Some("me"), 15)), "me", secs(100)),
             Decision::Renew
         );
     }
 
     #[test]
-    fn valid_foreign_lease_means_standby() {
+    fn a_foreign_lease_seen_changing_within_its_duration_means_standby() {
+        // The holder's renewTime is far in the past by our clock: that alone says nothing (the
+        // clocks may disagree); only how long we have seen the same record counts.
         assert_eq!(
-            decide(Some(&spec(Some("other"), 90, 15)), "me", at(100)),
+            decide(Some(&spec(Some("other"), 15)), "me", secs(14)),
             Decision::Wait {
                 holder: "other".into()
             }
@@ -271,18 +322,32 @@ mod tests {
     }
 
     #[test]
-    fn expired_or_free_lease_is_taken_over() {
+    fn a_lease_unchanged_for_its_duration_or_free_is_taken_over() {
         assert_eq!(
-            decide(Some(&spec(Some("other"), 80, 15)), "me", at(100)),
+            decide(Some(&spec(Some("other"), 15)), "me", secs(15)),
             Decision::TakeOver
         );
         assert_eq!(
-            decide(Some(&spec(None, 99, 15)), "me", at(100)),
+            decide(Some(&spec(None, 15)), "me", secs(0)),
             Decision::TakeOver
         );
         assert_eq!(
-            decide(Some(&spec(Some(""), 99, 15)), "me", at(100)),
+            decide(Some(&spec(Some(""), 15)), "me", secs(0)),
             Decision::TakeOver
         );
+    }
+
+    #[test]
+    fn an_observation_restarts_when_the_record_changes() {
+        let o = Observation::default();
+        let t0 = Instant::now();
+        assert_eq!(o.see("1", t0), Duration::ZERO);
+        assert_eq!(o.see("1", t0 + secs(10)), secs(10));
+        assert_eq!(
+            o.see("2", t0 + secs(11)),
+            Duration::ZERO,
+            "a renewal is a new record"
+        );
+        assert_eq!(o.see("2", t0 + secs(14)), secs(3));
     }
 }

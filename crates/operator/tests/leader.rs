@@ -1,6 +1,7 @@
 //! Opt-in leader election on a Lease: one leader reconciles, a standby writes nothing, a clean
 //! stop hands over at once, a dead leader is replaced after the lease expires, and a leader that
-//! finds someone else holding its lease stops with an error (so its Deployment restarts it).
+//! finds someone else holding its lease, or cannot renew it, stops with an error (so its
+//! Deployment restarts it).
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod common;
@@ -153,6 +154,33 @@ async fn one_leader_a_silent_standby_and_takeover() -> Result<()> {
         .await?;
     let last = elector(&h).await?;
     last.wait_ready().await?;
+
+    // A leader that cannot renew (its Lease rights revoked here; an unreachable API server in
+    // life) stops at its renew deadline, before the lease could expire for a standby.
+    let bindings: Api<k8s_openapi::api::rbac::v1::RoleBinding> =
+        Api::namespaced(h.admin.clone(), &h.ns);
+    bindings
+        .delete(
+            "tenant-operator-leader-election",
+            &kube::api::DeleteParams::default(),
+        )
+        .await?;
+    let revoked_at = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(30), last.handle)
+        .await
+        .context("the leader did not stop")??;
+    let stopped_after = revoked_at.elapsed();
+    eprintln!("a leader unable to renew stopped after {stopped_after:?}");
+    ensure!(
+        matches!(result, Err(tenant_operator::Error::LeaseLost(_))),
+        "expected LeaseLost, got {result:?}"
+    );
+    ensure!(
+        stopped_after < Duration::from_secs(LEASE_SECONDS),
+        "stopped only after {stopped_after:?}, when a standby may already lead"
+    );
+
+    let cleaner = h.start_operator().await?;
     h.teardown().await?;
-    last.stop().await
+    cleaner.stop().await
 }
