@@ -75,7 +75,9 @@ async fn main() -> Result<()> {
     let template = load_template(&root.join(&args.template))?;
 
     // Phase 1: the bare client.
+    let cpu0 = plane_cpu(cp);
     let bare = bare_client(&admin, &template, &args).await?;
+    let cpu1 = plane_cpu(cp);
     eprintln!(
         "bench: bare client applied {} tenants in {:.1} s",
         args.tenants,
@@ -86,9 +88,13 @@ async fn main() -> Result<()> {
     ensure_namespace(&admin, BENCH_NS).await?;
     let audit = cp.audit_log_path();
     let audit_start = file_len(&audit)?;
+    let cpu2 = plane_cpu(cp);
     let mut op = Operator::start(cp, &args)?;
     op.wait_ready().await?;
     let created_ready = operator_phase(&admin, &template, &args, &mut op).await?;
+    let cpu3 = plane_cpu(cp);
+    let op_cpu = op.cpu_seconds();
+    let op_reconciles = op.reconciles();
     let quiet = Duration::from_secs(5);
     tokio::time::sleep(quiet).await; // let trailing status writes land in the audit log
     let writes = count_writes(&audit, audit_start)?;
@@ -112,6 +118,7 @@ async fn main() -> Result<()> {
         )
         .await?;
     let resync_time = t.elapsed();
+    let resync_cpu = op.cpu_seconds();
     tokio::time::sleep(quiet).await;
     let resync_writes = count_writes(&audit, resync_start)?;
     let resync_rss = op.peak_rss_kib()?;
@@ -160,6 +167,16 @@ async fn main() -> Result<()> {
         writes.total as f64 / n
     );
     println!("| operator peak RSS | | {:.1} MiB |", rss as f64 / 1024.0);
+    println!(
+        "| operator CPU, reconciles | | {op_cpu:.1} s, {op_reconciles} ({:.1} ms each) |",
+        op_cpu * 1000.0 / (op_reconciles.max(1) as f64)
+    );
+    println!();
+    println!(
+        "Control plane CPU while the bare client ran: {}; while the operator ran: {}.",
+        cpu_used(&cpu0, &cpu1),
+        cpu_used(&cpu2, &cpu3)
+    );
     println!();
     println!(
         "Operator writes by resource and verb: {}",
@@ -167,9 +184,10 @@ async fn main() -> Result<()> {
     );
     println!();
     println!(
-        "Forced resync (operator restarted): {} reconciles in {:.1} s, **{} writes**{}; peak RSS {:.1} MiB.",
+        "Forced resync (operator restarted): {} reconciles in {:.1} s ({:.1} s operator CPU, start-up included), **{} writes**{}; peak RSS {:.1} MiB.",
         reconciled,
         resync_time.as_secs_f64(),
+        resync_cpu,
         resync_writes.total,
         if resync_writes.total > 0 {
             format!(" ({})", fmt_map(&resync_writes.by_resource))
@@ -529,6 +547,49 @@ async fn operator_phase(
     })
 }
 
+/// CPU seconds (user + system) a process has used so far, from /proc/PID/stat.
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which is in parentheses and may hold spaces).
+    let rest = text.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / clock_ticks())
+}
+
+fn clock_ticks() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
+            .unwrap_or(100.0)
+    })
+}
+
+/// CPU seconds of the control plane's components (pid files in the state dir), by name.
+fn plane_cpu(cp: &ControlPlane) -> BTreeMap<String, f64> {
+    ["etcd", "kube-apiserver", "kube-controller-manager"]
+        .into_iter()
+        .filter_map(|c| {
+            let pid = std::fs::read_to_string(cp.state_dir().join(format!("pids/{c}.pid"))).ok()?;
+            Some((c.to_string(), cpu_seconds(pid.trim().parse().ok()?)?))
+        })
+        .collect()
+}
+
+/// CPU seconds spent between two samples of [`plane_cpu`], formatted.
+fn cpu_used(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> String {
+    after
+        .iter()
+        .map(|(k, a)| format!("{k} {:.1} s", a - before.get(k).copied().unwrap_or(0.0)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 struct Writes {
     total: u64,
     by_resource: BTreeMap<String, u64>,
@@ -671,6 +732,11 @@ impl Operator {
         if let Some(v) = self.status_kib("VmHWM:") {
             self.peak_kib = self.peak_kib.max(v);
         }
+    }
+
+    /// CPU seconds the operator process has used so far.
+    fn cpu_seconds(&self) -> f64 {
+        cpu_seconds(self.child.id()).unwrap_or(0.0)
     }
 
     fn peak_rss_kib(&mut self) -> Result<u64> {
