@@ -52,7 +52,13 @@ pub struct Context {
     pub shared: crate::SharedPolicies,
     /// Consecutive failures per Tenant, for the error backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// The validation result per Tenant uid, for the generation it was computed for: the spec
+    /// cannot change without a new generation, and most reconciles (child events, resyncs) see
+    /// a generation already validated.
+    validated: Mutex<HashMap<String, (i64, Validated)>>,
 }
+
+type Validated = std::result::Result<(), Vec<String>>;
 
 impl Context {
     pub fn new(
@@ -82,7 +88,35 @@ impl Context {
             resolver,
             shared,
             failures: Mutex::new(HashMap::new()),
+            validated: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// `validation::validate`, once per Tenant generation.
+    fn validate(&self, tenant: &Tenant, uid: &str) -> Validated {
+        let generation = tenant.metadata.generation.unwrap_or(0);
+        let memo = || {
+            self.validated
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((g, result)) = memo().get(uid)
+            && *g == generation
+        {
+            return result.clone();
+        }
+        let result = validation::validate(tenant);
+        memo().insert(uid.to_string(), (generation, result.clone()));
+        result
+    }
+
+    /// Forgets what is kept per Tenant once it is gone.
+    fn forget(&self, key: &str, uid: &str) {
+        self.metrics.set_phase(key, None);
+        self.validated
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -169,7 +203,7 @@ async fn reconcile_tenant(tenant: &Arc<Tenant>, ctx: &Context) -> Result<Action>
     let has_finalizer = tenant.finalizers().iter().any(|f| f == labels::FINALIZER);
     if tenant.metadata.deletion_timestamp.is_some() {
         if !has_finalizer {
-            ctx.metrics.set_phase(&id.key, None);
+            ctx.forget(&id.key, id.uid);
             return Ok(Action::await_change());
         }
         return cleanup(tenant, &api, ctx).await;
@@ -454,7 +488,7 @@ async fn ensure(tenant: &Tenant, api: &Api<Tenant>, ctx: &Context) -> Result<Act
     let mut current = tenant.status.clone();
 
     // validate
-    if let Err(errors) = validation::validate(tenant) {
+    if let Err(errors) = ctx.validate(tenant, id.uid) {
         let outcome = Outcome::InvalidSpec {
             errors: errors.clone(),
         };
@@ -797,7 +831,7 @@ async fn cleanup(tenant: &Arc<Tenant>, api: &Api<Tenant>, ctx: &Context) -> Resu
         Err(Error::Finalizer(e)) if api_code(&e) == Some(404) => {}
         Err(e) => return Err(e),
     }
-    ctx.metrics.set_phase(&id.key, None);
+    ctx.forget(&id.key, id.uid);
     info!(tenant = %id.name, "cleanup finished; finalizer released");
     Ok(Action::await_change())
 }

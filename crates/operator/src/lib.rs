@@ -29,7 +29,7 @@ use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::Api;
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::reflector::{self, ObjectRef, Store};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -393,6 +393,11 @@ async fn run_controller<F, S>(
         .modify(strip_unread_metadata)
         .reflect(writer)
         .touched_objects()
+        // Only a new generation (a spec change, or the deletion mark) triggers: the operator's
+        // own status writes and finalizer patch would otherwise each cause a reconcile that has
+        // nothing to do. A restart still reconciles everything (the filter starts empty), and
+        // the periodic resync covers what this skips.
+        .predicate_filter(predicates::generation, Default::default())
         .inspect_ok(move |t: &Tenant| {
             for r in granting_tenants(&grants_store, t) {
                 let _ = grants_tx.unbounded_send(r);
