@@ -101,6 +101,21 @@ fn quantities_equal(a: &str, b: &str) -> bool {
     }
 }
 
+/// Whether `desired` differs from `live` in a field the API server never lets change, so the
+/// object must be deleted and created again: a RoleBinding's `roleRef` (it moves between a
+/// shared ClusterRole and the tenant's own Role when `rbac.roles` overrides a built-in role).
+pub fn needs_replace(desired: &Object, live: &Value) -> bool {
+    match desired.kind.as_str() {
+        "RoleBinding" | "ClusterRoleBinding" => {
+            match (desired.manifest.get("roleRef"), live.get("roleRef")) {
+                (Some(d), Some(l)) => !is_subset(d, l),
+                _ => false,
+            }
+        }
+        _ => false,
+    }
+}
+
 /// Adds the owner-uid annotation (builders are pure and offline: they cannot know the uid).
 pub fn stamp_owner_uid(obj: &mut Object, uid: &str) {
     if let Some(meta) = obj
@@ -393,6 +408,29 @@ mod tests {
         ));
         assert!(!is_subset(&json!({"spec": {"ingress": [{}]}}), &live));
         assert!(!is_subset(&json!({"spec": {"enabled": true}}), &live));
+    }
+
+    #[test]
+    fn a_changed_role_ref_needs_a_new_binding() {
+        let binding = |kind: &str| {
+            Object::from_value(json!({
+                "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                "metadata": {"name": "tenant-admins", "namespace": "t"},
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": "tenant-admin"},
+                "subjects": [{"kind": "User", "name": "alice"}]
+            }))
+        };
+        let live = binding("Role").manifest;
+        assert!(needs_replace(&binding("ClusterRole"), &live));
+        assert!(!needs_replace(&binding("Role"), &live));
+        // other kinds and other fields are patched in place
+        let mut subjects_changed = binding("Role");
+        subjects_changed.manifest["subjects"] = json!([{"kind": "User", "name": "bob"}]);
+        assert!(!needs_replace(&subjects_changed, &live));
+        let ns = Object::from_value(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "n"}}),
+        );
+        assert!(!needs_replace(&ns, &json!({"metadata": {"name": "n"}})));
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub struct CachedRef {
 }
 
 impl CachedRef {
-    fn from_meta(api_version: &str, kind: &str, meta: &ObjectMeta) -> CachedRef {
+    pub fn from_meta(api_version: &str, kind: &str, meta: &ObjectMeta) -> CachedRef {
         let ann = |k: &str| meta.annotations.as_ref().and_then(|a| a.get(k)).cloned();
         CachedRef {
             api_version: api_version.to_string(),

@@ -365,6 +365,13 @@ async fn ensure_object(
     }
     if let Some(l) = &live {
         debug!(kind = %obj.kind, name = %obj.name, difference = ?apply::first_difference(&obj.manifest, l), "live object differs");
+        if apply::needs_replace(obj, l)
+            && let Some(r) = live_ref(obj, l)
+        {
+            info!(kind = %obj.kind, name = %obj.name, "an immutable field changed: deleting to create it anew");
+            ctx.metrics.write(&obj.kind, "delete");
+            apply::delete(&ctx.client, &ar, &r).await?;
+        }
     }
     ctx.metrics.write(&obj.kind, "apply");
     let out = apply::server_side_apply(&ctx.client, &ar, obj).await?;
@@ -417,6 +424,12 @@ async fn conflict(
     )
     .await?;
     Ok(Action::requeue(CONFLICT_RECHECK))
+}
+
+/// The identity of a live object (for a uid-guarded delete).
+fn live_ref(obj: &Object, live: &Value) -> Option<CachedRef> {
+    let meta = serde_json::from_value(live.get("metadata")?.clone()).ok()?;
+    Some(CachedRef::from_meta(&obj.api_version, &obj.kind, &meta))
 }
 
 fn not_served(e: &kube::Error) -> bool {

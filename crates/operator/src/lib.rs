@@ -154,50 +154,30 @@ where
     }
 
     let resolver = Arc::new(Resolver::default());
-    // The shared admission policies go in before the controller starts. If that fails (an API
-    // server without ValidatingAdmissionPolicy, a policy it rejects), the tenants' own guardrails
-    // are still worth applying: keep retrying in the background, hold every Tenant's PolicyReady
-    // (and so Ready) at False meanwhile, and re-check all Tenants once the policies are in.
+    // The shared objects (admission policies, tenant ClusterRoles) go in before the controller
+    // starts. If that fails (an API server without ValidatingAdmissionPolicy, a policy it
+    // rejects), the tenants' own guardrails are still worth applying: keep retrying in the
+    // background, hold every Tenant's PolicyReady (and so Ready) at False meanwhile, and
+    // re-check all Tenants once they are in. Afterwards they are watched, and restored when
+    // someone deletes or edits one.
     let shared = SharedPolicies::default();
     let (shared_done_tx, shared_done_rx) = futures::channel::mpsc::unbounded::<()>();
-    let retry = match apply_shared_objects(client, &resolver, metrics, &config.operator_user).await
-    {
-        Ok(_) => {
-            shared.set_ok(true);
-            None
-        }
+    match apply_shared_objects(client, &resolver, metrics, &config.operator_user).await {
+        Ok(_) => shared.set_ok(true),
         Err(e) => {
             let e = Error::SharedPolicies(Box::new(e));
             error!(error = %e, "shared admission policies not applied; retrying in the background");
             metrics.error(e.category());
-            let (client, resolver, metrics, shared) = (
-                client.clone(),
-                resolver.clone(),
-                metrics.clone(),
-                shared.clone(),
-            );
-            let user = config.operator_user.clone();
-            Some(tokio::spawn(async move {
-                let mut delay = Duration::from_secs(5);
-                loop {
-                    tokio::time::sleep(delay).await;
-                    match apply_shared_objects(&client, &resolver, &metrics, &user).await {
-                        Ok(_) => {
-                            shared.set_ok(true);
-                            let _ = shared_done_tx.unbounded_send(());
-                            return;
-                        }
-                        Err(e) => {
-                            let e = Error::SharedPolicies(Box::new(e));
-                            warn!(error = %e, retry_in = ?delay, "shared admission policies still not applied");
-                            metrics.error(e.category());
-                        }
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(300));
-                }
-            }))
         }
-    };
+    }
+    let keeper = tokio::spawn(keep_shared_objects(
+        client.clone(),
+        resolver.clone(),
+        metrics.clone(),
+        shared.clone(),
+        config.operator_user.clone(),
+        shared_done_tx,
+    ));
 
     let deps = ControllerDeps {
         resolver,
@@ -223,10 +203,82 @@ where
         // lease must stop writing at once.
         lost = lease_lost => Err(lost),
     };
-    if let Some(task) = retry {
-        task.abort();
-    }
+    keeper.abort();
     result
+}
+
+/// Keeps the shared objects in place: retries until they are applied (then tells the
+/// controller through `done`), and re-applies them whenever one of them changes or disappears.
+async fn keep_shared_objects(
+    client: Client,
+    resolver: Arc<Resolver>,
+    metrics: Arc<Metrics>,
+    shared: SharedPolicies,
+    operator_user: String,
+    done: futures::channel::mpsc::UnboundedSender<()>,
+) {
+    let mut delay = Duration::from_secs(5);
+    while !shared.ok() {
+        tokio::time::sleep(delay).await;
+        match apply_shared_objects(&client, &resolver, &metrics, &operator_user).await {
+            Ok(_) => {
+                shared.set_ok(true);
+                let _ = done.unbounded_send(());
+            }
+            Err(e) => {
+                let e = Error::SharedPolicies(Box::new(e));
+                warn!(error = %e, retry_in = ?delay, "shared admission policies still not applied");
+                metrics.error(e.category());
+                delay = (delay * 2).min(Duration::from_secs(300));
+            }
+        }
+    }
+    let mut changes = shared_object_changes(&client);
+    while changes.next().await.is_some() {
+        // A burst of changes (a kubectl delete of several) is one re-apply.
+        while let Ok(Some(_)) =
+            tokio::time::timeout(Duration::from_millis(200), changes.next()).await
+        {}
+        if let Err(e) = apply_shared_objects(&client, &resolver, &metrics, &operator_user).await {
+            let e = Error::SharedPolicies(Box::new(e));
+            warn!(error = %e, "restoring the shared objects failed; retrying");
+            metrics.error(e.category());
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+    }
+}
+
+/// One item per change to a shared object (the operator's label selects them): an edit, a
+/// deletion, or a relist after the watch was down. The initial list yields nothing.
+fn shared_object_changes(client: &Client) -> futures::stream::BoxStream<'static, ()> {
+    use k8s_openapi::api::admissionregistration::v1::{
+        ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
+    };
+    use k8s_openapi::api::rbac::v1::ClusterRole;
+    fn changes<K>(client: &Client) -> futures::stream::BoxStream<'static, ()>
+    where
+        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
+    {
+        let cfg = watch_config().labels(&cache::managed_selector());
+        let mut synced = false;
+        watcher(Api::<K>::all(client.clone()), cfg)
+            .default_backoff()
+            .filter_map(move |event| {
+                let changed = match event {
+                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => true,
+                    Ok(watcher::Event::InitDone) => std::mem::replace(&mut synced, true),
+                    Ok(_) | Err(_) => false,
+                };
+                futures::future::ready(changed.then_some(()))
+            })
+            .boxed()
+    }
+    futures::stream::select_all([
+        changes::<ValidatingAdmissionPolicy>(client),
+        changes::<ValidatingAdmissionPolicyBinding>(client),
+        changes::<ClusterRole>(client),
+    ])
+    .boxed()
 }
 
 /// Whether the shared admission policies are in place (PolicyReady depends on it).

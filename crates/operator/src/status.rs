@@ -328,7 +328,7 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
             c::RBAC_READY,
             true,
             "NothingToBind",
-            "no roles or bindings configured",
+            "no one to bind: the tenant has no owner, admins, members or service accounts",
         )
     };
 

@@ -115,12 +115,17 @@ fn deploy_rbac_covers_the_operators_own_work() {
         (
             "admissionregistration.k8s.io",
             "validatingadmissionpolicies",
-            &["get", "create", "patch"][..],
+            &["get", "list", "watch", "create", "patch"][..],
         ),
         (
             "admissionregistration.k8s.io",
             "validatingadmissionpolicybindings",
-            &["get", "create", "patch"][..],
+            &["get", "list", "watch", "create", "patch"][..],
+        ),
+        (
+            "rbac.authorization.k8s.io",
+            "clusterroles",
+            &["list", "watch", "create"][..],
         ),
     ] {
         for verb in verbs {
@@ -130,6 +135,38 @@ fn deploy_rbac_covers_the_operators_own_work() {
             );
         }
     }
+}
+
+#[test]
+fn the_operator_may_update_and_bind_exactly_the_tenant_cluster_roles() {
+    let cluster = rules_of("ClusterRole");
+    for b in BuiltinRole::ALL {
+        for verb in ["get", "patch", "bind"] {
+            assert!(
+                cluster.iter().any(
+                    |r| r.resources.iter().flatten().any(|x| x == "clusterroles")
+                        && r.verbs.iter().any(|v| v == verb)
+                        && r.resource_names
+                            .iter()
+                            .flatten()
+                            .any(|n| n == b.role_name())
+                ),
+                "missing clusterroles {verb} on {}",
+                b.role_name()
+            );
+        }
+    }
+    // Nothing else may be patched or deleted by name or otherwise.
+    assert!(
+        !cluster.iter().any(
+            |r| r.resources.iter().flatten().any(|x| x == "clusterroles")
+                && r.resource_names.is_none()
+                && r.verbs
+                    .iter()
+                    .any(|v| v == "patch" || v == "delete" || v == "update")
+        ),
+        "the operator may change any ClusterRole"
+    );
 }
 
 #[test]
@@ -145,10 +182,24 @@ fn no_wildcards_and_no_escalation_verbs() {
             for s in all {
                 assert!(!s.contains('*'), "{kind} has a wildcard: {rule:?}");
             }
-            for v in ["escalate", "bind", "impersonate"] {
+            for v in ["escalate", "impersonate"] {
                 assert!(
                     !rule.verbs.iter().any(|x| x == v),
                     "{kind} grants {v}: {rule:?}"
+                );
+            }
+            // `bind` only on the tenant ClusterRoles, by name.
+            if rule.verbs.iter().any(|x| x == "bind") {
+                let builtin: Vec<&str> = BuiltinRole::ALL.iter().map(|b| b.role_name()).collect();
+                assert_eq!(
+                    rule.resources.as_deref(),
+                    Some(&["clusterroles".to_string()][..]),
+                    "{kind} grants bind beyond clusterroles: {rule:?}"
+                );
+                let names = rule.resource_names.clone().unwrap_or_default();
+                assert!(
+                    !names.is_empty() && names.iter().all(|n| builtin.contains(&n.as_str())),
+                    "{kind} grants bind on other ClusterRoles than the tenant ones: {rule:?}"
                 );
             }
         }

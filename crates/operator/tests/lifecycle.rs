@@ -11,10 +11,10 @@ use anyhow::{Context, Result, ensure};
 use common::*;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, ResourceQuota};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
+use k8s_openapi::api::rbac::v1::{ClusterRole, Role, RoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use serde_json::json;
+use serde_json::{Value, json};
 use tenant_api::{Phase, Tenant, TenantPolicy, labels};
 use testenv::{poll_until, unique_name};
 
@@ -62,18 +62,39 @@ async fn assert_guardrails(client: &Client, t: &Tenant) -> Result<String> {
         !lr.list(&Default::default()).await?.items.is_empty(),
         "{ns_name}: no LimitRange"
     );
-    let roles: Api<Role> = Api::namespaced(client.clone(), &ns_name);
-    let role_names: Vec<String> = roles
-        .list(&Default::default())
-        .await?
-        .items
-        .iter()
-        .map(|r| r.name_any())
-        .collect();
+    // The tenant roles are the shared ClusterRoles (or the tenant's own Roles where it overrides
+    // them); every binding must point at one that exists.
+    let cluster_roles: Api<ClusterRole> = Api::all(client.clone());
     for r in ["tenant-admin", "tenant-developer", "tenant-viewer"] {
+        let cr = cluster_roles
+            .get_opt(r)
+            .await?
+            .with_context(|| format!("no ClusterRole {r}"))?;
         ensure!(
-            role_names.iter().any(|n| n == r),
-            "{ns_name}: no Role {r} in {role_names:?}"
+            cr.labels().get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER),
+            "ClusterRole {r} is not the operator's"
+        );
+    }
+    let roles: Api<Role> = Api::namespaced(client.clone(), &ns_name);
+    let bindings: Api<RoleBinding> = Api::namespaced(client.clone(), &ns_name);
+    for b in bindings.list(&Default::default()).await? {
+        let target = &b.role_ref;
+        let exists = match target.kind.as_str() {
+            "ClusterRole" => cluster_roles.get_opt(&target.name).await?.is_some(),
+            _ => roles.get_opt(&target.name).await?.is_some(),
+        };
+        ensure!(
+            exists,
+            "{ns_name}: RoleBinding {} references a missing {} {}",
+            b.name_any(),
+            target.kind,
+            target.name
+        );
+    }
+    if t.spec.owner.is_some() {
+        ensure!(
+            bindings.get_opt("tenant-admins").await?.is_some(),
+            "{ns_name}: the owner is not bound as tenant admin"
         );
     }
     let tp: Api<TenantPolicy> = Api::namespaced(client.clone(), &ns_name);
@@ -243,6 +264,99 @@ async fn spec_edits_change_objects_and_unwanted_objects_are_pruned() -> Result<(
     op.stop().await
 }
 
+/// `rbac.roles.admin` overrides the shared tenant-admin ClusterRole for one tenant: its binding
+/// must move to the tenant's own Role (roleRef is immutable: the binding is created anew), and
+/// back when the override goes.
+#[tokio::test]
+async fn overriding_a_builtin_role_rebinds_to_the_tenants_own_role_and_back() -> Result<()> {
+    let h = Harness::new("op-override").await?;
+    let op = h.start_operator().await?;
+    let mut t = h.tenant("override");
+    t.spec.owner = Some("alice".into());
+    h.create(&t).await?;
+    let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    let ns = status_namespace(&t)?;
+    let rb: Api<RoleBinding> = Api::namespaced(h.admin.clone(), &ns);
+    let roles: Api<Role> = Api::namespaced(h.admin.clone(), &ns);
+    let admins = rb.get("tenant-admins").await?;
+    ensure!(
+        admins.role_ref.kind == "ClusterRole",
+        "{:?}",
+        admins.role_ref
+    );
+
+    let set_override = |rules: Value| {
+        let api = h.tenants();
+        let name = t.name_any();
+        async move {
+            api.patch(
+                &name,
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"spec": {"rbac": {"roles": rules}}})),
+            )
+            .await
+        }
+    };
+    set_override(json!({"admin": {"verbs": ["get", "list", "watch"], "resources": ["pods"]}}))
+        .await?;
+    let t2 = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    ensure!(t2.metadata.generation > t.metadata.generation);
+    let admins2 = rb.get("tenant-admins").await?;
+    ensure!(
+        admins2.role_ref.kind == "Role" && admins2.uid() != admins.uid(),
+        "the binding is created anew for the tenant's Role: {:?}",
+        admins2.role_ref
+    );
+    let own = roles.get("tenant-admin").await?;
+    ensure!(
+        own.rules.iter().flatten().all(|r| r
+            .verbs
+            .iter()
+            .all(|v| ["get", "list", "watch"].contains(&v.as_str()))),
+        "{:?}",
+        own.rules
+    );
+    // alice now holds only what the override grants.
+    let alice: Api<k8s_openapi::api::core::v1::ConfigMap> =
+        Api::namespaced(h.cp.client_as("alice").await?, &ns);
+    poll_until("alice loses configmap access", TIMEOUT, || {
+        let alice = alice.clone();
+        async move {
+            match alice.list(&Default::default()).await {
+                Err(kube::Error::Api(s)) if s.code == 403 => Ok(()),
+                other => Err(format!("{:?}", other.map(|l| l.items.len()))),
+            }
+        }
+    })
+    .await?;
+
+    // Dropping the override binds the shared ClusterRole again and prunes the Role.
+    set_override(Value::Null).await?;
+    h.wait_phase(&t.name_any(), Phase::Running).await?;
+    poll_until(
+        "binding back on the ClusterRole, Role pruned",
+        TIMEOUT,
+        || {
+            let (rb, roles) = (rb.clone(), roles.clone());
+            async move {
+                let b = rb.get("tenant-admins").await.map_err(|e| e.to_string())?;
+                let role = roles
+                    .get_opt("tenant-admin")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if b.role_ref.kind == "ClusterRole" && role.is_none() {
+                    Ok(())
+                } else {
+                    Err(format!("{:?}, role left: {}", b.role_ref, role.is_some()))
+                }
+            }
+        },
+    )
+    .await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
 #[tokio::test]
 async fn deleted_or_edited_managed_objects_are_restored() -> Result<()> {
     let h = Harness::new("op-drift").await?;
@@ -299,11 +413,17 @@ async fn deleted_or_edited_managed_objects_are_restored() -> Result<()> {
     .await?;
     eprintln!("restored in {:?}", start.elapsed());
 
-    // Edit a Role and strip a namespace label (as the admin): both are put back.
-    let roles: Api<Role> = Api::namespaced(h.admin.clone(), &ns);
-    roles
+    // Edit the shared tenant-viewer ClusterRole, delete a shared admission policy binding, and
+    // strip a namespace label (as the admin): all are put back.
+    let cluster_roles: Api<ClusterRole> = Api::all(h.admin.clone());
+    cluster_roles
         .patch("tenant-viewer", &PatchParams::default(), &Patch::Merge(&json!({"rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]})))
         .await?;
+    let vapbs: Api<k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding> =
+        Api::all(h.admin.clone());
+    let vapb = "tenant-replicas-update";
+    let old_uid = vapbs.get(vapb).await?.uid();
+    vapbs.delete(vapb, &DeleteParams::default()).await?;
     let nsapi: Api<Namespace> = Api::all(h.admin.clone());
     nsapi
         .patch(
@@ -312,10 +432,17 @@ async fn deleted_or_edited_managed_objects_are_restored() -> Result<()> {
             &Patch::Merge(&json!({"metadata": {"labels": {labels::PSA_ENFORCE: "privileged"}}})),
         )
         .await?;
-    poll_until("role and namespace label restored", TIMEOUT, || {
-        let (roles, nsapi, ns) = (roles.clone(), nsapi.clone(), ns.clone());
+    let start = Instant::now();
+    poll_until("role, policy binding and namespace label restored", TIMEOUT, || {
+        let (cluster_roles, vapbs, nsapi, ns, old_uid) = (
+            cluster_roles.clone(),
+            vapbs.clone(),
+            nsapi.clone(),
+            ns.clone(),
+            old_uid.clone(),
+        );
         async move {
-            let r = roles
+            let r = cluster_roles
                 .get("tenant-viewer")
                 .await
                 .map_err(|e| e.to_string())?;
@@ -324,18 +451,24 @@ async fn deleted_or_edited_managed_objects_are_restored() -> Result<()> {
                 .iter()
                 .flatten()
                 .any(|r| r.resources.iter().flatten().any(|x| x == "secrets"));
+            let binding = vapbs.get_opt(vapb).await.map_err(|e| e.to_string())?;
+            let restored = binding.is_some_and(|b| b.uid() != old_uid);
             let n = nsapi.get(&ns).await.map_err(|e| e.to_string())?;
             let psa = n.labels().get(labels::PSA_ENFORCE).cloned();
-            if !secrets && psa.as_deref() != Some("privileged") {
+            if !secrets && restored && psa.as_deref() != Some("privileged") {
                 Ok(())
             } else {
                 Err(format!(
-                    "viewer reads secrets: {secrets}, enforce label {psa:?}"
+                    "viewer reads secrets: {secrets}, {vapb} restored: {restored}, enforce label {psa:?}"
                 ))
             }
         }
     })
     .await?;
+    eprintln!(
+        "shared objects and the namespace label restored in {:?}",
+        start.elapsed()
+    );
     h.teardown().await?;
     op.stop().await
 }

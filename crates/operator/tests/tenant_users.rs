@@ -260,16 +260,53 @@ async fn a_tenant_admin_can_deploy_but_not_escape() -> Result<()> {
             .await,
     )?;
 
-    // Positive control: binding a teammate to her own tenant-viewer Role is fine (the tenant
-    // Roles are meant to be bound by tenant admins).
+    // The tenant roles are shared ClusterRoles: alice cannot change them for everyone.
+    let cluster_roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(alice.clone());
+    refused(
+        "alice edits the shared ClusterRole tenant-admin",
+        cluster_roles
+            .patch(
+                "tenant-admin",
+                &PatchParams::default(),
+                &merge_patch(json!({"rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]})),
+            )
+            .await,
+    )?;
+
+    // Positive control: binding a teammate to the tenant-viewer ClusterRole in her namespace is
+    // fine (the tenant roles are meant to be bound by tenant admins), and grants nothing beyond
+    // that namespace.
     let ok: RoleBinding = from(json!({
         "metadata": {"name": "teammate-viewer"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "tenant-viewer"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tenant-viewer"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "eve"}]
     }));
     rbs.create(&PostParams::default(), &ok)
         .await
         .context("alice binds eve to tenant-viewer")?;
+    let eve = h.cp.client_as("eve").await?;
+    poll_until("eve can read alice's pods", TIMEOUT, || {
+        let pods: Api<Pod> = Api::namespaced(eve.clone(), &alice_ns);
+        async move {
+            pods.list(&Default::default())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    })
+    .await?;
+    refused(
+        "eve, a viewer in alice's namespace, lists bob's pods",
+        Api::<Pod>::namespaced(eve.clone(), &bob_ns)
+            .list(&Default::default())
+            .await,
+    )?;
+    refused(
+        "eve, a viewer, reads alice's secrets",
+        Api::<k8s_openapi::api::core::v1::Secret>::namespaced(eve, &alice_ns)
+            .list(&Default::default())
+            .await,
+    )?;
 
     h.teardown().await?;
     op.stop().await

@@ -1,7 +1,8 @@
 //! Builders: pure functions from a Tenant to the Kubernetes objects the operator applies.
 //!
 //! `tenant_objects` returns one tenant's objects in apply order; `shared_objects` returns the
-//! cluster-wide admission policies the operator applies once at start-up. Every object carries
+//! cluster-wide objects every tenant relies on (the admission policies and the tenant
+//! ClusterRoles), which the operator applies at start-up and restores when they drift. Every object carries
 //! the tenant's common labels, so the operator can list what it manages and delete what the
 //! spec no longer wants.
 
@@ -72,7 +73,12 @@ pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>
     Ok(out)
 }
 
-/// The cluster-scoped objects shared by all tenants (admission policies and their bindings).
+/// The cluster-scoped objects shared by all tenants: the admission policies and their
+/// bindings, then the ClusterRoles of the built-in tenant roles.
 pub fn shared_objects(ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
-    policy::shared_policies(ctx)
+    let mut out = policy::shared_policies(ctx)?;
+    for role in rbac::cluster_roles() {
+        out.push(Object::from_resource(&role)?);
+    }
+    Ok(out)
 }

@@ -16,7 +16,7 @@
 //! | `tenant-services` | yes | Services | NodePort, LoadBalancer, externalIPs |
 //! | `tenant-storage` | yes | PersistentVolumeClaims | storage classes, `volumeName`, cross-namespace `dataSourceRef` |
 //! | `tenant-replicas` | yes | Deployments, StatefulSets, their `/scale`, HPAs targeting them | `limits.minReplicas` |
-//! | `tenant-rbac` | yes | Roles, RoleBindings | roleRef to a ClusterRole only if allowed; `tenant-*` names reserved |
+//! | `tenant-rbac` | yes | Roles, RoleBindings | roleRef to a ClusterRole only to the tenant ClusterRoles or if allowed; `tenant-*` names reserved |
 //! | `tenant-managed-objects` | no | ResourceQuota, LimitRange, NetworkPolicy, TenantPolicy; any namespaced object labelled `app.kubernetes.io/managed-by=tenant-operator` (except Pods) | no create/update/delete |
 //! | `tenant-namespace-labels` | no | Namespaces carrying `shop.pilab.hu/tenant-namespace` or `shop.pilab.hu/tenant-id` (old or new object) | `shop.pilab.hu/*` labels never added/changed/removed; on tenant namespaces also `app.kubernetes.io/managed-by` and `pod-security.kubernetes.io/*`; tenant namespaces not deleted |
 //!
@@ -54,11 +54,12 @@
 //! - With a non-empty storage class list a PVC must name its class: an omitted class means the
 //!   cluster default, which may not be on the list and may change under the tenant.
 //! - `spec.volumeName` can be set once on an existing unbound PVC, so it is checked on UPDATE too.
-//! - ClusterRoles: none are allowed by default. `admin` includes creating RoleBindings; `edit`
-//!   includes impersonating service accounts; and all three aggregated roles (`view` too) grow
-//!   whenever a CRD adds rules to them, after the apiserver's escalation check has passed once at
-//!   bind time. The tenant's own `tenant-admin`/`tenant-developer`/`tenant-viewer` Roles cover the
-//!   same needs and change only with the Tenant.
+//! - ClusterRoles: only the operator's `tenant-admin`/`tenant-developer`/`tenant-viewer` by
+//!   default (they cover the same needs, carry no aggregation labels and change only with the
+//!   operator), others only when `allowedClusterRoles` names them. `admin` includes creating
+//!   RoleBindings; `edit` includes impersonating service accounts; and all three aggregated
+//!   roles (`view` too) grow whenever a CRD adds rules to them, after the apiserver's escalation
+//!   check has passed once at bind time.
 //! - Managed objects are protected by two bindings of one policy: by kind (quota, limits,
 //!   network policies and the params, even ones the operator did not create: a tenant's own
 //!   NetworkPolicy would be an allow rule around the default deny), and by label through
@@ -836,15 +837,26 @@ fn replicas() -> PolicyDef {
 
 // ----- 5. rbac -----
 
+/// The shared ClusterRoles of the built-in tenant roles (see `rbac.rs`): always bindable in a
+/// tenant namespace, since a tenant admin holds their rules there anyway.
+const TENANT_CLUSTER_ROLES: [&str; 3] =
+    [names::ROLE_ADMIN, names::ROLE_DEVELOPER, names::ROLE_VIEWER];
+
 fn rbac() -> PolicyDef {
     let validations = vec![
         check(
-            "request.kind.kind != 'RoleBinding' || object.roleRef.kind != 'ClusterRole' \
-             || object.roleRef.name in params.spec.allowedClusterRoles".into(),
-            "rbac: RoleBindings in tenant namespaces may only reference Roles",
-            "'rbac: RoleBinding ' + object.metadata.name + ': roleRef ClusterRole ' + object.roleRef.name \
-             + ' is not allowed in a tenant namespace; bind a Role of the namespace (allowed ClusterRoles: ' \
-             + (size(params.spec.allowedClusterRoles) == 0 ? 'none' : params.spec.allowedClusterRoles.join(', ')) + ')'".into(),
+            format!(
+                "request.kind.kind != 'RoleBinding' || object.roleRef.kind != 'ClusterRole' \
+                 || object.roleRef.name in {tenant_roles} || object.roleRef.name in params.spec.allowedClusterRoles",
+                tenant_roles = lit_list(&TENANT_CLUSTER_ROLES)
+            ),
+            "rbac: RoleBindings in tenant namespaces may only reference Roles and the tenant ClusterRoles",
+            format!(
+                "'rbac: RoleBinding ' + object.metadata.name + ': roleRef ClusterRole ' + object.roleRef.name \
+                 + ' is not allowed in a tenant namespace; bind a Role of the namespace or one of {tenant_roles} (allowed ClusterRoles: ' \
+                 + (size(params.spec.allowedClusterRoles) == 0 ? 'none' : params.spec.allowedClusterRoles.join(', ')) + ')'",
+                tenant_roles = TENANT_CLUSTER_ROLES.join(", ")
+            ),
         ),
         check(
             format!(

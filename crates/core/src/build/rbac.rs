@@ -1,8 +1,19 @@
-//! Roles, RoleBindings and ServiceAccounts (`rbac`, seed 004 mkTenantRBAC), all namespaced.
+//! RBAC (`rbac`, seed 004 mkTenantRBAC): the tenant roles, RoleBindings and ServiceAccounts.
 //!
-//! Built-in Roles, with explicit rules (no wildcards, never `bind`, `escalate` or
+//! The three built-in roles are **ClusterRoles shared by every tenant** (part of
+//! [`crate::build::shared_objects`]); each tenant namespace gets only RoleBindings to them. A
+//! RoleBinding to a ClusterRole grants its rules inside that one namespace, so the roles are the
+//! same per-namespace grants as before, defined once instead of copied into every namespace:
+//! 3 objects less per tenant, one place to read them, and nothing a tenant admin could edit.
+//! It is also much cheaper for the API server: creating a namespaced Role makes it check that
+//! its creator holds every permission in it (RBAC escalation prevention), which costs two
+//! consistent lists of bindings per Role; binding a ClusterRole the creator may `bind` (the
+//! operator may bind exactly these three) is one authorizer lookup.
+//!
+//! Built-in roles, with explicit rules (no wildcards, never `bind`, `escalate` or
 //! `impersonate`; resourcequotas, limitranges, networkpolicies and everything in
-//! `shop.pilab.hu` are read-only for every role):
+//! `shop.pilab.hu` are read-only for every role; no aggregation labels, so they never grow
+//! behind the Tenant's back):
 //! - `tenant-admin`: full on workloads and their config (pods and exec/attach/port-forward,
 //!   services, configmaps, secrets, serviceaccounts, PVCs, deployments, statefulsets,
 //!   replicasets, jobs, cronjobs, HPAs, PDBs, ingresses), Roles and RoleBindings (the apiserver's
@@ -13,13 +24,15 @@
 //!   anyway; hiding them would only look safer.
 //! - `tenant-viewer`: get/list/watch on everything except Secrets (pod logs included).
 //!
-//! `rbac.roles` entries named `admin`, `developer` or `viewer` replace those roles' rules;
-//! other names add a Role `tenant-{name}` (bound by the tenant's admins). A resource is
-//! `resource`, `group/resource`, `resource/subresource` or `group/resource/subresource`; bare
-//! names map to their API group through a table of common resources (unknown: core group).
-//! Verbs and resources are listed explicitly: a `*` anywhere, a write verb on a guardrail
-//! resource, or a verb outside get/list/watch/create/update/patch/delete/deletecollection is an
-//! error (validation refuses the same, so a valid Tenant always renders).
+//! `rbac.roles` entries named `admin`, `developer` or `viewer` replace those roles' rules for
+//! one tenant: it then gets a namespaced Role of that name, and its bindings reference the Role
+//! instead of the ClusterRole. Other names add a Role `tenant-{name}` (bound by the tenant's
+//! admins). A resource is `resource`, `group/resource`, `resource/subresource` or
+//! `group/resource/subresource`; bare names map to their API group through a table of common
+//! resources (unknown: core group). Verbs and resources are listed explicitly: a `*` anywhere, a
+//! write verb on a guardrail resource, or a verb outside
+//! get/list/watch/create/update/patch/delete/deletecollection is an error (validation refuses
+//! the same, so a valid Tenant always renders).
 //!
 //! RoleBindings (a binding without subjects is left out; subjects sorted and deduplicated):
 //! `tenant-admins` (owner, admins, rbac.admins; rbac.adminGroups), `tenant-developers`,
@@ -34,9 +47,10 @@ use crate::naming::names;
 use crate::object::Object;
 use crate::presets::Effective;
 use k8s_openapi::api::core::v1::ServiceAccount;
-use k8s_openapi::api::rbac::v1::{PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::api::rbac::v1::{ClusterRole, PolicyRule, Role, RoleBinding, RoleRef, Subject};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use std::collections::{BTreeMap, BTreeSet};
-use tenant_api::{RbacSpec, RoleRules, Tenant, TenantSpec};
+use tenant_api::{RbacSpec, RoleRules, Tenant, TenantSpec, labels};
 
 pub const BINDING_ADMINS: &str = "tenant-admins";
 pub const BINDING_DEVELOPERS: &str = "tenant-developers";
@@ -391,21 +405,45 @@ fn role(tenant: &Tenant, eff: &Effective, name: &str, rules: Vec<PolicyRule>) ->
     }
 }
 
-/// The Roles: `tenant-admin`, `tenant-developer`, `tenant-viewer`, then custom roles by name.
-pub fn roles(tenant: &Tenant, eff: &Effective) -> Result<Vec<Role>, BuildError> {
-    let custom = tenant
+/// The shared ClusterRoles of the built-in roles (cluster-scoped, labelled as the operator's,
+/// without tenant labels: they belong to no tenant).
+pub fn cluster_roles() -> Vec<ClusterRole> {
+    BuiltinRole::ALL
+        .into_iter()
+        .map(|b| ClusterRole {
+            metadata: ObjectMeta {
+                name: Some(b.role_name().to_string()),
+                labels: Some(BTreeMap::from([
+                    (labels::MANAGED_BY.to_string(), labels::MANAGER.to_string()),
+                    (labels::PART_OF.to_string(), "tenant".to_string()),
+                    (labels::APP_COMPONENT.to_string(), "tenant-role".to_string()),
+                ])),
+                ..Default::default()
+            },
+            rules: Some(b.rules()),
+            aggregation_rule: None,
+        })
+        .collect()
+}
+
+fn custom_roles(tenant: &Tenant) -> BTreeMap<String, RoleRules> {
+    tenant
         .spec
         .rbac
         .as_ref()
         .and_then(|r| r.roles.clone())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The namespaced Roles of one tenant: the built-in roles it overrides (`rbac.roles.admin`,
+/// `developer`, `viewer`), then its custom roles by name. Without `rbac.roles` there are none.
+pub fn roles(tenant: &Tenant, eff: &Effective) -> Result<Vec<Role>, BuildError> {
+    let custom = custom_roles(tenant);
     let mut out = Vec::new();
     for b in BuiltinRole::ALL {
-        let rules = match custom.get(b.key()) {
-            Some(rr) => custom_rules(b.key(), rr)?,
-            None => b.rules(),
-        };
-        out.push(role(tenant, eff, b.role_name(), rules));
+        if let Some(rr) = custom.get(b.key()) {
+            out.push(role(tenant, eff, b.role_name(), custom_rules(b.key(), rr)?));
+        }
     }
     for (name, rr) in &custom {
         if BuiltinRole::from_key(name).is_none() {
@@ -418,6 +456,21 @@ pub fn roles(tenant: &Tenant, eff: &Effective) -> Result<Vec<Role>, BuildError> 
         }
     }
     Ok(out)
+}
+
+/// What a binding of built-in role `b` references for this tenant: its own Role when it
+/// overrides the role, else the shared ClusterRole.
+pub fn role_ref(tenant: &Tenant, b: BuiltinRole) -> RoleRef {
+    let kind = if custom_roles(tenant).contains_key(b.key()) {
+        "Role"
+    } else {
+        "ClusterRole"
+    };
+    RoleRef {
+        api_group: RBAC_GROUP.to_string(),
+        kind: kind.to_string(),
+        name: b.role_name().to_string(),
+    }
 }
 
 fn subject(kind: &str, name: &str) -> Subject {
@@ -475,16 +528,12 @@ fn binding(
     tenant: &Tenant,
     eff: &Effective,
     name: &str,
-    role: &str,
+    role: BuiltinRole,
     subjects: Vec<Subject>,
 ) -> Option<RoleBinding> {
     (!subjects.is_empty()).then(|| RoleBinding {
         metadata: object_meta(tenant, eff, name),
-        role_ref: RoleRef {
-            api_group: RBAC_GROUP.to_string(),
-            kind: "Role".to_string(),
-            name: role.to_string(),
-        },
+        role_ref: role_ref(tenant, role),
         subjects: Some(subjects),
     })
 }
@@ -536,7 +585,7 @@ pub fn role_bindings(
         tenant,
         eff,
         BINDING_ADMINS,
-        names::ROLE_ADMIN,
+        BuiltinRole::Admin,
         admins,
     ));
     let developers = subjects(opt(&r.developers), opt(&r.developer_groups));
@@ -544,7 +593,7 @@ pub fn role_bindings(
         tenant,
         eff,
         BINDING_DEVELOPERS,
-        names::ROLE_DEVELOPER,
+        BuiltinRole::Developer,
         developers,
     ));
     let viewers = subjects(opt(&r.viewers), opt(&r.viewer_groups));
@@ -552,7 +601,7 @@ pub fn role_bindings(
         tenant,
         eff,
         BINDING_VIEWERS,
-        names::ROLE_VIEWER,
+        BuiltinRole::Viewer,
         viewers,
     ));
 
@@ -584,7 +633,7 @@ pub fn role_bindings(
         tenant,
         eff,
         BINDING_SERVICE_ACCOUNTS,
-        sa_role.role_name(),
+        sa_role,
         sa_subjects,
     ));
 
@@ -606,7 +655,7 @@ pub fn role_bindings(
             tenant,
             eff,
             BINDING_CROSS_TENANT,
-            names::ROLE_VIEWER,
+            BuiltinRole::Viewer,
             cross,
         ));
     }
@@ -854,10 +903,60 @@ mod tests {
                 {"apiGroups": ["example.com"], "resources": ["gadgets/status"], "verbs": ["get", "patch"]},
             ])
         );
-        // the built-in roles are still there
+        // the built-in roles stay the shared ClusterRoles: no namespaced copies
         for n in [names::ROLE_ADMIN, names::ROLE_DEVELOPER, names::ROLE_VIEWER] {
-            assert!(find(&objs, "Role", n).is_some(), "{n}");
+            assert!(find(&objs, "Role", n).is_none(), "{n}");
         }
+    }
+
+    #[test]
+    fn the_builtin_roles_are_shared_cluster_roles() {
+        let roles = cluster_roles();
+        let names: Vec<&str> = roles
+            .iter()
+            .filter_map(|r| r.metadata.name.as_deref())
+            .collect();
+        assert_eq!(
+            names,
+            vec![names::ROLE_ADMIN, names::ROLE_DEVELOPER, names::ROLE_VIEWER]
+        );
+        for (role, b) in roles.iter().zip(BuiltinRole::ALL) {
+            assert_eq!(role.rules.as_deref(), Some(b.rules().as_slice()));
+            assert!(role.aggregation_rule.is_none(), "never aggregated");
+            assert!(role.metadata.namespace.is_none());
+            let l = role.metadata.labels.clone().unwrap_or_default();
+            assert_eq!(
+                l.get(labels::MANAGED_BY).map(String::as_str),
+                Some(labels::MANAGER)
+            );
+            assert!(
+                !l.contains_key(labels::TENANT_ID),
+                "they belong to no tenant"
+            );
+        }
+    }
+
+    #[test]
+    fn an_overridden_builtin_role_is_a_namespaced_role_its_bindings_reference() {
+        let t = tenant(Some(RbacSpec {
+            roles: Some(BTreeMap::from([(
+                "developer".to_string(),
+                RoleRules {
+                    verbs: strings(&["get", "list", "watch"]).unwrap(),
+                    resources: strings(&["pods", "apps/deployments"]).unwrap(),
+                },
+            )])),
+            admins: strings(&["a@acme.com"]),
+            developers: strings(&["d@acme.com"]),
+            ..Default::default()
+        }));
+        let objs = objects(&t, &BuildContext::default());
+        let dev = find(&objs, "Role", names::ROLE_DEVELOPER).expect("the override");
+        assert_eq!(dev["metadata"]["namespace"], "tenant-acme-production");
+        assert!(find(&objs, "Role", names::ROLE_ADMIN).is_none());
+        let b = bindings(&t, &BuildContext::default());
+        assert_eq!(b[BINDING_DEVELOPERS].role_ref.kind, "Role");
+        assert_eq!(b[BINDING_ADMINS].role_ref.kind, "ClusterRole");
     }
 
     #[test]
@@ -940,7 +1039,7 @@ mod tests {
             ])
         );
         assert_eq!(admins.role_ref.name, names::ROLE_ADMIN);
-        assert_eq!(admins.role_ref.kind, "Role");
+        assert_eq!(admins.role_ref.kind, "ClusterRole");
         assert!(
             admins
                 .subjects
@@ -965,21 +1064,10 @@ mod tests {
     }
 
     #[test]
-    fn no_subjects_no_bindings_but_roles_exist() {
+    fn no_subjects_no_rbac_objects() {
+        // The roles are the shared ClusterRoles; a tenant without subjects binds nobody.
         let t = tenant(None);
-        let objs = objects(&t, &BuildContext::default());
-        let kinds: Vec<(&str, &str)> = objs
-            .iter()
-            .map(|o| (o.kind.as_str(), o.name.as_str()))
-            .collect();
-        assert_eq!(
-            kinds,
-            vec![
-                ("Role", names::ROLE_ADMIN),
-                ("Role", names::ROLE_DEVELOPER),
-                ("Role", names::ROLE_VIEWER)
-            ]
-        );
+        assert!(objects(&t, &BuildContext::default()).is_empty());
     }
 
     #[test]
@@ -1000,9 +1088,6 @@ mod tests {
             vec![
                 ("ServiceAccount", "ci-cd"),
                 ("ServiceAccount", "monitoring"),
-                ("Role", names::ROLE_ADMIN),
-                ("Role", names::ROLE_DEVELOPER),
-                ("Role", names::ROLE_VIEWER),
                 ("RoleBinding", BINDING_VIEWERS),
                 ("RoleBinding", BINDING_SERVICE_ACCOUNTS),
             ]

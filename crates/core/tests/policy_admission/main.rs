@@ -960,7 +960,14 @@ fn rbac_role_refs_and_reserved_names() {
             rolebinding("bob-dev", "Role", "tenant-developer"),
         ),
     );
-    for cr in ["admin", "edit", "view", "cluster-admin"] {
+    // the tenant ClusterRoles: a tenant admin may hand them out in the namespace
+    for cr in ["tenant-admin", "tenant-developer", "tenant-viewer"] {
+        allowed(
+            &c,
+            &Request::create(ROLEBINDING, OPEN, rolebinding("bob", "ClusterRole", cr)),
+        );
+    }
+    for cr in ["admin", "edit", "view", "cluster-admin", "tenant-operator"] {
         denied(
             &c,
             &Request::create(ROLEBINDING, OPEN, rolebinding("bob", "ClusterRole", cr)),
