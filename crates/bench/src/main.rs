@@ -13,6 +13,8 @@
 //! Usage: cargo build --release -p tenant-operator -p tenant-bench
 //!        target/release/tenant-bench --tenants 1000
 
+mod costs;
+
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -54,6 +56,10 @@ struct Args {
     /// How long to wait for all tenants to become Ready.
     #[arg(long, default_value_t = 1800)]
     timeout_seconds: u64,
+    /// Instead of the phases: the API server's CPU per request of each kind the operator model
+    /// makes (the tenant's objects, the Tenant's own writes), N requests of each.
+    #[arg(long, value_name = "N")]
+    request_costs: Option<usize>,
 }
 
 const BENCH_NS: &str = "tenant-bench";
@@ -73,6 +79,9 @@ async fn main() -> Result<()> {
     eprintln!("bench: control plane {}", cp.state_dir().display());
     install(cp, &root)?;
     let template = load_template(&root.join(&args.template))?;
+    if let Some(n) = args.request_costs {
+        return costs::request_costs(cp, &admin, &template, n.max(1)).await;
+    }
 
     // Phase 1: the bare client.
     let cpu0 = plane_cpu(cp);
