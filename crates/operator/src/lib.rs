@@ -217,21 +217,12 @@ async fn keep_shared_objects(
     operator_user: String,
     done: futures::channel::mpsc::UnboundedSender<()>,
 ) {
-    let mut delay = Duration::from_secs(5);
-    while !shared.ok() {
-        tokio::time::sleep(delay).await;
-        match apply_shared_objects(&client, &resolver, &metrics, &operator_user).await {
-            Ok(_) => {
-                shared.set_ok(true);
-                let _ = done.unbounded_send(());
-            }
-            Err(e) => {
-                let e = Error::SharedPolicies(Box::new(e));
-                warn!(error = %e, retry_in = ?delay, "shared admission policies still not applied");
-                metrics.error(e.category());
-                delay = (delay * 2).min(Duration::from_secs(300));
-            }
-        }
+    let apply = || apply_shared_until_done(&client, &resolver, &metrics, &operator_user);
+    if !shared.ok() {
+        tokio::time::sleep(SHARED_RETRY).await;
+        apply().await;
+        shared.set_ok(true);
+        let _ = done.unbounded_send(());
     }
     let mut changes = shared_object_changes(&client);
     while changes.next().await.is_some() {
@@ -239,17 +230,34 @@ async fn keep_shared_objects(
         while let Ok(Some(_)) =
             tokio::time::timeout(Duration::from_millis(200), changes.next()).await
         {}
-        if let Err(e) = apply_shared_objects(&client, &resolver, &metrics, &operator_user).await {
-            let e = Error::SharedPolicies(Box::new(e));
-            warn!(error = %e, "restoring the shared objects failed; retrying");
-            metrics.error(e.category());
-            tokio::time::sleep(Duration::from_secs(5)).await;
-        }
+        apply().await;
+    }
+}
+
+/// The first wait before applying the shared objects again after a failure; it doubles up to
+/// five minutes.
+const SHARED_RETRY: Duration = Duration::from_secs(5);
+
+/// Applies the shared objects, retrying with backoff until it succeeds.
+async fn apply_shared_until_done(
+    client: &Client,
+    resolver: &Resolver,
+    metrics: &Metrics,
+    operator_user: &str,
+) {
+    let mut delay = SHARED_RETRY;
+    while let Err(e) = apply_shared_objects(client, resolver, metrics, operator_user).await {
+        let e = Error::SharedPolicies(Box::new(e));
+        warn!(error = %e, retry_in = ?delay, "shared objects not applied; retrying");
+        metrics.error(e.category());
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(300));
     }
 }
 
 /// One item per change to a shared object (the operator's label selects them): an edit, a
-/// deletion, or a relist after the watch was down. The initial list yields nothing.
+/// deletion, or a (re)list, whose end also counts, since the objects may have changed while the
+/// watch was not running.
 fn shared_object_changes(client: &Client) -> futures::stream::BoxStream<'static, ()> {
     use k8s_openapi::api::admissionregistration::v1::{
         ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
@@ -260,15 +268,15 @@ fn shared_object_changes(client: &Client) -> futures::stream::BoxStream<'static,
         K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
     {
         let cfg = watch_config().labels(&cache::managed_selector());
-        let mut synced = false;
         watcher(Api::<K>::all(client.clone()), cfg)
             .default_backoff()
-            .filter_map(move |event| {
-                let changed = match event {
-                    Ok(watcher::Event::Apply(_) | watcher::Event::Delete(_)) => true,
-                    Ok(watcher::Event::InitDone) => std::mem::replace(&mut synced, true),
-                    Ok(_) | Err(_) => false,
-                };
+            .filter_map(|event| {
+                let changed = matches!(
+                    event,
+                    Ok(watcher::Event::Apply(_)
+                        | watcher::Event::Delete(_)
+                        | watcher::Event::InitDone)
+                );
                 futures::future::ready(changed.then_some(()))
             })
             .boxed()
