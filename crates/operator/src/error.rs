@@ -67,6 +67,12 @@ pub enum Error {
         source: serde_json::Error,
     },
 
+    /// A shared object's name is taken by an object the operator did not create.
+    #[error(
+        "{kind} {name} exists and is not the operator's (no app.kubernetes.io/managed-by=tenant-operator label); not taking it over"
+    )]
+    NotOurs { kind: String, name: String },
+
     /// Applying the shared admission policies at start-up failed.
     #[error("applying the shared admission policies: {0}")]
     SharedPolicies(#[source] Box<Error>),
@@ -114,6 +120,7 @@ impl Error {
             Error::Finalizer(_) => "finalizer",
             Error::Serialize { .. } => "serialize",
             Error::SharedPolicies(_) => "shared-policies",
+            Error::NotOurs { .. } => "not-ours",
             Error::Lease { .. } => "lease",
             Error::LeaseLost(_) => "lease-lost",
             Error::Server { .. } => "server",

@@ -33,7 +33,8 @@ use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Client, Resource};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use tenant_api::{Tenant, TenantPolicy};
+use serde_json::Value;
+use tenant_api::{Tenant, TenantPolicy, labels};
 use tenant_core::build::{self, BuildContext};
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
@@ -324,6 +325,16 @@ pub async fn apply_shared_objects(
         if live.as_ref().is_some_and(|l| is_subset(&obj.manifest, l)) {
             continue;
         }
+        // The names are plain (`tenant-admin`, `tenant-workloads`): one that exists without the
+        // operator's label belongs to someone else, and is not taken over.
+        if let Some(l) = &live
+            && l.pointer(MANAGED_BY_POINTER).and_then(Value::as_str) != Some(labels::MANAGER)
+        {
+            return Err(Error::NotOurs {
+                kind: obj.kind.clone(),
+                name: obj.name.clone(),
+            });
+        }
         metrics.write(&obj.kind, "apply");
         apply::server_side_apply(client, &ar, obj).await?;
         applied += 1;
@@ -335,6 +346,9 @@ pub async fn apply_shared_objects(
     );
     Ok(applied)
 }
+
+/// `metadata.labels["app.kubernetes.io/managed-by"]` as a JSON pointer.
+const MANAGED_BY_POINTER: &str = "/metadata/labels/app.kubernetes.io~1managed-by";
 
 /// Maps a managed child to its Tenant through the owner annotation (only Tenants in scope).
 fn owner_mapper<K: Resource>(

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use common::*;
@@ -15,6 +15,7 @@ use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
+use tenant_api::labels;
 use testenv::poll_until;
 
 #[tokio::test]
@@ -78,6 +79,75 @@ async fn edited_or_deleted_shared_objects_are_restored() -> Result<()> {
             "no {kind} apply counted:\n{metrics}"
         );
     }
+    op.stop().await?;
+
+    // Someone else's ClusterRole of the same name (no operator label): a starting operator does
+    // not take it over, and holds Tenants at PolicyReady=False until it is given back.
+    let theirs = json!({"metadata": {"labels": {labels::MANAGED_BY: null}},
+        "rules": [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get"]}]});
+    cluster_roles
+        .patch(
+            "tenant-developer",
+            &PatchParams::default(),
+            &Patch::Merge(&theirs),
+        )
+        .await?;
+    let op = h.start_operator().await?;
+    op.wait_ready().await?;
+    let t = h.tenant("shared");
+    h.create(&t).await?;
+    let pending = poll_until("PolicyReady False", TIMEOUT, || {
+        let api = h.tenants();
+        let name = t.name_any();
+        async move {
+            let t = api.get(&name).await.map_err(|e| e.to_string())?;
+            match condition(&t, "PolicyReady") {
+                Some(c) if c.status == "False" => Ok(c.reason.clone()),
+                c => Err(format!("{c:?}")),
+            }
+        }
+    })
+    .await?;
+    anyhow::ensure!(pending == "SharedPoliciesPending", "{pending}");
+    stays_for("their ClusterRole", Duration::from_secs(3), || {
+        let cluster_roles = cluster_roles.clone();
+        async move {
+            let r = cluster_roles
+                .get("tenant-developer")
+                .await
+                .map_err(|e| e.to_string())?;
+            let nodes = r
+                .rules
+                .iter()
+                .flatten()
+                .any(|r| r.resources.iter().flatten().any(|x| x == "nodes"));
+            if nodes && !r.labels().contains_key(labels::MANAGED_BY) {
+                Ok(())
+            } else {
+                Err(format!("taken over: {r:?}"))
+            }
+        }
+    })
+    .await?;
+    // Given back (labelled as the operator's again): the retry applies it, the Tenant gets Ready.
+    cluster_roles
+        .patch(
+            "tenant-developer",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {labels::MANAGED_BY: labels::MANAGER}}})),
+        )
+        .await?;
+    h.wait_phase(&t.name_any(), tenant_api::Phase::Running)
+        .await?;
+    let r = cluster_roles.get("tenant-developer").await?;
+    anyhow::ensure!(
+        !r.rules
+            .iter()
+            .flatten()
+            .any(|r| r.resources.iter().flatten().any(|x| x == "nodes")),
+        "the operator's rules are back: {:?}",
+        r.rules
+    );
     h.teardown().await?;
     op.stop().await
 }
