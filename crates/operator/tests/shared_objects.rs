@@ -18,6 +18,14 @@ use serde_json::json;
 use tenant_api::labels;
 use testenv::poll_until;
 
+/// Whether the ClusterRole grants anything on `resource`.
+fn grants(role: &ClusterRole, resource: &str) -> bool {
+    role.rules
+        .iter()
+        .flatten()
+        .any(|r| r.resources.iter().flatten().any(|x| x == resource))
+}
+
 #[tokio::test]
 async fn edited_or_deleted_shared_objects_are_restored() -> Result<()> {
     let h = Harness::new("op-shared").await?;
@@ -49,11 +57,7 @@ async fn edited_or_deleted_shared_objects_are_restored() -> Result<()> {
                     .get("tenant-viewer")
                     .await
                     .map_err(|e| e.to_string())?;
-                let secrets = r
-                    .rules
-                    .iter()
-                    .flatten()
-                    .any(|r| r.resources.iter().flatten().any(|x| x == "secrets"));
+                let secrets = grants(&r, "secrets");
                 let b = bindings.get_opt(binding).await.map_err(|e| e.to_string())?;
                 let restored = b.is_some_and(|b| b.uid() != old_uid);
                 if !secrets && restored {
@@ -116,11 +120,7 @@ async fn edited_or_deleted_shared_objects_are_restored() -> Result<()> {
                 .get("tenant-developer")
                 .await
                 .map_err(|e| e.to_string())?;
-            let nodes = r
-                .rules
-                .iter()
-                .flatten()
-                .any(|r| r.resources.iter().flatten().any(|x| x == "nodes"));
+            let nodes = grants(&r, "nodes");
             if nodes && !r.labels().contains_key(labels::MANAGED_BY) {
                 Ok(())
             } else {
@@ -141,10 +141,7 @@ async fn edited_or_deleted_shared_objects_are_restored() -> Result<()> {
         .await?;
     let r = cluster_roles.get("tenant-developer").await?;
     anyhow::ensure!(
-        !r.rules
-            .iter()
-            .flatten()
-            .any(|r| r.resources.iter().flatten().any(|x| x == "nodes")),
+        !grants(&r, "nodes"),
         "the operator's rules are back: {:?}",
         r.rules
     );
