@@ -893,9 +893,14 @@ pub struct CustomDashboard {
 }
 
 /// Observed state of a Tenant.
+///
+/// A Tenant the operator has not written yet reads as `phase: Initialization`: the API server
+/// fills in this default when it reads the object from storage, so a new Tenant shows its first
+/// phase without a status write of its own.
 #[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
+#[schemars(extend("default" = {"phase": "Initialization"}))]
 pub struct TenantStatus {
     /// Lifecycle phase.
     pub phase: Option<Phase>,
