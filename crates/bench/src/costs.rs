@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, DynamicObject, Patch, PatchParams, PostParams};
-use kube::{Client, Resource};
+use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tenant_api::{Tenant, labels};
 use tenant_core::build::{self, BuildContext};
@@ -88,7 +88,14 @@ pub async fn request_costs(
     };
     let ctx = BuildContext::default();
     let pp = PatchParams::apply("tenant-bench-bare").force();
-    for obj in build::shared_objects(&ctx)? {
+    // Without the finalizer policy first: the Tenant creates and finalizer patches below are
+    // what a cluster without MutatingAdmissionPolicy pays; the policy's own cost is measured last.
+    let (finalizer_policy, shared): (Vec<_>, Vec<_>) =
+        build::shared_objects(&ctx)?.into_iter().partition(|o| {
+            o.api_version == build::finalizer::API_VERSION
+                && build::finalizer::KINDS.contains(&o.kind.as_str())
+        });
+    for obj in shared {
         res.api(&obj)
             .await?
             .patch(&obj.name, &pp, &Patch::Apply(&obj.manifest))
@@ -139,15 +146,19 @@ pub async fn request_costs(
         }
     })
     .await?;
-    m.measure("Tenant finalizer (merge patch)", n, |i| {
-        let (api, name) = (as_operator.clone(), name(i));
-        async move {
-            let patch = json!({"metadata": {"finalizers": [labels::FINALIZER]}});
-            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await?;
-            Ok(())
-        }
-    })
+    m.measure(
+        "Tenant finalizer (merge patch; clusters without the policy)",
+        n,
+        |i| {
+            let (api, name) = (as_operator.clone(), name(i));
+            async move {
+                let patch = json!({"metadata": {"finalizers": [labels::FINALIZER]}});
+                api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                    .await?;
+                Ok(())
+            }
+        },
+    )
     .await?;
     let live = tenants.get(&name(0)).await?;
     let ns = tenant_core::naming::namespace_name(&live.spec);
@@ -172,7 +183,10 @@ pub async fn request_costs(
     };
     let hard = json!({"limits.cpu": "2", "limits.memory": "4Gi", "requests.storage": "20Gi", "services.nodeports": "0"});
     for (what, outcome) in [
-        ("Tenant status apply: Initialization", initializing),
+        (
+            "Tenant status apply: Initialization (only where the CRD lacks its status default)",
+            initializing,
+        ),
         (
             "Tenant status apply: Provisioning",
             applied(json!({"spec": {"hard": hard}})),
@@ -227,6 +241,29 @@ pub async fn request_costs(
             Ok(())
         }
     })
+    .await?;
+
+    for obj in &finalizer_policy {
+        res.api(obj)
+            .await?
+            .patch(&obj.name, &pp, &Patch::Apply(&obj.manifest))
+            .await?;
+    }
+    m.measure(
+        "Tenant create, finalizer added by the MutatingAdmissionPolicy",
+        n,
+        |i| {
+            let t = tenant_named(template, &format!("costs-map-{i}"), BENCH_NS);
+            let tenants = tenants.clone();
+            async move {
+                let created = tenants.create(&PostParams::default(), &t).await?;
+                if !created.finalizers().iter().any(|f| f == labels::FINALIZER) {
+                    anyhow::bail!("the finalizer policy did not add {}", labels::FINALIZER);
+                }
+                Ok(())
+            }
+        },
+    )
     .await?;
 
     println!("## tenant-bench --request-costs {n}\n");

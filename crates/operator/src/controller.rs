@@ -432,7 +432,7 @@ fn live_ref(obj: &Object, live: &Value) -> Option<CachedRef> {
     Some(CachedRef::from_meta(&obj.api_version, &obj.kind, &meta))
 }
 
-fn not_served(e: &kube::Error) -> bool {
+pub(crate) fn not_served(e: &kube::Error) -> bool {
     matches!(e, kube::Error::Discovery(_)) || api_code(e) == Some(404)
 }
 

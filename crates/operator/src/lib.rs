@@ -225,7 +225,7 @@ async fn keep_shared_objects(
         shared.set_ok(true);
         let _ = done.unbounded_send(());
     }
-    let mut changes = shared_object_changes(&client);
+    let mut changes = shared_object_changes(&client, &resolver).await;
     while changes.next().await.is_some() {
         // A burst of changes (a kubectl delete of several) is one re-apply.
         while let Ok(Some(_)) =
@@ -258,18 +258,19 @@ async fn apply_shared_until_done(
 
 /// One item per change to a shared object (the operator's label selects them): an edit, a
 /// deletion, or a (re)list, whose end also counts, since the objects may have changed while the
-/// watch was not running.
-fn shared_object_changes(client: &Client) -> futures::stream::BoxStream<'static, ()> {
+/// watch was not running. Optional kinds the cluster does not serve are not watched.
+async fn shared_object_changes(
+    client: &Client,
+    resolver: &Resolver,
+) -> futures::stream::BoxStream<'static, ()> {
     use k8s_openapi::api::admissionregistration::v1::{
         ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
     };
     use k8s_openapi::api::rbac::v1::ClusterRole;
-    fn changes<K>(client: &Client) -> futures::stream::BoxStream<'static, ()>
-    where
-        K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + 'static,
-    {
+    use kube::api::{ApiResource, DynamicObject};
+    fn changes(client: &Client, ar: &ApiResource) -> futures::stream::BoxStream<'static, ()> {
         let cfg = watch_config().labels(&cache::managed_selector());
-        watcher(Api::<K>::all(client.clone()), cfg)
+        watcher(Api::<DynamicObject>::all_with(client.clone(), ar), cfg)
             .default_backoff()
             .filter_map(|event| {
                 let changed = matches!(
@@ -282,12 +283,26 @@ fn shared_object_changes(client: &Client) -> futures::stream::BoxStream<'static,
             })
             .boxed()
     }
-    futures::stream::select_all([
-        changes::<ValidatingAdmissionPolicy>(client),
-        changes::<ValidatingAdmissionPolicyBinding>(client),
-        changes::<ClusterRole>(client),
-    ])
-    .boxed()
+    let mut kinds = vec![
+        ApiResource::erase::<ValidatingAdmissionPolicy>(&()),
+        ApiResource::erase::<ValidatingAdmissionPolicyBinding>(&()),
+        ApiResource::erase::<ClusterRole>(&()),
+    ];
+    for kind in build::finalizer::KINDS {
+        match resolver
+            .resolve(
+                client,
+                &Caches::default(),
+                build::finalizer::API_VERSION,
+                kind,
+            )
+            .await
+        {
+            Ok(ar) => kinds.push(ar),
+            Err(e) => debug!(kind, error = %e, "optional shared kind not watched"),
+        }
+    }
+    futures::stream::select_all(kinds.iter().map(|ar| changes(client, ar))).boxed()
 }
 
 /// Whether the shared admission policies are in place (PolicyReady depends on it).
@@ -303,7 +318,8 @@ impl SharedPolicies {
     }
 }
 
-/// Applies the cluster-wide admission policies, skipping those already in place.
+/// Applies the cluster-wide shared objects, skipping those already in place (and the optional
+/// ones the cluster does not serve).
 pub async fn apply_shared_objects(
     client: &Client,
     resolver: &Resolver,
@@ -318,9 +334,21 @@ pub async fn apply_shared_objects(
     let caches = Caches::default();
     let mut applied = 0;
     for obj in &objects {
-        let ar = resolver
+        let ar = match resolver
             .resolve(client, &caches, &obj.api_version, &obj.kind)
-            .await?;
+            .await
+        {
+            Ok(ar) => ar,
+            // Kubernetes before 1.36 has no MutatingAdmissionPolicy: the operator then adds the
+            // Tenant finalizer itself, on the first reconcile.
+            Err(Error::Discovery { source, .. })
+                if optional_shared_kind(obj) && controller::not_served(&source) =>
+            {
+                debug!(kind = %obj.kind, "not served; the operator adds finalizers itself");
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
         let live = apply::get_live(client, &ar, obj.namespace.as_deref(), &obj.name).await?;
         if live.as_ref().is_some_and(|l| is_subset(&obj.manifest, l)) {
             continue;
@@ -345,6 +373,12 @@ pub async fn apply_shared_objects(
         applied, "shared admission policies in place"
     );
     Ok(applied)
+}
+
+/// A shared object the operator works without, on clusters that do not serve its kind.
+fn optional_shared_kind(obj: &tenant_core::Object) -> bool {
+    obj.api_version == build::finalizer::API_VERSION
+        && build::finalizer::KINDS.contains(&obj.kind.as_str())
 }
 
 /// `metadata.labels["app.kubernetes.io/managed-by"]` as a JSON pointer.

@@ -466,6 +466,90 @@ async fn deleting_a_tenant_removes_what_it_created_and_nothing_else() -> Result<
     op.stop().await
 }
 
+/// The API server gives a new Tenant its finalizer (the operator's MutatingAdmissionPolicy) and
+/// its first phase (the CRD's status default), so the operator writes neither: one finalizer
+/// patch and one status write less per tenant than before.
+#[tokio::test]
+async fn a_new_tenant_gets_its_finalizer_and_first_phase_from_the_api_server() -> Result<()> {
+    let h = Harness::new("op-born").await?;
+    // An operator puts the shared objects in place and stops: nothing reconciles meanwhile.
+    let op = h.start_operator().await?;
+    op.wait_ready().await?;
+    op.stop().await?;
+    let t = h.tenant("born");
+    // The API server picks a new policy up asynchronously; a dry-run create shows when it has.
+    let dry = PostParams {
+        dry_run: true,
+        ..Default::default()
+    };
+    poll_until("the finalizer policy in effect", TIMEOUT, || {
+        let (api, t, dry) = (h.tenants(), t.clone(), dry.clone());
+        async move {
+            let created = api.create(&dry, &t).await.map_err(|e| e.to_string())?;
+            if created.finalizers().iter().any(|f| f == labels::FINALIZER) {
+                Ok(())
+            } else {
+                Err(format!("finalizers {:?}", created.finalizers()))
+            }
+        }
+    })
+    .await?;
+    h.create(&t).await?;
+    let born = h.get(&t.name_any()).await?;
+    ensure!(
+        born.finalizers() == [labels::FINALIZER.to_string()],
+        "finalizers at creation: {:?}",
+        born.finalizers()
+    );
+    let phase = born.status.as_ref().and_then(|s| s.phase);
+    ensure!(
+        phase == Some(Phase::Initialization),
+        "phase before any reconcile: {phase:?}"
+    );
+
+    let since = jiff::Timestamp::now();
+    let op = h.start_operator().await?;
+    let running = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let (mut finalizer_patches, mut status_writes) = (0, 0);
+    for e in h.cp.audit_events()? {
+        let at: Option<jiff::Timestamp> = e["requestReceivedTimestamp"]
+            .as_str()
+            .and_then(|s| s.parse().ok());
+        let obj = &e["objectRef"];
+        if e["user"]["username"] != testenv::OPERATOR_USER
+            || at.is_none_or(|at| at < since)
+            || obj["resource"] != "tenants"
+            || obj["name"] != t.name_any().as_str()
+            || !matches!(e["verb"].as_str(), Some("patch" | "update"))
+        {
+            continue;
+        }
+        match obj["subresource"].as_str() {
+            Some("status") => status_writes += 1,
+            _ => finalizer_patches += 1,
+        }
+    }
+    eprintln!(
+        "born with its finalizer: {finalizer_patches} finalizer writes, {status_writes} status writes to Running"
+    );
+    ensure!(
+        finalizer_patches == 0,
+        "the operator wrote the Tenant itself {finalizer_patches} times"
+    );
+    // Provisioning, then Running: no separate Initialization write.
+    ensure!(
+        (1..=2).contains(&status_writes),
+        "{status_writes} status writes"
+    );
+    // The finalizer from the policy does its job: deleting cleans up and then lets go.
+    let ns = status_namespace(&running)?;
+    h.delete_and_wait(&t.name_any()).await?;
+    h.wait_namespace_gone(&ns).await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
 #[tokio::test]
 async fn an_existing_foreign_namespace_is_a_conflict_and_left_untouched() -> Result<()> {
     let h = Harness::new("op-conflict").await?;

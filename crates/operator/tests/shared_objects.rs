@@ -1,5 +1,5 @@
 //! The objects every tenant relies on (the ValidatingAdmissionPolicies, their bindings, the tenant
-//! ClusterRoles) are restored when someone edits or deletes one. A binary of its own: every
+//! ClusterRoles, the finalizer's MutatingAdmissionPolicy) are restored when someone edits or deletes one. A binary of its own: every
 //! operator running in a test binary restores them, and another test there measuring an
 //! operator's writes would count those.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
@@ -13,7 +13,7 @@ use common::*;
 use k8s_openapi::api::admissionregistration::v1::ValidatingAdmissionPolicyBinding;
 use k8s_openapi::api::rbac::v1::ClusterRole;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams};
 use serde_json::json;
 use tenant_api::labels;
 use testenv::poll_until;
@@ -45,6 +45,21 @@ async fn edited_or_deleted_shared_objects_are_restored() -> Result<()> {
         )
         .await?;
     bindings.delete(binding, &DeleteParams::default()).await?;
+    // And the binding of the finalizer policy (served from Kubernetes 1.36 on, as here).
+    let (map_binding, _) = kube::discovery::pinned_kind(
+        &h.admin,
+        &GroupVersionKind::gvk(
+            "admissionregistration.k8s.io",
+            "v1",
+            "MutatingAdmissionPolicyBinding",
+        ),
+    )
+    .await?;
+    let map_bindings: Api<DynamicObject> = Api::all_with(h.admin.clone(), &map_binding);
+    let map_uid = map_bindings.get("tenant-finalizer").await?.uid();
+    map_bindings
+        .delete("tenant-finalizer", &DeleteParams::default())
+        .await?;
     let start = Instant::now();
     poll_until(
         "the ClusterRole and the policy binding restored",
@@ -52,7 +67,15 @@ async fn edited_or_deleted_shared_objects_are_restored() -> Result<()> {
         || {
             let (cluster_roles, bindings, old_uid) =
                 (cluster_roles.clone(), bindings.clone(), old_uid.clone());
+            let (map_bindings, map_uid) = (map_bindings.clone(), map_uid.clone());
             async move {
+                let m = map_bindings
+                    .get_opt("tenant-finalizer")
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if m.is_none_or(|m| m.uid() == map_uid) {
+                    return Err("the finalizer policy binding is not back".into());
+                }
                 let r = cluster_roles
                     .get("tenant-viewer")
                     .await
@@ -74,7 +97,11 @@ async fn edited_or_deleted_shared_objects_are_restored() -> Result<()> {
     eprintln!("shared objects restored in {:?}", start.elapsed());
     // It was this operator's doing (the only one running in this binary).
     let metrics = op.metrics.encode();
-    for kind in ["ClusterRole", "ValidatingAdmissionPolicyBinding"] {
+    for kind in [
+        "ClusterRole",
+        "ValidatingAdmissionPolicyBinding",
+        "MutatingAdmissionPolicyBinding",
+    ] {
         let line = format!("tenant_operator_api_writes_total{{kind=\"{kind}\",verb=\"apply\"}}");
         anyhow::ensure!(
             metrics

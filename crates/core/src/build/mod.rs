@@ -2,10 +2,11 @@
 //!
 //! `tenant_objects` returns one tenant's objects in apply order; `shared_objects` returns the
 //! cluster-wide objects every tenant relies on (the admission policies and the tenant
-//! ClusterRoles), which the operator applies at start-up and restores when they drift. Every object carries
+//! ClusterRoles, the finalizer policy), which the operator applies at start-up and restores when they drift. Every object carries
 //! the tenant's common labels, so the operator can list what it manages and delete what the
 //! spec no longer wants.
 
+pub mod finalizer;
 pub mod limits;
 pub mod namespace;
 pub mod network;
@@ -74,11 +75,13 @@ pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>
 }
 
 /// The cluster-scoped objects shared by all tenants: the admission policies and their
-/// bindings, then the ClusterRoles of the built-in tenant roles.
+/// bindings, the ClusterRoles of the built-in tenant roles, then the mutating policy that gives
+/// new Tenants their finalizer (optional: see [`finalizer`]).
 pub fn shared_objects(ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
     let mut out = policy::shared_policies(ctx)?;
     for role in rbac::cluster_roles() {
         out.push(Object::from_resource(&role)?);
     }
+    out.extend(finalizer::objects());
     Ok(out)
 }
