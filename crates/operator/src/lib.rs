@@ -162,8 +162,9 @@ where
     // re-check all Tenants once they are in. Afterwards they are watched, and restored when
     // someone deletes or edits one.
     let shared = SharedPolicies::default();
+    let gate = FinalizerPolicyGate::default();
     let (shared_done_tx, shared_done_rx) = futures::channel::mpsc::unbounded::<()>();
-    match apply_shared_objects(client, &resolver, metrics, &config.operator_user).await {
+    match apply_shared_objects(client, &resolver, metrics, &config.operator_user, &gate).await {
         Ok(_) => shared.set_ok(true),
         Err(e) => {
             let e = Error::SharedPolicies(Box::new(e));
@@ -177,6 +178,7 @@ where
         metrics.clone(),
         shared.clone(),
         config.operator_user.clone(),
+        gate,
         shared_done_tx,
     ));
 
@@ -216,16 +218,20 @@ async fn keep_shared_objects(
     metrics: Arc<Metrics>,
     shared: SharedPolicies,
     operator_user: String,
+    gate: FinalizerPolicyGate,
     done: futures::channel::mpsc::UnboundedSender<()>,
 ) {
-    let apply = || apply_shared_until_done(&client, &resolver, &metrics, &operator_user);
+    let apply = || apply_shared_until_done(&client, &resolver, &metrics, &operator_user, &gate);
     if !shared.ok() {
         tokio::time::sleep(SHARED_RETRY).await;
         apply().await;
         shared.set_ok(true);
         let _ = done.unbounded_send(());
     }
-    let mut changes = shared_object_changes(&client, &resolver).await;
+    // The gate opening is one more reason to apply (that is when the finalizer policy goes in).
+    let opened = futures::stream::once(gate.clone().open_when_safe(client.clone())).boxed();
+    let mut changes =
+        futures::stream::select(shared_object_changes(&client, &resolver).await, opened);
     while changes.next().await.is_some() {
         // A burst of changes (a kubectl delete of several) is one re-apply.
         while let Ok(Some(_)) =
@@ -245,9 +251,10 @@ async fn apply_shared_until_done(
     resolver: &Resolver,
     metrics: &Metrics,
     operator_user: &str,
+    gate: &FinalizerPolicyGate,
 ) {
     let mut delay = SHARED_RETRY;
-    while let Err(e) = apply_shared_objects(client, resolver, metrics, operator_user).await {
+    while let Err(e) = apply_shared_objects(client, resolver, metrics, operator_user, gate).await {
         let e = Error::SharedPolicies(Box::new(e));
         warn!(error = %e, retry_in = ?delay, "shared objects not applied; retrying");
         metrics.error(e.category());
@@ -318,13 +325,62 @@ impl SharedPolicies {
     }
 }
 
+/// When the finalizer's MutatingAdmissionPolicy may go in.
+///
+/// The API server's mutating-policy plugin needs the schema of the kind it mutates, which it
+/// reads from its own `/openapi/v3`, polled every 5 seconds. Until it has the Tenant schema, a
+/// matching policy makes every Tenant create fail with 503 ("Resource kind ... not found"),
+/// whatever its `failurePolicy`: right after the CRDs are installed, `kubectl apply` of a Tenant
+/// would fail. So the policy is applied only once `/openapi/v3` has published the Tenant group
+/// version and one more poll period has passed. Until then the operator adds finalizers itself.
+#[derive(Clone, Default)]
+pub struct FinalizerPolicyGate(Arc<AtomicBool>);
+
+/// The plugin's poll period (5 s) and a margin.
+const OPENAPI_SETTLE: Duration = Duration::from_secs(7);
+
+impl FinalizerPolicyGate {
+    pub fn is_open(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Waits until the Tenant schema has been in `/openapi/v3` for a poll period, then opens.
+    pub async fn open_when_safe(self, client: Client) {
+        let path = format!("apis/{}/{}", tenant_api::GROUP, tenant_api::VERSION);
+        loop {
+            match openapi_paths(&client).await {
+                Ok(paths) if paths.iter().any(|p| p == &path) => break,
+                Ok(_) => debug!(%path, "not yet in /openapi/v3"),
+                Err(e) => debug!(error = %e, "reading /openapi/v3"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        tokio::time::sleep(OPENAPI_SETTLE).await;
+        self.0.store(true, Ordering::SeqCst);
+        info!("Tenant schema published; the finalizer policy may be applied");
+    }
+}
+
+/// The group-version paths `/openapi/v3` lists.
+async fn openapi_paths(client: &Client) -> std::result::Result<Vec<String>, kube::Error> {
+    let req = axum::http::Request::get("/openapi/v3")
+        .body(Vec::new())
+        .map_err(kube::Error::HttpError)?;
+    let v: Value = client.request(req).await?;
+    Ok(v.get("paths")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default())
+}
+
 /// Applies the cluster-wide shared objects, skipping those already in place (and the optional
-/// ones the cluster does not serve).
+/// ones the cluster does not serve, or whose time has not come: see [`FinalizerPolicyGate`]).
 pub async fn apply_shared_objects(
     client: &Client,
     resolver: &Resolver,
     metrics: &Metrics,
     operator_user: &str,
+    gate: &FinalizerPolicyGate,
 ) -> Result<usize> {
     let bctx = BuildContext {
         other_tenants: &[],
@@ -334,6 +390,9 @@ pub async fn apply_shared_objects(
     let caches = Caches::default();
     let mut applied = 0;
     for obj in &objects {
+        if optional_shared_kind(obj) && !gate.is_open() {
+            continue;
+        }
         let ar = match resolver
             .resolve(client, &caches, &obj.api_version, &obj.kind)
             .await

@@ -472,10 +472,10 @@ async fn deleting_a_tenant_removes_what_it_created_and_nothing_else() -> Result<
 #[tokio::test]
 async fn a_new_tenant_gets_its_finalizer_and_first_phase_from_the_api_server() -> Result<()> {
     let h = Harness::new("op-born").await?;
-    // An operator puts the shared objects in place and stops: nothing reconciles meanwhile.
+    // An operator puts the shared objects in place (the finalizer policy once the API server
+    // has published the Tenant schema) and stops: nothing reconciles the Tenant meanwhile.
     let op = h.start_operator().await?;
     op.wait_ready().await?;
-    op.stop().await?;
     let t = h.tenant("born");
     // The API server picks a new policy up asynchronously; a dry-run create shows when it has.
     let dry = PostParams {
@@ -494,6 +494,7 @@ async fn a_new_tenant_gets_its_finalizer_and_first_phase_from_the_api_server() -
         }
     })
     .await?;
+    op.stop().await?;
     h.create(&t).await?;
     let born = h.get(&t.name_any()).await?;
     ensure!(

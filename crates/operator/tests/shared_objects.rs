@@ -56,7 +56,18 @@ async fn edited_or_deleted_shared_objects_are_restored() -> Result<()> {
     )
     .await?;
     let map_bindings: Api<DynamicObject> = Api::all_with(h.admin.clone(), &map_binding);
-    let map_uid = map_bindings.get("tenant-finalizer").await?.uid();
+    // It goes in a few seconds after start-up, once the API server has the Tenant schema.
+    let map_uid = poll_until("the finalizer policy binding applied", TIMEOUT, || {
+        let map_bindings = map_bindings.clone();
+        async move {
+            match map_bindings.get_opt("tenant-finalizer").await {
+                Ok(Some(b)) => Ok(b.uid()),
+                Ok(None) => Err("not yet".to_string()),
+                Err(e) => Err(e.to_string()),
+            }
+        }
+    })
+    .await?;
     map_bindings
         .delete("tenant-finalizer", &DeleteParams::default())
         .await?;
