@@ -90,11 +90,9 @@ pub async fn request_costs(
     let pp = PatchParams::apply("tenant-bench-bare").force();
     // Without the finalizer policy first: the Tenant creates and finalizer patches below are
     // what a cluster without MutatingAdmissionPolicy pays; the policy's own cost is measured last.
-    let (finalizer_policy, shared): (Vec<_>, Vec<_>) =
-        build::shared_objects(&ctx)?.into_iter().partition(|o| {
-            o.api_version == build::finalizer::API_VERSION
-                && build::finalizer::KINDS.contains(&o.kind.as_str())
-        });
+    let (finalizer_policy, shared): (Vec<_>, Vec<_>) = build::shared_objects(&ctx)?
+        .into_iter()
+        .partition(build::finalizer::is_policy_object);
     for obj in shared {
         res.api(&obj)
             .await?

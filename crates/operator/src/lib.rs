@@ -390,7 +390,7 @@ pub async fn apply_shared_objects(
     let caches = Caches::default();
     let mut applied = 0;
     for obj in &objects {
-        if optional_shared_kind(obj) && !gate.is_open() {
+        if build::finalizer::is_policy_object(obj) && !gate.is_open() {
             continue;
         }
         let ar = match resolver
@@ -401,7 +401,7 @@ pub async fn apply_shared_objects(
             // Kubernetes before 1.36 has no MutatingAdmissionPolicy: the operator then adds the
             // Tenant finalizer itself, on the first reconcile.
             Err(Error::Discovery { source, .. })
-                if optional_shared_kind(obj) && controller::not_served(&source) =>
+                if build::finalizer::is_policy_object(obj) && controller::not_served(&source) =>
             {
                 debug!(kind = %obj.kind, "not served; the operator adds finalizers itself");
                 continue;
@@ -432,12 +432,6 @@ pub async fn apply_shared_objects(
         applied, "shared admission policies in place"
     );
     Ok(applied)
-}
-
-/// A shared object the operator works without, on clusters that do not serve its kind.
-fn optional_shared_kind(obj: &tenant_core::Object) -> bool {
-    obj.api_version == build::finalizer::API_VERSION
-        && build::finalizer::KINDS.contains(&obj.kind.as_str())
 }
 
 /// `metadata.labels["app.kubernetes.io/managed-by"]` as a JSON pointer.

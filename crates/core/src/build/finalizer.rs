@@ -41,6 +41,11 @@ pub fn expression() -> String {
     )
 }
 
+/// Whether `obj` is the policy or its binding (objects a cluster may not serve).
+pub fn is_policy_object(obj: &Object) -> bool {
+    obj.api_version == API_VERSION && KINDS.contains(&obj.kind.as_str())
+}
+
 /// The policy and its binding.
 pub fn objects() -> Vec<Object> {
     let group = tenant_api::GROUP;
@@ -96,6 +101,7 @@ mod tests {
         assert_eq!(expr.matches(labels::FINALIZER).count(), 3, "{expr}");
         assert_eq!(objs[1].manifest["spec"]["policyName"], POLICY_NAME);
         for o in &objs {
+            assert!(is_policy_object(o));
             assert_eq!(o.name, POLICY_NAME);
             assert_eq!(o.namespace, None);
             assert_eq!(
