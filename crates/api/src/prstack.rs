@@ -87,6 +87,7 @@ pub struct PRStackStatus {
     /// The preview namespace.
     pub namespace: Option<String>,
     /// Conditions, one per type.
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Option<Vec<Condition>>,
 }
 

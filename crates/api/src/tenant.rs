@@ -911,6 +911,7 @@ pub struct TenantStatus {
     /// The effective isolation level (after defaults).
     pub isolation_level: Option<IsolationLevel>,
     /// Conditions, one per concern; `Ready` sums them up.
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Option<Vec<Condition>>,
     /// Quota hard limits and use.
     pub quota: Option<QuotaSummary>,

@@ -15,7 +15,7 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tenant_api::{Tenant, labels};
 use tenant_core::build::{self, BuildContext};
-use tenant_operator::status::{Outcome, Progress, desired_status};
+use tenant_core::status::{Outcome, Progress, desired_status};
 use testenv::{ControlPlane, OPERATOR_USER};
 
 use crate::{BENCH_NS, Resources, disown, ensure_namespace, tenant_named};

@@ -70,6 +70,7 @@ where
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn apiserver_and_kubectl_report_the_pinned_version() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let client = cp.admin_client().await?;
@@ -91,6 +92,7 @@ async fn apiserver_and_kubectl_report_the_pinned_version() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn token_users_authenticate_with_their_groups() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let cases: [(&str, &[&str]); 6] = [
@@ -130,6 +132,7 @@ async fn token_users_authenticate_with_their_groups() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn namespace_with_objects_is_deleted() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let client = cp.admin_client().await?;
@@ -183,6 +186,7 @@ async fn namespace_with_objects_is_deleted() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn dependents_are_garbage_collected() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let client = cp.admin_client().await?;
@@ -221,6 +225,7 @@ async fn dependents_are_garbage_collected() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn resource_quota_gets_usage() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let client = cp.admin_client().await?;
@@ -272,6 +277,7 @@ async fn resource_quota_gets_usage() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn deployment_pods_run_on_kwok_nodes() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let client = cp.admin_client().await?;
@@ -344,6 +350,7 @@ async fn deployment_pods_run_on_kwok_nodes() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn pod_security_restricted_rejects_privileged_pod() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let client = cp.admin_client().await?;
@@ -388,6 +395,7 @@ async fn pod_security_restricted_rejects_privileged_pod() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn validating_admission_policy_with_namespaced_params() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let client = cp.admin_client().await?;
@@ -508,6 +516,7 @@ async fn validating_admission_policy_with_namespaced_params() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn rbac_forbids_what_is_not_granted() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let admin = cp.admin_client().await?;
@@ -604,6 +613,7 @@ async fn rbac_forbids_what_is_not_granted() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn requests_are_written_to_the_audit_log() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let admin = cp.admin_client().await?;
@@ -655,6 +665,7 @@ async fn requests_are_written_to_the_audit_log() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn kwok_nodes_are_ready_with_room_for_tests() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let client = cp.admin_client().await?;

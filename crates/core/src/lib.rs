@@ -4,12 +4,18 @@
 //! prints is exactly what the operator applies.
 
 pub mod build;
+pub mod claim;
+pub mod diff;
 pub mod naming;
 pub mod object;
+pub mod owner;
 pub mod presets;
 pub mod quantity;
+pub mod registry;
+pub mod status;
 pub mod totals;
 pub mod validate;
 
 pub use object::Object;
+pub use owner::{Owner, OwnerKind};
 pub use presets::Effective;

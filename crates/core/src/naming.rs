@@ -34,15 +34,6 @@ pub fn namespace_name(spec: &TenantSpec) -> String {
     name
 }
 
-/// `namespace/name` of the Tenant object, as recorded in the owner annotation.
-pub fn owner_ref_string(tenant: &Tenant) -> String {
-    format!(
-        "{}/{}",
-        tenant.metadata.namespace.as_deref().unwrap_or("default"),
-        tenant.metadata.name.as_deref().unwrap_or_default()
-    )
-}
-
 /// Labels every object of the tenant carries: the user's extra labels first, then the
 /// operator's own keys, which always win.
 pub fn common_labels(spec: &TenantSpec) -> BTreeMap<String, String> {
@@ -67,7 +58,8 @@ pub fn selector_labels(spec: &TenantSpec) -> BTreeMap<String, String> {
     ])
 }
 
-/// Annotations every object of the tenant carries: the user's extra annotations plus the owner.
+/// Annotations every object of the tenant carries: the user's extra annotations plus the owner
+/// (`Tenant/<namespace>/<name>`) and, when the Tenant has one (a live object, not a file), its uid.
 pub fn common_annotations(tenant: &Tenant) -> BTreeMap<String, String> {
     let mut a = tenant
         .spec
@@ -75,7 +67,13 @@ pub fn common_annotations(tenant: &Tenant) -> BTreeMap<String, String> {
         .as_ref()
         .and_then(|c| c.annotations.clone())
         .unwrap_or_default();
-    a.insert(labels::OWNER.into(), owner_ref_string(tenant));
+    a.insert(
+        labels::OWNER.into(),
+        crate::Owner::of_tenant(tenant).annotation(),
+    );
+    if let Some(uid) = &tenant.metadata.uid {
+        a.insert(labels::OWNER_UID.into(), uid.clone());
+    }
     a
 }
 

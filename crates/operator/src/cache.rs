@@ -1,25 +1,21 @@
-//! Reflector stores of every managed child kind, watched cluster-wide with the managed-by label.
+//! The store of one managed kind: every object the operator manages of that kind, kept as
+//! compact JSON and indexed by owner.
 //!
-//! One watch per kind feeds both the store (so a reconcile compares desired with live without a
-//! GET) and the controller's triggers (so an edited or deleted child is restored promptly). The
-//! stores keep each object as compact JSON minus `managedFields`: at 1000 tenants the typed
-//! objects took most of the operator's memory.
+//! One watch per kind (see `kinds.rs`) feeds the store, so a reconcile compares desired with live
+//! without a GET, and the same events trigger the owner's reconcile, so an edited or deleted
+//! object is restored promptly. At 1000 tenants the typed objects took most of the operator's
+//! memory: the store keeps each object as JSON minus `managedFields`, LZ4-compressed.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
-use futures::future::BoxFuture;
-use futures::{FutureExt, Stream, TryStreamExt};
-use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, ApiResource};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Client, Resource};
+use kube::Resource;
+use kube::runtime::watcher;
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
-use tenant_api::{Tenant, labels};
+use tenant_api::labels;
+use tenant_core::Owner;
 
 /// The label selector of everything the operator manages.
 pub fn managed_selector() -> String {
@@ -35,7 +31,8 @@ pub struct CachedRef {
     pub name: String,
     pub uid: Option<String>,
     pub labels: BTreeMap<String, String>,
-    pub owner: Option<String>,
+    /// The owner annotation, read (`None` when absent or malformed).
+    pub owner: Option<Owner>,
     pub owner_uid: Option<String>,
     pub deleting: bool,
 }
@@ -50,7 +47,7 @@ impl CachedRef {
             name: meta.name.clone().unwrap_or_default(),
             uid: meta.uid.clone(),
             labels: meta.labels.clone().unwrap_or_default(),
-            owner: ann(labels::OWNER),
+            owner: ann(labels::OWNER).as_deref().and_then(Owner::parse),
             owner_uid: ann(labels::OWNER_UID),
             deleting: meta.deletion_timestamp.is_some(),
         }
@@ -72,32 +69,16 @@ pub fn object_key(api_version: &str, kind: &str, namespace: Option<&str>, name: 
     format!("{api_version}/{kind}/{}/{name}", namespace.unwrap_or(""))
 }
 
-/// A read-only view of one kind's store.
-pub trait LiveCache: Send + Sync {
-    fn api_version(&self) -> &str;
-    fn kind(&self) -> &str;
-    /// The API resource (plural, scope) of the kind.
-    fn api_resource(&self) -> &ApiResource;
-    /// The cached object as JSON (without managedFields).
-    fn get(&self, namespace: Option<&str>, name: &str) -> Option<Value>;
-    /// Identity and owner of every cached object whose owner annotation is `owner`.
-    fn owned_by(&self, owner: &str) -> Vec<CachedRef>;
-    /// Resolves once the initial list has been stored.
-    fn wait_ready(&self) -> BoxFuture<'static, bool>;
-}
-
 /// One kind's objects, each kept as JSON without managedFields, LZ4-compressed against a
 /// dictionary of the first objects the cache saw, with an index by owner annotation, so a
 /// reconcile finds its objects without scanning every cached object. The objects of one kind
 /// differ mostly in names (every tenant gets the same Roles and NetworkPolicies), so at 1000
 /// tenants the 13.7 MB of JSON take 2.2 MB. Only the few objects a reconcile compares are
 /// decompressed and parsed.
-struct CompactCache {
+pub struct KindCache {
     api_version: String,
     kind: String,
-    resource: ApiResource,
-    state: std::sync::RwLock<CacheState>,
-    ready: tokio::sync::watch::Sender<bool>,
+    state: RwLock<CacheState>,
 }
 
 /// `namespace/name` of a cached object (`/name` when cluster-scoped; names have no `/`).
@@ -203,22 +184,32 @@ impl CacheState {
     }
 }
 
-fn owner_annotation(meta: &ObjectMeta) -> Option<&str> {
-    meta.annotations
-        .as_ref()
-        .and_then(|a| a.get(labels::OWNER))
-        .map(String::as_str)
+/// The owner index key of an object: its owner annotation in canonical form (an annotation
+/// written before the kind was recorded indexes under the same key as the current form).
+fn owner_key(meta: &ObjectMeta) -> Option<String> {
+    let raw = meta.annotations.as_ref()?.get(labels::OWNER)?;
+    Owner::parse(raw).map(|o| o.annotation())
 }
 
-impl CompactCache {
+impl KindCache {
+    pub fn new(api_version: &str, kind: &str) -> KindCache {
+        KindCache {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+            state: RwLock::default(),
+        }
+    }
+
     /// Applies one watch event to the state (the reflector's semantics: a relist replaces the
-    /// whole state at `InitDone`, and readiness is the first `InitDone`).
-    fn apply<K: Resource + Serialize>(&self, event: &watcher::Event<K>) {
+    /// whole state at `InitDone`). Returns true at `InitDone`: the store is complete.
+    pub fn apply<K: Resource + Serialize>(&self, event: &watcher::Event<K>) -> bool {
         let Ok(mut st) = self.state.write() else {
-            return;
+            return false;
         };
         let store = |st: &mut CacheState, obj: &K| match serde_json::to_vec(obj) {
-            Ok(json) => Some(st.insert(&key_of(obj.meta()), owner_annotation(obj.meta()), &json)),
+            Ok(json) => {
+                Some(st.insert(&key_of(obj.meta()), owner_key(obj.meta()).as_deref(), &json))
+            }
             Err(e) => {
                 tracing::warn!(kind = %self.kind, error = %e, "cannot cache object");
                 None
@@ -250,30 +241,29 @@ impl CompactCache {
                         st.remove(&k);
                     }
                 }
-                drop(st);
-                self.ready.send_replace(true);
+                return true;
             }
         }
+        false
     }
-}
 
-impl LiveCache for CompactCache {
-    fn api_version(&self) -> &str {
-        &self.api_version
+    /// Forgets every object (the kind is no longer served).
+    pub fn clear(&self) {
+        if let Ok(mut st) = self.state.write() {
+            *st = CacheState::default();
+        }
     }
-    fn kind(&self) -> &str {
-        &self.kind
-    }
-    fn api_resource(&self) -> &ApiResource {
-        &self.resource
-    }
-    fn get(&self, namespace: Option<&str>, name: &str) -> Option<Value> {
+
+    /// The cached object as JSON (without managedFields).
+    pub fn get(&self, namespace: Option<&str>, name: &str) -> Option<Value> {
         let st = self.state.read().ok()?;
         let json = st.get(&key(namespace, name))?;
         drop(st);
         serde_json::from_slice(&json).ok()
     }
-    fn owned_by(&self, owner: &str) -> Vec<CachedRef> {
+
+    /// Identity and owner of every cached object whose owner annotation names `owner`.
+    pub fn owned_by(&self, owner: &Owner) -> Vec<CachedRef> {
         #[derive(serde::Deserialize)]
         struct Meta {
             metadata: ObjectMeta,
@@ -281,7 +271,7 @@ impl LiveCache for CompactCache {
         let Ok(st) = self.state.read() else {
             return Vec::new();
         };
-        let Some(keys) = st.by_owner.get(owner) else {
+        let Some(keys) = st.by_owner.get(owner.annotation().as_str()) else {
             return Vec::new();
         };
         keys.iter()
@@ -290,127 +280,6 @@ impl LiveCache for CompactCache {
             .map(|m| CachedRef::from_meta(&self.api_version, &self.kind, &m.metadata))
             .collect()
     }
-    fn wait_ready(&self) -> BoxFuture<'static, bool> {
-        let mut rx = self.ready.subscribe();
-        let kind = self.kind.clone();
-        async move {
-            let ok = rx.wait_for(|ready| *ready).await.is_ok();
-            tracing::debug!(%kind, ok, "cache synced");
-            ok
-        }
-        .boxed()
-    }
-}
-
-/// The stores of every watched child kind, looked up by apiVersion and kind.
-#[derive(Clone, Default)]
-pub struct Caches {
-    kinds: Vec<Arc<dyn LiveCache>>,
-}
-
-impl Caches {
-    pub fn find(&self, api_version: &str, kind: &str) -> Option<&Arc<dyn LiveCache>> {
-        self.kinds
-            .iter()
-            .find(|c| c.api_version() == api_version && c.kind() == kind)
-    }
-
-    pub fn all(&self) -> &[Arc<dyn LiveCache>] {
-        &self.kinds
-    }
-
-    /// The cached Namespace `name` (only managed namespaces are cached).
-    pub fn namespace(&self, name: &str) -> Option<Namespace> {
-        self.find("v1", "Namespace")
-            .and_then(|c| c.get(None, name))
-            .and_then(|v| serde_json::from_value(v).ok())
-    }
-
-    /// Every cached object whose owner annotation names `owner` (`namespace/name`).
-    pub fn owned_by(&self, owner: &str) -> Vec<CachedRef> {
-        self.kinds.iter().flat_map(|c| c.owned_by(owner)).collect()
-    }
-
-    /// Resolves once every store has its initial list (false if a store's writer was dropped).
-    pub fn wait_ready(&self) -> BoxFuture<'static, bool> {
-        let waits: Vec<_> = self.kinds.iter().map(|c| c.wait_ready()).collect();
-        async move {
-            futures::future::join_all(waits)
-                .await
-                .into_iter()
-                .all(|ok| ok)
-        }
-        .boxed()
-    }
-
-    /// Registers a store for `K` and returns the watch stream that keeps it current, which the
-    /// caller must poll (the controller does, through `watches_stream`).
-    pub fn watch<K>(
-        &mut self,
-        client: &Client,
-    ) -> impl Stream<Item = Result<K, watcher::Error>> + Send + 'static
-    where
-        K: Resource<DynamicType = ()>
-            + Clone
-            + Serialize
-            + DeserializeOwned
-            + std::fmt::Debug
-            + Send
-            + Sync
-            + 'static,
-    {
-        let api: Api<K> = Api::all(client.clone());
-        let wc = crate::watch_config().labels(&managed_selector());
-        let cache = Arc::new(CompactCache {
-            api_version: K::api_version(&()).into_owned(),
-            kind: K::kind(&()).into_owned(),
-            resource: ApiResource::erase::<K>(&()),
-            state: Default::default(),
-            ready: tokio::sync::watch::channel(false).0,
-        });
-        self.kinds.push(cache.clone());
-        watcher(api, wc)
-            .default_backoff()
-            .modify(crate::strip_unread_metadata)
-            .map_ok(move |event| {
-                cache.apply(&event);
-                event
-            })
-            .touched_objects()
-    }
-}
-
-/// Waits until `store` has its initial list (false if its writer was dropped).
-///
-/// `Store::wait_until_ready` wakes only the *last* of several concurrent waiters (its readiness
-/// is a oneshot channel with one waker slot), and the controller's applier already waits on the
-/// Tenant store: so re-poll on a short timer instead of relying on the wake-up.
-pub async fn wait_until_ready<K>(store: &Store<K>) -> bool
-where
-    K: Resource + Clone + 'static,
-    K::DynamicType: Eq + std::hash::Hash + Clone,
-{
-    loop {
-        match tokio::time::timeout(
-            std::time::Duration::from_millis(200),
-            store.wait_until_ready(),
-        )
-        .await
-        {
-            Ok(result) => return result.is_ok(),
-            Err(_elapsed) => continue,
-        }
-    }
-}
-
-/// The Tenant a managed object belongs to, from its owner annotation (`namespace/name`).
-pub fn owner_of(meta: &ObjectMeta) -> Option<ObjectRef<Tenant>> {
-    let owner = meta.annotations.as_ref()?.get(labels::OWNER)?;
-    let (ns, name) = owner.split_once('/')?;
-    if ns.is_empty() || name.is_empty() {
-        return None;
-    }
-    Some(ObjectRef::new(name).within(ns))
 }
 
 #[cfg(test)]
@@ -427,13 +296,19 @@ mod tests {
     }
 
     #[test]
-    fn owner_annotation_maps_to_the_tenant() {
-        let r = owner_of(&meta(Some("default/acme")));
-        assert_eq!(r.as_ref().map(|r| r.name.as_str()), Some("acme"));
-        assert_eq!(r.and_then(|r| r.namespace), Some("default".to_string()));
-        assert!(owner_of(&meta(Some("acme"))).is_none());
-        assert!(owner_of(&meta(Some("/acme"))).is_none());
-        assert!(owner_of(&meta(None)).is_none());
+    fn the_owner_index_key_is_canonical() {
+        // Written before the kind was recorded, and now: the same owner, the same key.
+        assert_eq!(
+            owner_key(&meta(Some("default/acme"))).as_deref(),
+            Some("Tenant/default/acme")
+        );
+        assert_eq!(
+            owner_key(&meta(Some("Tenant/default/acme"))).as_deref(),
+            Some("Tenant/default/acme")
+        );
+        assert!(owner_key(&meta(Some("acme"))).is_none());
+        assert!(owner_key(&meta(Some("/acme"))).is_none());
+        assert!(owner_key(&meta(None)).is_none());
     }
 
     fn role_json(ns: &str, name: &str, owner: &str) -> Vec<u8> {
@@ -507,13 +382,8 @@ mod tests {
     #[test]
     fn a_relist_drops_objects_it_did_not_see() {
         use k8s_openapi::api::core::v1::ConfigMap;
-        let cache = CompactCache {
-            api_version: "v1".into(),
-            kind: "ConfigMap".into(),
-            resource: ApiResource::erase::<ConfigMap>(&()),
-            state: Default::default(),
-            ready: tokio::sync::watch::channel(false).0,
-        };
+        let cache = KindCache::new("v1", "ConfigMap");
+        let t = Owner::new(tenant_core::OwnerKind::Tenant, "default", "t");
         let cm = |name: &str| ConfigMap {
             metadata: ObjectMeta {
                 name: Some(name.into()),
@@ -526,21 +396,22 @@ mod tests {
             },
             ..Default::default()
         };
-        cache.apply(&watcher::Event::Apply(cm("kept")));
+        assert!(!cache.apply(&watcher::Event::Apply(cm("kept"))));
         cache.apply(&watcher::Event::Apply(cm("gone")));
-        assert!(!*cache.ready.borrow());
         cache.apply(&watcher::Event::<ConfigMap>::Init);
         cache.apply(&watcher::Event::InitApply(cm("kept")));
-        cache.apply(&watcher::Event::<ConfigMap>::InitDone);
-        assert!(*cache.ready.borrow());
+        assert!(cache.apply(&watcher::Event::<ConfigMap>::InitDone));
         assert!(cache.get(Some("ns"), "kept").is_some());
         assert!(cache.get(Some("ns"), "gone").is_none());
-        let owned = cache.owned_by("default/t");
+        let owned = cache.owned_by(&t);
         assert_eq!(owned.len(), 1);
         assert_eq!(owned[0].key(), "v1/ConfigMap/ns/kept");
-        assert_eq!(owned[0].owner.as_deref(), Some("default/t"));
+        assert_eq!(owned[0].owner.as_ref(), Some(&t));
         cache.apply(&watcher::Event::Delete(cm("kept")));
-        assert!(cache.owned_by("default/t").is_empty());
+        assert!(cache.owned_by(&t).is_empty());
+        cache.apply(&watcher::Event::Apply(cm("again")));
+        cache.clear();
+        assert!(cache.get(Some("ns"), "again").is_none());
     }
 
     #[test]

@@ -7,33 +7,26 @@ use tenant_core::build::BuildError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The Tenant object itself lacks something every stored object has (name, namespace, uid).
+    // ----- the reconcile, by step -----
+    /// Dereference: the Tenant object lacks something every stored object has (name,
+    /// namespace, uid).
     #[error("tenant object has no {0}")]
     MissingField(&'static str),
 
-    /// A builder failed (a bug, or input validation should have rejected).
+    /// Build: a builder failed (a bug, or input validation should have rejected).
     #[error("building the tenant's objects: {0}")]
     Build(#[source] BuildError),
 
-    /// The API server does not serve a kind a builder produced (its CRD is not installed).
-    #[error("discovering {api_version}/{kind}: {source}")]
-    Discovery {
-        api_version: String,
-        kind: String,
+    /// Claim: reading the namespace the Tenant wants, or creating it, failed.
+    #[error("claiming namespace {namespace}: {source}")]
+    Claim {
+        namespace: String,
         #[source]
         source: kube::Error,
     },
 
-    /// Reading a live object failed.
-    #[error("reading {kind} {name}: {source}")]
-    Read {
-        kind: String,
-        name: String,
-        #[source]
-        source: kube::Error,
-    },
-
-    /// Server-side apply of a desired object failed.
+    /// Apply: server-side apply of a desired object (or the delete that replaces an object
+    /// whose immutable field changed) failed.
     #[error("applying {kind} {name}: {source}")]
     Apply {
         kind: String,
@@ -42,29 +35,45 @@ pub enum Error {
         source: kube::Error,
     },
 
-    /// Deleting an object the tenant no longer wants (or, on Tenant deletion, any of its objects) failed.
-    #[error("deleting {kind} {name}: {source}")]
-    Delete {
+    /// Apply: the builders produced a kind without a registry row (a bug: the operator would
+    /// apply it but never watch, prune or clean it up, so it refuses).
+    #[error("{kind} {name} is of a kind the operator does not manage (no registry row)")]
+    Unregistered { kind: String, name: String },
+
+    /// Prune: deleting an object the tenant no longer wants failed.
+    #[error("pruning {kind} {name}: {source}")]
+    Prune {
         kind: String,
         name: String,
         #[source]
         source: kube::Error,
     },
 
-    /// Writing the Tenant's status failed.
+    /// Cleanup: deleting one of a deleted Tenant's objects failed.
+    #[error("cleaning up {kind} {name}: {source}")]
+    Cleanup {
+        kind: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Status: writing the Tenant's status failed.
     #[error("writing tenant status: {0}")]
     Status(#[source] kube::Error),
 
-    /// Adding or removing the finalizer failed.
+    /// Finalizer: adding or removing the finalizer failed.
     #[error("updating the finalizer: {0}")]
     Finalizer(#[source] kube::Error),
 
-    /// An object could not be (de)serialized (a bug).
-    #[error("serializing {what}: {source}")]
-    Serialize {
-        what: &'static str,
+    // ----- start-up and the shared objects -----
+    /// Reading or applying a shared object failed.
+    #[error("shared object {kind} {name}: {source}")]
+    Shared {
+        kind: String,
+        name: String,
         #[source]
-        source: serde_json::Error,
+        source: kube::Error,
     },
 
     /// A shared object's name is taken by an object the operator did not create.
@@ -99,26 +108,28 @@ pub enum Error {
 }
 
 impl Error {
-    /// A short, bounded category for metric labels and Event reasons.
+    /// A short, bounded category for metric labels: the step, refined by the API's answer
+    /// where that tells the operator's user something (forbidden, conflict, invalid).
     pub fn category(&self) -> &'static str {
         match self {
-            Error::MissingField(_) => "invalid-object",
+            Error::MissingField(_) => "dereference",
             Error::Build(e) => match e.category() {
                 "invalid-spec" => "build-invalid",
                 _ => "build",
             },
-            Error::Discovery { .. } => "discovery",
-            Error::Read { .. } => "read",
+            Error::Claim { .. } => "claim",
             Error::Apply { source, .. } => match api_code(source) {
                 Some(403) => "apply-forbidden",
                 Some(409) => "apply-conflict",
                 Some(422) => "apply-invalid",
                 _ => "apply",
             },
-            Error::Delete { .. } => "delete",
+            Error::Unregistered { .. } => "apply-unregistered",
+            Error::Prune { .. } => "prune",
+            Error::Cleanup { .. } => "cleanup",
             Error::Status(_) => "status",
             Error::Finalizer(_) => "finalizer",
-            Error::Serialize { .. } => "serialize",
+            Error::Shared { .. } => "shared",
             Error::SharedPolicies(_) => "shared-policies",
             Error::NotOurs { .. } => "not-ours",
             Error::Lease { .. } => "lease",
@@ -130,10 +141,11 @@ impl Error {
     /// The Event reason for this error (PascalCase, bounded).
     pub fn event_reason(&self) -> &'static str {
         match self {
-            Error::Apply { .. } => "ApplyFailed",
-            Error::Delete { .. } => "DeleteFailed",
+            Error::Apply { .. } | Error::Unregistered { .. } => "ApplyFailed",
+            Error::Prune { .. } => "PruneFailed",
+            Error::Cleanup { .. } => "CleanupFailed",
+            Error::Claim { .. } => "ClaimFailed",
             Error::Build(_) => "BuildFailed",
-            Error::Discovery { .. } => "KindNotServed",
             _ => "ReconcileFailed",
         }
     }

@@ -34,6 +34,7 @@ fn kubectl(cp: &ControlPlane, args: &[&str]) -> Result<String> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn the_documented_install_is_accepted_and_the_deployment_becomes_available() -> Result<()> {
     let cp = ControlPlane::get().await?;
     let docs = std::fs::read_to_string(repo_root().join("docs/operator.md"))?;

@@ -38,7 +38,7 @@ async fn assert_guardrails(client: &Client, t: &Tenant) -> Result<String> {
     ensure!(
         a.get(labels::OWNER)
             == Some(&format!(
-                "{}/{}",
+                "Tenant/{}/{}",
                 t.namespace().unwrap_or_default(),
                 t.name_any()
             )),
@@ -106,6 +106,7 @@ async fn assert_guardrails(client: &Client, t: &Tenant) -> Result<String> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn every_example_reaches_running_with_its_guardrails() -> Result<()> {
     let h = Harness::new("op-examples").await?;
     let op = h.start_operator().await?;
@@ -162,6 +163,7 @@ async fn every_example_reaches_running_with_its_guardrails() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn spec_edits_change_objects_and_unwanted_objects_are_pruned() -> Result<()> {
     let h = Harness::new("op-edit").await?;
     let op = h.start_operator().await?;
@@ -268,6 +270,7 @@ async fn spec_edits_change_objects_and_unwanted_objects_are_pruned() -> Result<(
 /// must move to the tenant's own Role (roleRef is immutable: the binding is created anew), and
 /// back when the override goes.
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn overriding_a_builtin_role_rebinds_to_the_tenants_own_role_and_back() -> Result<()> {
     let h = Harness::new("op-override").await?;
     let op = h.start_operator().await?;
@@ -358,6 +361,7 @@ async fn overriding_a_builtin_role_rebinds_to_the_tenants_own_role_and_back() ->
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn deleted_or_edited_managed_objects_are_restored() -> Result<()> {
     let h = Harness::new("op-drift").await?;
     let op = h.start_operator().await?;
@@ -439,6 +443,7 @@ async fn deleted_or_edited_managed_objects_are_restored() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn deleting_a_tenant_removes_what_it_created_and_nothing_else() -> Result<()> {
     let h = Harness::new("op-delete").await?;
     let op = h.start_operator().await?;
@@ -470,6 +475,7 @@ async fn deleting_a_tenant_removes_what_it_created_and_nothing_else() -> Result<
 /// its first phase (the CRD's status default), so the operator writes neither: one finalizer
 /// patch and one status write less per tenant than before.
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn a_new_tenant_gets_its_finalizer_and_first_phase_from_the_api_server() -> Result<()> {
     let h = Harness::new("op-born").await?;
     // An operator puts the shared objects in place (the finalizer policy once the API server
@@ -552,6 +558,7 @@ async fn a_new_tenant_gets_its_finalizer_and_first_phase_from_the_api_server() -
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn an_existing_foreign_namespace_is_a_conflict_and_left_untouched() -> Result<()> {
     let h = Harness::new("op-conflict").await?;
     let op = h.start_operator().await?;
@@ -611,8 +618,9 @@ async fn an_existing_foreign_namespace_is_a_conflict_and_left_untouched() -> Res
 /// before its apply. The operator's apply then lands on a foreign namespace; `apply_absent` must
 /// see that from managedFields and withdraw every field it set, leaving the namespace as it was.
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn a_namespace_created_during_the_claim_is_given_back() -> Result<()> {
-    use tenant_operator::apply::{self, Created};
+    use tenant_operator::io::{self, Created};
     let h = Harness::new("op-race").await?;
     let client = h.cp.client_as(testenv::OPERATOR_USER).await?;
     let nsapi: Api<Namespace> = Api::all(h.admin.clone());
@@ -622,20 +630,21 @@ async fn a_namespace_created_during_the_claim_is_given_back() -> Result<()> {
             other_tenants: &[],
             operator_user: testenv::OPERATOR_USER,
         };
-        let mut objs = tenant_core::build::tenant_objects(t, &bctx)?;
-        let mut ns = objs.remove(
+        let mut t = t.clone();
+        t.metadata.uid = Some("uid-race".into());
+        let mut objs = tenant_core::build::tenant_objects(&t, &bctx)?;
+        let ns = objs.remove(
             objs.iter()
                 .position(|o| o.kind == "Namespace")
                 .context("a Namespace object")?,
         );
-        apply::stamp_owner_uid(&mut ns, "uid-race");
         Ok(ns)
     };
 
     // Truly absent: the apply creates it and it is ours.
     let free = h.tenant("race-free");
     let obj = namespace_object(&free)?;
-    let created = apply::apply_absent(&client, &ar, &obj).await?;
+    let created = io::apply_absent(&client, &ar, &obj).await?;
     ensure!(matches!(created, Created::Ours(_)), "{created:?}");
     let n = nsapi.get(&obj.name).await?;
     ensure!(
@@ -654,7 +663,7 @@ async fn a_namespace_created_during_the_claim_is_given_back() -> Result<()> {
         "annotations": {"note": "theirs"},
     }}))?;
     let pre = nsapi.create(&PostParams::default(), &pre).await?;
-    let created = apply::apply_absent(&client, &ar, &obj).await?;
+    let created = io::apply_absent(&client, &ar, &obj).await?;
     let Created::Foreign { managers } = created else {
         anyhow::bail!("a namespace created by another client must be foreign: {created:?}");
     };
@@ -685,6 +694,7 @@ async fn a_namespace_created_during_the_claim_is_given_back() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn two_tenants_with_the_same_namespace_do_not_fight() -> Result<()> {
     let h = Harness::new("op-twins").await?;
     let op = h.start_operator().await?;
@@ -720,7 +730,7 @@ async fn two_tenants_with_the_same_namespace_do_not_fight() -> Result<()> {
     );
     let nsapi: Api<Namespace> = Api::all(h.admin.clone());
     let n = nsapi.get(&ns).await?;
-    let owner = format!("{}/{}", h.ns, winner.name_any());
+    let owner = format!("Tenant/{}/{}", h.ns, winner.name_any());
     ensure!(
         n.annotations().get(labels::OWNER) == Some(&owner),
         "namespace owned by the winner"
@@ -756,6 +766,7 @@ async fn two_tenants_with_the_same_namespace_do_not_fight() -> Result<()> {
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn an_invalid_spec_the_crd_accepts_gets_ready_false_naming_the_field() -> Result<()> {
     let h = Harness::new("op-invalid").await?;
     let op = h.start_operator().await?;
@@ -825,6 +836,7 @@ async fn snapshot(client: &Client, namespaces: &[String]) -> Result<BTreeMap<Str
 }
 
 #[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
 async fn a_resync_with_nothing_to_change_writes_nothing() -> Result<()> {
     let h = Harness::new("op-noop").await?;
     let op = h.start_operator().await?;

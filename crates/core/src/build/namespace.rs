@@ -104,9 +104,6 @@ pub fn namespace_annotations(tenant: &Tenant, eff: &Effective) -> BTreeMap<Strin
             .as_ref()
             .and_then(|b| b.billing_contact.as_deref()),
     );
-    // A Namespace cannot carry an owner reference to a namespaced Tenant; the UID tells a
-    // recreated Tenant of the same name apart (absent when rendering offline).
-    put(labels::OWNER_UID, tenant.metadata.uid.as_deref());
     let iso = &eff.isolation;
     put(
         SECRETS_ENCRYPTION_REQUIRED,
@@ -280,9 +277,27 @@ mod tests {
             annotation(&m, labels::BILLING_CONTACT),
             Some("billing@acme.com")
         );
-        assert_eq!(annotation(&m, labels::OWNER), Some("tenants/acme"));
+        assert_eq!(annotation(&m, labels::OWNER), Some("Tenant/tenants/acme"));
         assert_eq!(annotation(&m, "note"), Some("x"));
         assert_eq!(annotation(&m, labels::OWNER_UID), None, "no uid offline");
+    }
+
+    #[test]
+    fn a_live_tenant_stamps_its_uid_on_every_object() {
+        let mut t = with_level(IsolationLevel::Strict);
+        t.metadata.uid = Some("uid-1".into());
+        let objects = crate::build::tenant_objects(&t, &crate::build::BuildContext::default());
+        let objects = objects.unwrap_or_default();
+        assert!(!objects.is_empty());
+        for o in &objects {
+            assert_eq!(
+                o.manifest["metadata"]["annotations"][labels::OWNER_UID],
+                "uid-1",
+                "{} {}",
+                o.kind,
+                o.name
+            );
+        }
     }
 
     #[test]

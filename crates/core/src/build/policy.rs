@@ -1068,7 +1068,10 @@ mod tests {
             "tenant-operator"
         );
         assert_eq!(m["metadata"]["labels"][labels::TENANT_ID], "acme");
-        assert_eq!(m["metadata"]["annotations"][labels::OWNER], "tenants/acme");
+        assert_eq!(
+            m["metadata"]["annotations"][labels::OWNER],
+            "Tenant/tenants/acme"
+        );
         let s = &m["spec"];
         assert_eq!(
             s["allowedRegistries"],

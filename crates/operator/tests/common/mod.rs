@@ -405,23 +405,20 @@ pub async fn resource_versions(
     namespace: &str,
 ) -> Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
-    for (api_version, kind) in [
-        ("v1", "ResourceQuota"),
-        ("v1", "LimitRange"),
-        ("v1", "ServiceAccount"),
-        ("networking.k8s.io/v1", "NetworkPolicy"),
-        ("rbac.authorization.k8s.io/v1", "Role"),
-        ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-        ("shop.pilab.hu/v1alpha1", "TenantPolicy"),
-    ] {
-        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-        let (ar, _) =
-            kube::discovery::pinned_kind(client, &GroupVersionKind::gvk(group, version, kind))
-                .await?;
+    // Every namespaced per-owner kind of the registry; optional kinds only where served.
+    let kinds = tenant_core::registry::with_role(tenant_core::registry::Role::PerOwner)
+        .filter(|k| k.namespaced);
+    for k in kinds {
+        let gvk = GroupVersionKind::gvk(k.group, k.version, k.kind);
+        let ar = match kube::discovery::pinned_kind(client, &gvk).await {
+            Ok((ar, _)) => ar,
+            Err(_) if k.optional() => continue,
+            Err(e) => return Err(e.into()),
+        };
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
         for o in api.list(&Default::default()).await? {
             out.insert(
-                format!("{kind}/{}", o.name_any()),
+                format!("{}/{}", k.kind, o.name_any()),
                 o.resource_version().unwrap_or_default(),
             );
         }

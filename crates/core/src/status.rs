@@ -1,6 +1,13 @@
 //! The Tenant's status as a pure function of what the reconcile found, and the rule for when it
-//! must be written: only when it differs from the stored one. Conditions are keyed by type and
-//! keep their `lastTransitionTime` unless their status flips.
+//! must be written.
+//!
+//! The status has several writers, each a server-side-apply field manager that sends only the
+//! fields it owns: the reconcile owns the phase, `observedGeneration`, the namespace, the
+//! isolation level, the quota summary and the conditions of [`RECONCILE_CONDITIONS`]; a
+//! periodic writer (cost) owns `status.cost` and its own conditions. `status.conditions` is a
+//! map-list keyed by `type`, so each writer's conditions survive the others' writes. A writer
+//! writes only when something it owns changed ([`needs_write`]). Conditions keep their
+//! `lastTransitionTime` unless their status flips.
 
 use std::collections::BTreeMap;
 
@@ -9,7 +16,8 @@ use serde_json::Value;
 use tenant_api::condition as c;
 use tenant_api::{Phase, QuotaSummary, Tenant, TenantStatus};
 
-use crate::apply::is_subset;
+use crate::diff::is_subset;
+use crate::registry::{self, Concern};
 
 /// A condition before timestamps are decided.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,24 +39,17 @@ impl Cond {
     }
 }
 
-/// The concern (condition type) a kind belongs to.
-pub fn concern_of(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "Namespace" => c::NAMESPACE_READY,
-        "ResourceQuota" | "LimitRange" => c::QUOTA_READY,
-        "NetworkPolicy" => c::NETWORK_ISOLATED,
-        "Role" | "RoleBinding" | "ServiceAccount" => c::RBAC_READY,
-        "TenantPolicy" | "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding" => {
-            c::POLICY_READY
-        }
-        "Deployment" | "StatefulSet" | "Service" | "Ingress" | "ConfigMap" | "Secret" => {
-            c::SERVICES_READY
-        }
-        "Schedule" | "Backup" | "Restore" => c::BACKUP_READY,
-        "PrometheusRule" | "ServiceMonitor" | "PodMonitor" => c::MONITORING_READY,
-        _ => return None,
-    })
-}
+/// The condition types the reconcile writes (and owns): `Ready`, `SpecValid` and one per concern.
+pub const RECONCILE_CONDITIONS: [&str; 2 + Concern::ALL.len()] = {
+    let mut out = [c::READY; 2 + Concern::ALL.len()];
+    out[1] = c::SPEC_VALID;
+    let mut i = 0;
+    while i < Concern::ALL.len() {
+        out[2 + i] = Concern::ALL[i].condition();
+        i += 1;
+    }
+    out
+};
 
 /// What an applied reconcile observed.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -367,28 +368,25 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
     conds.push(rbac);
     conds.push(policy);
 
-    // Optional concerns: a condition only when the tenant has objects of that concern.
-    for (type_, what) in [
-        (c::SERVICES_READY, "service objects"),
-        (c::BACKUP_READY, "backup objects"),
-        (c::MONITORING_READY, "monitoring objects"),
-    ] {
+    // Integrations: a condition only when the tenant has objects of that concern.
+    for concern in Concern::ALL.into_iter().filter(|c| !c.always_reported()) {
+        let of_concern = |kind: &str| registry::by_kind(kind).map(|k| k.concern) == Some(concern);
         let n: usize = p
             .kinds
             .iter()
-            .filter(|(k, _)| concern_of(k) == Some(type_))
+            .filter(|(k, _)| of_concern(k))
             .map(|(_, n)| n)
             .sum();
         let not_served: Vec<&str> = p
             .skipped
             .keys()
-            .filter(|k| concern_of(k) == Some(type_))
+            .filter(|k| of_concern(k))
             .map(String::as_str)
             .collect();
         if !not_served.is_empty() {
             // Not blocking: an optional integration whose CRDs the cluster lacks.
             conds.push(Cond::new(
-                type_,
+                concern.condition(),
                 false,
                 "CRDNotInstalled",
                 format!(
@@ -398,16 +396,20 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
             ));
         } else if n > 0 {
             conds.push(Cond::new(
-                type_,
+                concern.condition(),
                 true,
                 "Applied",
-                format!("{n} {what} applied"),
+                format!("{n} {} applied", concern.noun()),
             ));
         }
     }
 
+    let gating: Vec<&str> = Concern::ALL
+        .iter()
+        .filter(|c| c.gates_ready())
+        .map(|c| c.condition())
+        .collect();
     for cond in &conds {
-        let gating = [c::NAMESPACE_READY, c::QUOTA_READY, c::POLICY_READY];
         if !cond.status && gating.contains(&cond.type_) {
             blocking.push(cond);
         }
@@ -475,7 +477,7 @@ pub fn merge_conditions(
 }
 
 /// Cuts `s` to at most `max` bytes on a character boundary, marking the cut with `...`.
-pub(crate) fn truncate(s: &str, max: usize) -> String {
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
@@ -486,18 +488,21 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     format!("{}...", &s[..end])
 }
 
-/// The status a Tenant whose stored status is `current` should have after `outcome`. Fields the outcome knows nothing about
-/// (quota summary, cost) are carried over from the current status.
+/// The part of the status the reconcile owns after `outcome`, given the stored status
+/// `current` (for the transition times of conditions that did not flip, and the quota summary
+/// an outcome that did not read the quota keeps). Fields of other writers are not in it: the
+/// reconcile's status apply leaves them alone.
 pub fn desired_status(
     tenant: &Tenant,
     current: Option<&TenantStatus>,
     outcome: &Outcome,
     now: &Time,
 ) -> TenantStatus {
-    let old = current.cloned().unwrap_or_default();
     let (phase, conds) = conditions(outcome);
     let generation = tenant.metadata.generation;
-    let old_conds = old.conditions.clone().unwrap_or_default();
+    let old_conds = current
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
     let namespace = match outcome {
         Outcome::Initializing { namespace }
         | Outcome::NamespaceTerminating { namespace }
@@ -514,22 +519,46 @@ pub fn desired_status(
         Outcome::Conflict { .. } | Outcome::InvalidSpec { .. } | Outcome::BuildFailed { .. } => {
             None
         }
-        _ => old.quota.clone(),
+        _ => current.and_then(|s| s.quota.clone()),
     };
     TenantStatus {
         phase: Some(phase),
         observed_generation: generation,
         namespace,
-        isolation_level: Some(tenant_core::Effective::of(tenant).isolation.level),
+        isolation_level: Some(crate::Effective::of(tenant).isolation.level),
         conditions: Some(merge_conditions(&old_conds, &conds, generation, now)),
         quota,
-        ..old
+        ..TenantStatus::default()
     }
 }
 
-/// Whether the stored status must be rewritten to become `new`.
+/// The fields of `status` the reconcile owns, conditions in a fixed order (the stored list's
+/// order depends on how several writers' applies merged).
+pub fn owned_by_reconcile(status: &TenantStatus) -> TenantStatus {
+    let mut conditions: Vec<Condition> = status
+        .conditions
+        .iter()
+        .flatten()
+        .filter(|c| RECONCILE_CONDITIONS.contains(&c.type_.as_str()))
+        .cloned()
+        .collect();
+    conditions.sort_by(|a, b| a.type_.cmp(&b.type_));
+    TenantStatus {
+        phase: status.phase,
+        observed_generation: status.observed_generation,
+        namespace: status.namespace.clone(),
+        isolation_level: status.isolation_level,
+        conditions: (!conditions.is_empty()).then_some(conditions),
+        quota: status.quota.clone(),
+        ..TenantStatus::default()
+    }
+}
+
+/// Whether the reconcile must write its part of the stored status `old` to make it `new` (the
+/// output of [`desired_status`]): only when a field it owns differs.
 pub fn needs_write(old: Option<&TenantStatus>, new: &TenantStatus) -> bool {
-    old != Some(new)
+    let old = old.map(owned_by_reconcile).unwrap_or_default();
+    old != owned_by_reconcile(new)
 }
 
 #[cfg(test)]
@@ -546,7 +575,10 @@ mod tests {
     }
 
     fn ts(secs: i64) -> Time {
-        Time(jiff::Timestamp::from_second(secs).unwrap_or(jiff::Timestamp::UNIX_EPOCH))
+        Time(
+            k8s_openapi::jiff::Timestamp::from_second(secs)
+                .unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH),
+        )
     }
 
     fn cond<'a>(s: &'a TenantStatus, t: &str) -> Option<&'a Condition> {
@@ -676,6 +708,72 @@ mod tests {
             cond(&fourth, c::RBAC_READY).map(|c| c.last_transition_time.clone()),
             Some(ts(10))
         );
+    }
+
+    #[test]
+    fn other_writers_fields_neither_cause_a_write_nor_are_sent() {
+        let t = tenant();
+        let mine = desired_status(&t, None, &Outcome::Applied(progress(true)), &ts(10));
+        let mut stored = mine.clone();
+        stored.cost = Some(tenant_api::CostSummary {
+            hourly: Some("0.42".into()),
+            ..Default::default()
+        });
+        // The cost writer's condition, placed first, as a merge of two writers may leave it.
+        if let Some(cs) = stored.conditions.as_mut() {
+            cs.insert(
+                0,
+                Condition {
+                    type_: c::BUDGET_OK.into(),
+                    status: "False".into(),
+                    reason: "OverBudget".into(),
+                    message: "over".into(),
+                    observed_generation: None,
+                    last_transition_time: ts(5),
+                },
+            );
+        }
+        let again = desired_status(
+            &t,
+            Some(&stored),
+            &Outcome::Applied(progress(true)),
+            &ts(20),
+        );
+        assert!(!needs_write(Some(&stored), &again));
+        assert!(again.cost.is_none(), "the reconcile does not send cost");
+        assert!(cond(&again, c::BUDGET_OK).is_none());
+        // A condition the reconcile owns that it no longer reports is a change (the apply
+        // removes it).
+        let mut extra = stored.clone();
+        if let Some(cs) = extra.conditions.as_mut() {
+            cs.push(Condition {
+                type_: c::MONITORING_READY.into(),
+                status: "True".into(),
+                reason: "Applied".into(),
+                message: "1 monitoring objects applied".into(),
+                observed_generation: Some(3),
+                last_transition_time: ts(5),
+            });
+        }
+        assert!(needs_write(Some(&extra), &again));
+    }
+
+    #[test]
+    fn integrations_report_missing_crds_without_holding_ready() {
+        let mut p = progress(true);
+        p.skipped.insert("PrometheusRule".into(), 1);
+        let (phase, conds) = conditions(&Outcome::Applied(p.clone()));
+        assert_eq!(phase, Phase::Running);
+        let mon = conds.iter().find(|c| c.type_ == c::MONITORING_READY);
+        assert_eq!(
+            mon.map(|c| (c.status, c.reason.as_str())),
+            Some((false, "CRDNotInstalled"))
+        );
+        p.skipped.clear();
+        p.kinds.insert("PrometheusRule".into(), 1);
+        let (_, conds) = conditions(&Outcome::Applied(p));
+        let mon = conds.iter().find(|c| c.type_ == c::MONITORING_READY);
+        assert_eq!(mon.map(|c| c.status), Some(true));
     }
 
     #[test]

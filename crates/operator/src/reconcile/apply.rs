@@ -1,0 +1,174 @@
+//! Apply: every desired object the live state does not already contain, with server-side apply.
+//! The namespace first (still under the claim's lock), then everything in it, in builder order.
+//! A no-op reconcile reads every object from the stores and writes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+use tenant_core::Object;
+use tenant_core::claim::Claim;
+use tenant_core::diff::{first_difference, is_subset, needs_replace};
+use tracing::{debug, info, warn};
+
+use super::build::Desired;
+use super::claim::{Claimed, conflict};
+use super::{Pass, Refusal};
+use crate::cache::CachedRef;
+use crate::error::{Error, Result};
+use crate::io::{self, Created};
+use crate::kinds::{Kind, Served};
+
+/// What applying the desired objects did.
+#[derive(Default)]
+pub struct Applied {
+    /// `Kind name` of each object created or changed.
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    /// Objects of kinds the cluster does not serve (their CRD is not installed), per kind.
+    pub skipped: BTreeMap<String, usize>,
+    /// The live objects by `Object::key`, as the store or the server's answer had them.
+    pub live: HashMap<String, Value>,
+}
+
+/// What applying one object did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    Unchanged,
+    Created,
+    Updated,
+    NotServed,
+}
+
+pub async fn run(
+    pass: &Pass<'_>,
+    desired: &Desired,
+    claimed: Claimed,
+) -> Result<Result<Applied, Refusal>> {
+    let Claimed {
+        verdict,
+        live: live_ns,
+        guard,
+    } = claimed;
+    let mut out = Applied::default();
+    let mut guard = Some(guard);
+    let ordered = desired
+        .objects
+        .iter()
+        .filter(|o| desired.is_namespace(o))
+        .chain(desired.objects.iter().filter(|o| !desired.is_namespace(o)));
+    for obj in ordered {
+        let is_namespace = desired.is_namespace(obj);
+        let (change, value) = if is_namespace && verdict == Claim::Free {
+            match create_namespace(pass, obj).await? {
+                Created::Ours(live) => (Change::Created, Some(live)),
+                Created::Foreign { managers } => {
+                    let holder = format!(
+                        "whoever created it while this Tenant was claiming it (field managers: {})",
+                        managers.join(", ")
+                    );
+                    return Ok(Err(conflict(desired.namespace.clone(), holder)));
+                }
+            }
+        } else {
+            let prefetched = if is_namespace { live_ns.clone() } else { None };
+            ensure(pass, obj, prefetched).await?
+        };
+        let what = format!("{} {}", obj.kind, obj.name);
+        match change {
+            Change::Created => out.created.push(what),
+            Change::Updated => out.updated.push(what),
+            Change::NotServed => *out.skipped.entry(obj.kind.clone()).or_default() += 1,
+            Change::Unchanged => {}
+        }
+        if let Some(v) = value {
+            out.live.insert(obj.key(), v);
+        }
+        if is_namespace {
+            drop(guard.take());
+        }
+    }
+    Ok(Ok(out))
+}
+
+/// The registered kind of `obj`.
+fn kind_of<'k>(pass: &'k Pass<'_>, obj: &Object) -> Result<&'k Kind> {
+    pass.ctx
+        .kinds
+        .find(&obj.api_version, &obj.kind)
+        .ok_or_else(|| Error::Unregistered {
+            kind: obj.kind.clone(),
+            name: obj.name.clone(),
+        })
+}
+
+fn apply_error(obj: &Object) -> impl FnOnce(kube::Error) -> Error + '_ {
+    |source| Error::Apply {
+        kind: obj.kind.clone(),
+        name: obj.name.clone(),
+        source,
+    }
+}
+
+/// Creates the namespace the claim found absent; `Foreign` if someone else created it in the
+/// meantime (the operator's fields were withdrawn again).
+async fn create_namespace(pass: &Pass<'_>, obj: &Object) -> Result<Created> {
+    let kind = kind_of(pass, obj)?;
+    pass.ctx.metrics.write(&obj.kind, "apply");
+    let created = io::apply_absent(&pass.ctx.client, &kind.resource, obj)
+        .await
+        .map_err(|source| Error::Claim {
+            namespace: obj.name.clone(),
+            source,
+        })?;
+    if let Created::Foreign { managers } = &created {
+        pass.ctx.metrics.write(&obj.kind, "apply");
+        warn!(namespace = %obj.name, ?managers, "someone else created the namespace during the claim; the operator's fields were withdrawn");
+    }
+    Ok(created)
+}
+
+/// Applies `obj` unless the live object (from its kind's store, else `prefetched`) already
+/// contains it. Objects of a kind the cluster does not serve are skipped.
+async fn ensure(
+    pass: &Pass<'_>,
+    obj: &Object,
+    prefetched: Option<Value>,
+) -> Result<(Change, Option<Value>)> {
+    let kind = kind_of(pass, obj)?;
+    if kind.served() != Served::Yes {
+        return Ok((Change::NotServed, None));
+    }
+    let live = prefetched.or_else(|| kind.cache.get(obj.namespace.as_deref(), &obj.name));
+    if let Some(l) = &live {
+        if is_subset(&obj.manifest, l) {
+            return Ok((Change::Unchanged, live));
+        }
+        debug!(kind = %obj.kind, name = %obj.name, difference = ?first_difference(&obj.manifest, l), "live object differs");
+        if needs_replace(obj, l)
+            && let Some(r) = live_ref(obj, l)
+        {
+            info!(kind = %obj.kind, name = %obj.name, "an immutable field changed: deleting to create it anew");
+            pass.ctx.metrics.write(&obj.kind, "delete");
+            io::delete(&pass.ctx.client, &kind.resource, &r)
+                .await
+                .map_err(apply_error(obj))?;
+        }
+    }
+    pass.ctx.metrics.write(&obj.kind, "apply");
+    let out = io::apply(&pass.ctx.client, &kind.resource, obj, &obj.manifest)
+        .await
+        .map_err(apply_error(obj))?;
+    let change = if live.is_some() {
+        Change::Updated
+    } else {
+        Change::Created
+    };
+    debug!(kind = %obj.kind, name = %obj.name, ?change, "applied");
+    Ok((change, Some(io::to_value(out))))
+}
+
+/// The identity of a live object (for a uid-guarded delete).
+fn live_ref(obj: &Object, live: &Value) -> Option<CachedRef> {
+    let meta = serde_json::from_value(live.get("metadata")?.clone()).ok()?;
+    Some(CachedRef::from_meta(&obj.api_version, &obj.kind, &meta))
+}

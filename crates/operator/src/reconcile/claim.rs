@@ -1,0 +1,135 @@
+//! Claim: may this Tenant use its namespace? The verdict is `tenant_core::claim::decide` on the
+//! live namespace; the check and the create happen under a per-namespace lock, so two Tenants
+//! wanting the same namespace cannot both see it free. (Across replicas the lock is not needed:
+//! with leader election only one replica writes.)
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+use serde_json::Value;
+use tenant_core::claim::{self, Claim};
+use tenant_core::status::Outcome;
+use tokio::sync::OwnedMutexGuard;
+
+use super::build::Desired;
+use super::{Pass, Refusal};
+use crate::error::{Error, Result};
+use crate::io;
+
+/// How long a conflicting Tenant waits before looking again (the namespace it wants belongs to
+/// someone else, whose changes do not trigger this Tenant).
+pub const CONFLICT_RECHECK: Duration = Duration::from_secs(60);
+
+/// The namespace may be used: the verdict (`Free` or `Ours`), the live namespace, and the lock,
+/// held until the apply step has created the namespace.
+pub struct Claimed {
+    pub verdict: Claim,
+    pub live: Option<Value>,
+    pub guard: OwnedMutexGuard<()>,
+}
+
+pub async fn run(pass: &Pass<'_>, desired: &Desired) -> Result<Result<Claimed, Refusal>> {
+    let namespace = &desired.namespace;
+    let guard = pass.ctx.locks.lock(namespace).await;
+    let live = live_namespace(pass, namespace).await?;
+    let meta = live
+        .as_ref()
+        .and_then(|v| v.get("metadata"))
+        .and_then(|m| serde_json::from_value(m.clone()).ok());
+    let verdict = claim::decide(meta.as_ref(), &pass.owner, pass.uid);
+    Ok(match verdict {
+        Claim::Conflict { holder } => Err(conflict(namespace.clone(), holder)),
+        Claim::OursTerminating => Err(Refusal {
+            message: format!("namespace {namespace} from an earlier deletion is still terminating"),
+            outcome: Box::new(Outcome::NamespaceTerminating {
+                namespace: namespace.clone(),
+            }),
+            reason: "NamespaceTerminating",
+            action: "Claim",
+            then: Action::requeue(pass.ctx.config.wait_requeue),
+        }),
+        Claim::Free | Claim::Ours => Ok(Claimed {
+            verdict,
+            live,
+            guard,
+        }),
+    })
+}
+
+/// The namespace belongs to someone else: `Ready=False, NamespaceConflict`, nothing taken over,
+/// and a look again later (the holder's changes do not trigger this Tenant).
+pub fn conflict(namespace: String, holder: String) -> Refusal {
+    Refusal {
+        message: format!("namespace {namespace} belongs to {holder}; nothing was taken over"),
+        outcome: Box::new(Outcome::Conflict { namespace, holder }),
+        reason: "NamespaceConflict",
+        action: "Claim",
+        then: Action::requeue(CONFLICT_RECHECK),
+    }
+}
+
+/// The live namespace: from the store when it is labelled as ours, else from the API server
+/// (unlabelled namespaces are not watched).
+async fn live_namespace(pass: &Pass<'_>, name: &str) -> Result<Option<Value>> {
+    let Some(kind) = pass.ctx.kinds.find("v1", "Namespace") else {
+        return Ok(None);
+    };
+    if let Some(v) = kind.cache.get(None, name) {
+        return Ok(Some(v));
+    }
+    let live = io::get(&pass.ctx.client, &kind.resource, None, name)
+        .await
+        .map_err(|source| Error::Claim {
+            namespace: name.to_string(),
+            source,
+        })?;
+    Ok(live.map(io::to_value))
+}
+
+/// One async mutex per namespace name, created on demand.
+#[derive(Default)]
+pub struct NamespaceLocks {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl NamespaceLocks {
+    /// Waits for and takes the lock of namespace `name`.
+    pub async fn lock(&self, name: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut map = self
+                .locks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            // Drop locks nobody holds or waits for, so the map does not grow without bound.
+            map.retain(|_, l| Arc::strong_count(l) > 1);
+            map.entry(name.to_string()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_namespace_lock_serialises_claims() {
+        let locks = Arc::new(NamespaceLocks::default());
+        let g = locks.lock("ns").await;
+        let l2 = locks.clone();
+        let waiter = tokio::spawn(async move {
+            let _g = l2.lock("ns").await;
+        });
+        tokio::task::yield_now().await;
+        assert!(
+            !waiter.is_finished(),
+            "second claim must wait for the first"
+        );
+        // A different namespace is not blocked.
+        let _other = locks.lock("other").await;
+        drop(g);
+        assert!(waiter.await.is_ok());
+    }
+}

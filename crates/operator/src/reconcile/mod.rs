@@ -1,0 +1,225 @@
+//! The reconcile of one Tenant, as named steps with typed hand-offs:
+//!
+//! ```text
+//! dereference -> validate -> build -> claim -> apply -> prune -> provision -> status
+//! ```
+//!
+//! and, while the Tenant is being deleted, cleanup behind the finalizer. Each step is a module
+//! of its own; [`Pass`] carries what every step of one reconcile needs. A step that cannot go on
+//! hands back a [`Refusal`] (recorded in the status, no error) or an [`Error`] (recorded, then
+//! retried with backoff). The decisions themselves (validation, the objects, the claim verdict,
+//! the status) are pure functions in `tenant-core`; the steps here only do the I/O around them.
+
+mod apply;
+mod build;
+mod claim;
+mod cleanup;
+mod dereference;
+mod events;
+mod finalizer;
+mod provision;
+mod prune;
+mod status;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use kube::api::Api;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::Store;
+use tenant_api::{Tenant, TenantStatus, labels};
+use tenant_core::Owner;
+use tenant_core::status::Outcome;
+use tracing::{instrument, warn};
+
+use crate::context::Config;
+use crate::error::{Error, Result};
+use crate::kinds::Kinds;
+use crate::metrics::Metrics;
+use crate::shared::SharedPolicies;
+
+pub use claim::NamespaceLocks;
+
+/// What the controller watches, for the reconcile to read.
+pub struct Watched {
+    pub kinds: Arc<Kinds>,
+    pub tenants: Store<Tenant>,
+    pub shared: SharedPolicies,
+}
+
+/// Shared state of every reconcile.
+pub struct Context {
+    pub client: Client,
+    pub config: Config,
+    pub kinds: Arc<Kinds>,
+    pub tenants: Store<Tenant>,
+    pub metrics: Arc<Metrics>,
+    /// Whether the shared admission policies are in place.
+    pub shared: SharedPolicies,
+    recorder: Recorder,
+    locks: NamespaceLocks,
+    /// Consecutive failures per Tenant, for the error backoff.
+    failures: Mutex<HashMap<String, u32>>,
+    /// The validation result per Tenant uid, for the generation it was computed for.
+    validated: validate::Memo,
+}
+
+impl Context {
+    pub fn new(client: Client, config: Config, metrics: Arc<Metrics>, w: Watched) -> Context {
+        let recorder = Recorder::new(
+            client.clone(),
+            Reporter {
+                controller: labels::MANAGER.to_string(),
+                instance: Some(config.identity.clone()),
+            },
+        );
+        Context {
+            client,
+            config,
+            kinds: w.kinds,
+            tenants: w.tenants,
+            metrics,
+            shared: w.shared,
+            recorder,
+            locks: NamespaceLocks::default(),
+            failures: Mutex::new(HashMap::new()),
+            validated: validate::Memo::default(),
+        }
+    }
+
+    /// Forgets what is kept per Tenant once it is gone.
+    fn forget(&self, owner: &Owner, uid: &str) {
+        self.metrics.set_phase(&owner.key(), None);
+        self.validated.forget(uid);
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One reconcile of one Tenant: what every step needs.
+pub struct Pass<'a> {
+    pub ctx: &'a Context,
+    pub tenant: &'a Tenant,
+    pub owner: Owner,
+    pub uid: &'a str,
+    /// The Tenant's API (namespaced), for the finalizer and status writes.
+    pub api: Api<Tenant>,
+    /// The status as last stored (each status write updates it).
+    pub status: Option<TenantStatus>,
+}
+
+impl<'a> Pass<'a> {
+    /// Dereferences the Tenant object itself: every stored object has a name, namespace and uid.
+    fn new(tenant: &'a Tenant, ctx: &'a Context) -> Result<Pass<'a>> {
+        if tenant.metadata.name.is_none() {
+            return Err(Error::MissingField("metadata.name"));
+        }
+        let namespace = tenant
+            .metadata
+            .namespace
+            .as_deref()
+            .ok_or(Error::MissingField("metadata.namespace"))?;
+        let uid = tenant
+            .metadata
+            .uid
+            .as_deref()
+            .ok_or(Error::MissingField("metadata.uid"))?;
+        Ok(Pass {
+            ctx,
+            tenant,
+            owner: Owner::of_tenant(tenant),
+            uid,
+            api: Api::namespaced(ctx.client.clone(), namespace),
+            status: tenant.status.clone(),
+        })
+    }
+}
+
+/// Why a reconcile stops short of applying: recorded in the status, and as a Warning Event
+/// when the status changed; then `then`.
+pub struct Refusal {
+    pub outcome: Box<Outcome>,
+    /// The Event reason (bounded).
+    pub reason: &'static str,
+    /// The step that refused, as the Event's action.
+    pub action: &'static str,
+    pub message: String,
+    pub then: Action,
+}
+
+#[instrument(skip_all, fields(tenant = %Owner::of_tenant(&tenant).key()))]
+pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action> {
+    let start = Instant::now();
+    let result = run(&tenant, &ctx).await;
+    let label = if result.is_ok() { "success" } else { "error" };
+    ctx.metrics.reconciled(label, start.elapsed());
+    if result.is_ok() {
+        ctx.failures().remove(&Owner::of_tenant(&tenant).key());
+    }
+    result
+}
+
+/// The driver: the steps in order; each hands the next what it found.
+async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
+    let mut pass = Pass::new(tenant, ctx)?;
+    // The controller starts once the Tenant cache is synced; the kinds' stores may still be
+    // listing, and "not cached yet" must not read as "missing" (a needless re-apply, or a
+    // prune or cleanup that misses objects).
+    ctx.kinds.wait_ready().await;
+    if tenant.metadata.deletion_timestamp.is_some() {
+        return cleanup::run(&mut pass).await;
+    }
+    finalizer::ensure(&pass).await?;
+    let refs = dereference::run(&pass);
+    if let Err(refusal) = validate::run(&pass) {
+        return status::refuse(&mut pass, refusal).await;
+    }
+    let desired = match build::run(&pass, &refs) {
+        Ok(d) => d,
+        Err(refusal) => return status::refuse(&mut pass, refusal).await,
+    };
+    status::initialize(&mut pass, &desired).await?;
+    let claimed = match claim::run(&pass, &desired).await? {
+        Ok(c) => c,
+        Err(refusal) => return status::refuse(&mut pass, refusal).await,
+    };
+    let applied = match apply::run(&pass, &desired, claimed).await {
+        Ok(Ok(a)) => a,
+        Ok(Err(refusal)) => return status::refuse(&mut pass, refusal).await,
+        Err(e) => return Err(status::failed(&mut pass, &desired, "Apply", e).await),
+    };
+    let pruned = match prune::run(&pass, &desired).await {
+        Ok(p) => p,
+        Err(e) => return Err(status::failed(&mut pass, &desired, "Prune", e).await),
+    };
+    let provisioned = provision::run(&pass).await?;
+    events::changes(&pass, &applied, &pruned).await;
+    status::applied(&mut pass, &desired, &applied, &provisioned).await
+}
+
+/// Requeue with exponential backoff per Tenant (1 s doubling to 5 min).
+pub fn error_policy(tenant: Arc<Tenant>, err: &Error, ctx: Arc<Context>) -> Action {
+    ctx.metrics.error(err.category());
+    let key = Owner::of_tenant(&tenant).key();
+    let n = {
+        let mut f = ctx.failures();
+        let n = f.entry(key.clone()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    };
+    let delay =
+        Duration::from_secs(1u64 << n.min(9).saturating_sub(1)).min(Duration::from_secs(300));
+    warn!(tenant = %key, category = err.category(), error = %err, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}

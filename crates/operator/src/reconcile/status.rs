@@ -1,0 +1,137 @@
+//! Status: the reconcile's part of the Tenant status, computed by `tenant_core::status` and
+//! written (server-side apply, the reconcile's own field manager) only when a field it owns
+//! changed. Refusals and failures are recorded here too, with a Warning Event.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Resource;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::runtime::events::EventType;
+use serde_json::{Value, json};
+use tenant_api::{Tenant, labels};
+use tenant_core::status::{self, Outcome, Progress};
+use tracing::info;
+
+use super::apply::Applied;
+use super::build::Desired;
+use super::events;
+use super::provision::Provisioned;
+use super::{Pass, Refusal};
+use crate::cache::object_key;
+use crate::error::{Error, Result};
+
+/// Writes the status `outcome` implies, if a field the reconcile owns differs from the stored
+/// status; returns whether it wrote.
+pub async fn write(pass: &mut Pass<'_>, outcome: &Outcome) -> Result<bool> {
+    let now = Time(k8s_openapi::jiff::Timestamp::now());
+    let new = status::desired_status(pass.tenant, pass.status.as_ref(), outcome, &now);
+    pass.ctx.metrics.set_phase(&pass.owner.key(), new.phase);
+    if !status::needs_write(pass.status.as_ref(), &new) {
+        return Ok(false);
+    }
+    let patch = json!({
+        "apiVersion": Tenant::api_version(&()),
+        "kind": Tenant::kind(&()),
+        "status": new,
+    });
+    pass.ctx.metrics.write("Tenant/status", "apply");
+    let stored = pass
+        .api
+        .patch_status(
+            &pass.owner.name,
+            &PatchParams::apply(labels::FIELD_MANAGER).force(),
+            &Patch::Apply(&patch),
+        )
+        .await
+        .map_err(Error::Status)?;
+    let old_phase = pass.status.as_ref().and_then(|s| s.phase);
+    pass.status = stored.status.or(Some(new));
+    let phase = pass.status.as_ref().and_then(|s| s.phase);
+    if phase != old_phase
+        && let Some(p) = phase
+    {
+        info!(phase = p.as_str(), "phase changed");
+    }
+    Ok(true)
+}
+
+/// The spec cannot be acted on (invalid, unbuildable, a namespace someone else holds): record
+/// the outcome, and publish a Warning Event only when the status changed, so a Tenant that stays
+/// refused does not add an Event on every reconcile.
+pub async fn refuse(pass: &mut Pass<'_>, r: Refusal) -> Result<Action> {
+    if write(pass, &r.outcome).await? {
+        events::publish(pass, EventType::Warning, r.reason, r.action, r.message).await;
+    }
+    Ok(r.then)
+}
+
+/// An apply or prune failed: record it in the status (ApplyFailed) and as a Warning Event, and
+/// hand the error back for the controller's backoff. A failure to write the status wins.
+pub async fn failed(
+    pass: &mut Pass<'_>,
+    desired: &Desired,
+    action: &'static str,
+    e: Error,
+) -> Error {
+    let message = e.to_string();
+    let outcome = Outcome::ApplyFailed {
+        namespace: desired.namespace.clone(),
+        message: message.clone(),
+    };
+    if let Err(status_err) = write(pass, &outcome).await {
+        return status_err;
+    }
+    events::publish(pass, EventType::Warning, e.event_reason(), action, message).await;
+    e
+}
+
+/// A Tenant without a phase (a CRD from before the status default) gets `Initialization` first.
+pub async fn initialize(pass: &mut Pass<'_>, desired: &Desired) -> Result<()> {
+    if pass.status.as_ref().and_then(|s| s.phase).is_none() {
+        let outcome = Outcome::Initializing {
+            namespace: desired.namespace.clone(),
+        };
+        write(pass, &outcome).await?;
+    }
+    Ok(())
+}
+
+/// Every desired object is applied: the status says how far the tenant is, and the Tenant is
+/// looked at again after the resync period.
+pub async fn applied(
+    pass: &mut Pass<'_>,
+    desired: &Desired,
+    applied: &Applied,
+    _provisioned: &Provisioned,
+) -> Result<Action> {
+    let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for o in &desired.objects {
+        if !applied.skipped.contains_key(&o.kind) {
+            *kinds.entry(o.kind.clone()).or_default() += 1;
+        }
+    }
+    let ns_key = object_key("v1", "Namespace", None, &desired.namespace);
+    let quota = desired
+        .objects
+        .iter()
+        .find(|o| o.kind == "ResourceQuota")
+        .and_then(|o| applied.live.get(&o.key()).cloned());
+    let progress = Progress {
+        namespace: desired.namespace.clone(),
+        namespace_phase: applied
+            .live
+            .get(&ns_key)
+            .and_then(|v| v.pointer("/status/phase"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        kinds,
+        skipped: applied.skipped.clone(),
+        quota,
+        active: pass.tenant.spec.active,
+        shared_policies: pass.ctx.shared.ok(),
+    };
+    write(pass, &Outcome::Applied(progress)).await?;
+    Ok(Action::requeue(pass.ctx.config.resync))
+}
