@@ -88,6 +88,7 @@ pub mod names {
     pub const CONNECTIONS_SECRET: &str = "tenant-connections";
     pub const CONFIG_MAP: &str = "tenant-config";
     pub const INGRESS: &str = "tenant-ingress";
+    pub const ALERT_RULES: &str = "tenant-alerts";
     pub const BACKUP_SCHEDULE_PREFIX: &str = "tenant-";
 }
 

@@ -8,6 +8,7 @@
 
 pub mod finalizer;
 pub mod limits;
+pub mod monitoring;
 pub mod namespace;
 pub mod network;
 pub mod policy;

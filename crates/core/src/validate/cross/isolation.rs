@@ -96,7 +96,7 @@ pub(crate) fn parse_image(s: &str) -> Result<Image, String> {
     })
 }
 
-/// An image as the admission policy qualifies it (build/policy.rs): `nginx:1` is
+/// An image as the admission policy qualifies it (build/policy/workloads.rs): `nginx:1` is
 /// `docker.io/library/nginx:1`, `bitnami/redis` is `docker.io/bitnami/redis`, and Docker Hub's
 /// `index.docker.io` alias is `docker.io`.
 fn qualified(image: &str) -> String {
