@@ -3,7 +3,7 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// Billing and cost tracking (seed 004 mkTenantBilling). Rates are per hour per CPU, per hour
+/// Billing and cost tracking. Rates are per hour per CPU, per hour
 /// per GiB of memory, per month per GiB of storage, per GiB of egress.
 #[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]

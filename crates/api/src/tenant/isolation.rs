@@ -3,7 +3,7 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// Isolation level and the settings it presets (seed 004 mkTenantIsolationPolicy).
+/// Isolation level and the settings it presets.
 /// `isolationLevel` picks a preset; every other field overrides the preset's value.
 #[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]

@@ -1,7 +1,8 @@
 //! `Tenant`: one customer (or team) environment on a shared cluster.
 //!
-//! The seed-000 fields (PiShop operator) are kept verbatim; the seed-004 builders
-//! (Nixernetes multi-tenancy module) are optional sections with that seed's parameter names.
+//! Top-level fields name the tenant, its services and its data stores; every other concern is
+//! an optional section. Where each field and section comes from, and why some were renamed:
+//! `docs/field-origins.md`.
 //!
 //! One submodule per spec section; every type is re-exported here (and from the crate root).
 
@@ -87,7 +88,7 @@ pub(crate) fn default_true() -> bool {
 #[x_kube(validation = Rule::new("!(has(self.mongoPassword) && has(self.mongoPasswordSecretRef))").message("set mongoPassword or mongoPasswordSecretRef, not both").field_path(".mongoPasswordSecretRef"))]
 #[x_kube(validation = Rule::new("!(has(self.redisPassword) && has(self.redisPasswordSecretRef))").message("set redisPassword or redisPasswordSecretRef, not both").field_path(".redisPasswordSecretRef"))]
 pub struct TenantSpec {
-    // ----- seed 000: identity -----
+    // ----- identity and services -----
     /// TenantID is the unique identifier for the tenant: a DNS label (lower-case letters, digits,
     /// '-'; at most 40 characters). Immutable.
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("must be a DNS label: lower-case letters, digits and '-', starting and ending with a letter or digit"))]
@@ -127,7 +128,7 @@ pub struct TenantSpec {
     /// DeployedAt triggers a rollout when changed.
     pub deployed_at: Option<Time>,
 
-    // ----- seed 000: data stores -----
+    // ----- data stores -----
     /// MongoDB connection string. The tenant gets its own database (see `dataIsolation`).
     #[serde(rename = "mongoURI")]
     #[x_kube(validation = Rule::new("self.startsWith('mongodb://') || self.startsWith('mongodb+srv://')").message("must start with mongodb:// or mongodb+srv://"))]
@@ -136,7 +137,7 @@ pub struct TenantSpec {
     /// MongoDB user name.
     #[schemars(length(max = 256))]
     pub mongo_username: Option<String>,
-    /// MongoDB password in plain text (kept for PiShop compatibility). Prefer `mongoPasswordSecretRef`.
+    /// MongoDB password in plain text (accepted for compatibility with existing Tenant manifests). Prefer `mongoPasswordSecretRef`.
     #[schemars(length(max = 1024))]
     pub mongo_password: Option<String>,
     /// MongoDB password from a Secret in the Tenant's namespace (instead of `mongoPassword`).
@@ -159,7 +160,7 @@ pub struct TenantSpec {
     /// Per-tenant database, subject prefix and key prefix; derived from tenantId and environment when unset.
     pub data_isolation: Option<DataIsolation>,
 
-    // ----- seed 000: services -----
+    // ----- services, environment and the sections that came with them -----
     /// Services to provision for this tenant: one Deployment and Service each.
     #[x_kube(validation = Rule::new("self.all(s, s.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$') && size(s) <= 50)").message("each service must be a DNS label of at most 50 characters"))]
     #[x_kube(validation = Rule::new("self.all(s, self.exists_one(t, t == s))").message("service names must be unique"))]
@@ -189,7 +190,7 @@ pub struct TenantSpec {
     /// Tenant-specific configuration.
     pub tenant_config: Option<TenantConfig>,
 
-    // ----- seed 004: mkTenant -----
+    // ----- description and ownership -----
     /// Human-readable tenant name.
     #[schemars(length(max = 256))]
     pub display_name: Option<String>,
@@ -203,20 +204,20 @@ pub struct TenantSpec {
     #[schemars(length(max = 64))]
     pub admins: Option<Vec<String>>,
 
-    // ----- seed 004 builders as sections -----
-    /// ResourceQuota of the namespace (mkNamespaceQuota).
+    // ----- guardrails, cost and monitoring sections -----
+    /// ResourceQuota of the namespace: compute, storage and object counts.
     pub quota: Option<QuotaSpec>,
-    /// LimitRange and workload rules (mkTenantResourceLimits).
+    /// LimitRange and workload rules: per-pod and per-container maxima and defaults, QoS, minimum replicas.
     pub limits: Option<LimitsSpec>,
-    /// Network isolation (mkTenantNetworkPolicy).
+    /// Network isolation: default deny plus the allowed traffic.
     pub network_policy: Option<NetworkPolicySpec>,
-    /// Roles, bindings and service accounts (mkTenantRBAC).
+    /// Roles, bindings and service accounts.
     pub rbac: Option<RbacSpec>,
-    /// Isolation level and its overrides (mkTenantIsolationPolicy).
+    /// Isolation level (strict, standard, permissive) and its overrides.
     pub isolation: Option<IsolationSpec>,
-    /// Rates, budget and chargeback (mkTenantBilling).
+    /// Rates, budget and chargeback.
     pub billing: Option<BillingSpec>,
-    /// Metrics, alerts, SLOs and dashboards (mkTenantMonitoring).
+    /// Metrics, logs, alerts, SLOs and dashboards.
     pub monitoring: Option<MonitoringSpec>,
 }
 

@@ -3,7 +3,7 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// Metrics, logs, alerts, SLOs and dashboards (seed 004 mkTenantMonitoring).
+/// Metrics, logs, alerts, SLOs and dashboards.
 #[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]

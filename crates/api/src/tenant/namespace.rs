@@ -22,7 +22,7 @@ pub struct NamespaceConfig {
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("must be a DNS label"))]
     #[schemars(length(max = 30))]
     pub suffix: Option<String>,
-    /// Exact namespace name (seed 004 `mkTenant.namespace`); overrides pattern, prefix and suffix.
+    /// Exact namespace name; overrides pattern, prefix and suffix.
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("must be a DNS label"))]
     #[schemars(length(max = 63))]
     pub name: Option<String>,

@@ -4,7 +4,7 @@ use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Network isolation (seed 004 mkTenantNetworkPolicy). With isolation on, everything is denied
+/// Network isolation. With isolation on, everything is denied
 /// and only what is listed here is allowed. "Same tenant" means every namespace of the same
 /// tenantId (all its environments).
 #[serde_with::skip_serializing_none]

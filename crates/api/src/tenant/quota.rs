@@ -3,8 +3,7 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// ResourceQuota of the tenant namespace (seed 004 mkNamespaceQuota, plus mkTenant's cpuLimit /
-/// memoryLimit). Quantities are Kubernetes quantities: `cpuQuota: "200"` is 200 CPUs.
+/// ResourceQuota of the tenant namespace. Quantities are Kubernetes quantities: `cpuQuota: "200"` is 200 CPUs.
 #[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]

@@ -4,7 +4,7 @@ use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Roles, bindings and service accounts (seed 004 mkTenantRBAC). The operator creates the
+/// Roles, bindings and service accounts. The operator creates the
 /// namespaced Roles `tenant-admin`, `tenant-developer` and `tenant-viewer`; tenant roles never
 /// include writes to quotas, limit ranges, network policies or the operator's own objects.
 #[serde_with::skip_serializing_none]

@@ -1,5 +1,5 @@
-//! validateTenant (seed 004): the offline validator behind `kubectl tenant validate` and the
-//! operator's SpecValid condition.
+//! The offline validator behind `kubectl tenant validate` and the operator's SpecValid
+//! condition (its `{valid, errors, checks}` shape: docs/field-origins.md).
 //!
 //! A document goes through four layers, in order, and stops only where the next layer cannot run:
 //!
