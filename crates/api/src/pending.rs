@@ -3,6 +3,7 @@
 //! This table is the one source of truth for that surface. From it:
 //! - [`crate::crds`] appends [`NOT_ACTED_ON`] (or a "partly" sentence) to the description of each
 //!   listed field and of everything under it, so `kubectl explain` tells the truth;
+//! - `kubectl tenant validate` warns once for each listed field a document sets;
 //! - `docs/tenant-api.md` lists every row under "Accepted but not acted on yet" (a test keeps the
 //!   two in step).
 //!

@@ -428,3 +428,55 @@ fn user_facing_text_names_no_source_document() {
     }
     assert!(found.is_empty(), "{found:#?}");
 }
+
+#[test]
+fn validate_warns_about_fields_the_operator_does_not_act_on_yet() {
+    let out = run(&["validate", "examples/customer-shop-1.yaml"]);
+    assert!(
+        out.status.success(),
+        "warnings never invalidate: {}",
+        stdout(&out)
+    );
+    let text = stdout(&out);
+    for field in [
+        "spec.imageTag",
+        "spec.services",
+        "spec.ingressTlsSecretName",
+        "spec.backupConfig",
+        "spec.tenantConfig.features",
+    ] {
+        assert!(
+            text.contains(&format!(
+                "  warning: {field}: accepted and validated, but not acted on by the operator yet"
+            )),
+            "{field}: {text}"
+        );
+    }
+    assert!(
+        text.contains("  warning: spec.customDomain: accepted and validated, but only partly acted on by the operator yet"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("warning: spec.active:"),
+        "active: true is the default: {text}"
+    );
+    let out = run(&["validate", "-o", "json", "examples/customer-shop-1.yaml"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let pending: Vec<&str> = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["name"] == "pending.notActedOn" && c["status"] == "warn")
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(
+        pending,
+        [
+            "spec.imageTag",
+            "spec.services",
+            "spec.tenantConfig.features",
+            "spec.ingressTlsSecretName",
+            "spec.backupConfig"
+        ]
+    );
+}
