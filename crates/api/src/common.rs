@@ -3,7 +3,7 @@
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
-/// Shorthand resource ceilings (seed 000). Each one is a hard limit in the namespace's
+/// Shorthand resource ceilings. Each one is a hard limit in the namespace's
 /// ResourceQuota: `cpuLimit` -> `limits.cpu`, `memoryLimit` -> `limits.memory`,
 /// `storageLimit` -> `requests.storage`. When `spec.quota` sets the same quota key
 /// (`quota.cpuLimit`, `quota.memoryLimit`, `quota.storageQuota`) the two must be equal.
@@ -25,11 +25,9 @@ pub struct ResourceLimits {
     pub storage_limit: Option<String>,
 }
 
-/// Backup settings (seed 000 `backupConfig` merged with seed 004 `mkTenantBackup`).
-/// Where both seeds name the same setting the seed-000 name is used: `enabled`
-/// (004 `backupEnabled`), `schedule` (004 `backupSchedule`) and `retention`
-/// (004 `backupRetention` in days, here a duration such as `30d`).
-/// Rendered as a Velero `Schedule` for the tenant's namespace.
+/// Backup settings: when backups run, how long they are kept, what they include, and whether
+/// restores are allowed. Rendered as a Velero `Schedule` for the tenant's namespace.
+// Why `enabled`/`schedule`/`retention` and not `backupEnabled`/...: docs/field-origins.md.
 #[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]

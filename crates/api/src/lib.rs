@@ -9,6 +9,7 @@
 
 pub mod common;
 pub mod labels;
+pub mod pending;
 pub mod policy;
 pub mod prstack;
 pub mod rules;
@@ -27,13 +28,25 @@ pub const GROUP: &str = "shop.pilab.hu";
 pub const VERSION: &str = "v1alpha1";
 
 /// Every CustomResourceDefinition of the API, with the file name it has under `deploy/crds/`.
+/// The Tenant's field descriptions say which fields the operator does not act on yet
+/// ([`pending::PENDING`]).
 pub fn crds() -> Vec<(
     &'static str,
     k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
 )> {
     use kube::CustomResourceExt;
+    let mut tenant = Tenant::crd();
+    for version in &mut tenant.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            pending::annotate_schema(schema);
+        }
+    }
     vec![
-        ("tenants.shop.pilab.hu.yaml", Tenant::crd()),
+        ("tenants.shop.pilab.hu.yaml", tenant),
         ("prstacks.shop.pilab.hu.yaml", PRStack::crd()),
         ("tenantpolicies.shop.pilab.hu.yaml", TenantPolicy::crd()),
     ]

@@ -1,4 +1,4 @@
-//! `PRStack`: the existing PR preview environment (seed 000), kept so that PRStacks and Tenants
+//! `PRStack`: the existing PR preview environment, kept so that PRStacks and Tenants
 //! coexist and `kubectl tenant migrate` can turn one into the other.
 
 use crate::common::{BackupConfig, ResourceLimits};

@@ -4,8 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Lifecycle phase (seed 000: Initialization -> Provisioning -> Deployment -> Running -> Cleaning;
-/// plus Suspended and Failed).
+/// Lifecycle phase: Initialization -> Provisioning -> Deployment -> Running -> Cleaning, plus
+/// Suspended and Failed.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum Phase {
     /// Accepted; nothing created yet.

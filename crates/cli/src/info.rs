@@ -1,4 +1,4 @@
-//! Framework metadata (seed 004's `framework` object).
+//! Framework metadata: what `kubectl tenant info` prints (origin: docs/field-origins.md).
 
 use anyhow::Result;
 use serde::Serialize;
@@ -89,14 +89,14 @@ pub fn framework() -> Framework {
         (
             "quota-totals",
             f(
-                "calculateTotalQuota: totals across tenants against cluster capacity",
+                "Quota totals across tenants against cluster capacity (kubectl tenant quota total)",
                 "available",
             ),
         ),
         (
             "validation",
             f(
-                "validateTenant: schema, CEL and cross-field checks with field paths",
+                "Schema, CEL and cross-field checks with field paths (kubectl tenant validate)",
                 "available",
             ),
         ),
@@ -138,7 +138,7 @@ pub fn framework() -> Framework {
         ),
     ]);
     Framework {
-        name: "PiShop Tenant Operator",
+        name: "tenant-operator",
         version: env!("CARGO_PKG_VERSION"),
         api_version: format!("{}/{}", tenant_api::GROUP, tenant_api::VERSION),
         kinds: vec!["Tenant", "PRStack", "TenantPolicy"],

@@ -55,7 +55,7 @@ enum Command {
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
-    /// Quota totals across tenants (seed 004 calculateTotalQuota).
+    /// Quota totals across tenants, compared with the cluster's capacity.
     Quota {
         #[command(subcommand)]
         command: QuotaCommand,
@@ -156,8 +156,8 @@ struct DocumentReport {
     report: Report,
 }
 
-/// The `-o json` shape: seed 004's `{valid, errors, checks}` over all documents, plus each
-/// document's own report.
+/// The `-o json` shape: `{valid, errors, checks}` over all documents, plus each document's own
+/// report.
 #[derive(Serialize)]
 struct Summary {
     valid: bool,

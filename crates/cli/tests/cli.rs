@@ -372,3 +372,111 @@ fn a_prstack_is_not_rendered_as_a_tenant() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not a Tenant"));
 }
+
+/// User-facing text speaks of the product, not of the documents it was specified from; those
+/// are named in docs/field-origins.md only.
+#[test]
+fn user_facing_text_names_no_source_document() {
+    const SOURCE_NAMES: [&str; 7] = [
+        "seed",
+        "nixernetes",
+        "pishop operator",
+        "validatetenant",
+        "calculatetotalquota",
+        "mktenant",
+        "mknamespacequota",
+    ];
+    let mut texts: Vec<(String, String)> = Vec::new();
+    for args in [
+        vec!["--help"],
+        vec!["validate", "--help"],
+        vec!["render", "--help"],
+        vec!["quota", "--help"],
+        vec!["quota", "total", "--help"],
+        vec!["crd", "--help"],
+        vec!["info", "--help"],
+        vec!["info"],
+        vec!["info", "-o", "json"],
+        vec!["validate", "-v", "examples/customer-shop-1.yaml"],
+    ] {
+        let out = run(&args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+        texts.push((format!("kubectl tenant {}", args.join(" ")), stdout(&out)));
+    }
+    let mut files = vec![root().join("README.md")];
+    for dir in ["docs", "examples"] {
+        for entry in std::fs::read_dir(root().join(dir)).expect(dir) {
+            let path = entry.expect("entry").path();
+            if !path.ends_with("field-origins.md") {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 8, "{files:?}");
+    for path in files {
+        let text = std::fs::read_to_string(&path).expect("read");
+        texts.push((path.display().to_string(), text));
+    }
+    let mut found = Vec::new();
+    for (what, text) in &texts {
+        let lower = text.to_lowercase();
+        for word in SOURCE_NAMES {
+            if lower.contains(word) {
+                found.push(format!("{what}: {word}"));
+            }
+        }
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+#[test]
+fn validate_warns_about_fields_the_operator_does_not_act_on_yet() {
+    let out = run(&["validate", "examples/customer-shop-1.yaml"]);
+    assert!(
+        out.status.success(),
+        "warnings never invalidate: {}",
+        stdout(&out)
+    );
+    let text = stdout(&out);
+    for field in [
+        "spec.imageTag",
+        "spec.services",
+        "spec.ingressTlsSecretName",
+        "spec.backupConfig",
+        "spec.tenantConfig.features",
+    ] {
+        assert!(
+            text.contains(&format!(
+                "  warning: {field}: accepted and validated, but not acted on by the operator yet"
+            )),
+            "{field}: {text}"
+        );
+    }
+    assert!(
+        text.contains("  warning: spec.customDomain: accepted and validated, but only partly acted on by the operator yet"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("warning: spec.active:"),
+        "active: true is the default: {text}"
+    );
+    let out = run(&["validate", "-o", "json", "examples/customer-shop-1.yaml"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let pending: Vec<&str> = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["name"] == "pending.notActedOn" && c["status"] == "warn")
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(
+        pending,
+        [
+            "spec.imageTag",
+            "spec.services",
+            "spec.tenantConfig.features",
+            "spec.ingressTlsSecretName",
+            "spec.backupConfig"
+        ]
+    );
+}

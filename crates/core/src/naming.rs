@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use tenant_api::{Tenant, TenantSpec, labels};
 
-/// The default namespace pattern (seed 000).
+/// The default namespace pattern.
 pub const DEFAULT_PATTERN: &str = "tenant-{tenantId}-{environment}";
 
 /// The tenant's effective environment: `spec.environment`, else the tenantType.

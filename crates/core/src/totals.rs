@@ -1,4 +1,4 @@
-//! calculateTotalQuota (seed 004): quota totals per resource across tenants, and how they compare
+//! Quota totals per resource across tenants, and how they compare
 //! with the cluster's capacity.
 //!
 //! The totals are read from the ResourceQuotas the builders render, so they are exactly what the
@@ -12,8 +12,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use tenant_api::Tenant;
 
-/// The share of capacity above which quotas are considered overcommitted (seed 004 best practice:
-/// "Set quotas to 70-80% of available capacity").
+/// The share of capacity above which quotas are considered overcommitted (the usual advice is to
+/// allocate at most 70-80% of capacity; see docs/field-origins.md).
 pub const WARN_RATIO: f64 = 0.8;
 
 /// Capacity keys and the quota keys they are compared with. Only requests are held against
@@ -45,15 +45,15 @@ pub struct KeyTotal {
     pub ratio: Option<f64>,
 }
 
-/// The result of `calculateTotalQuota`.
+/// The result of [`calculate_total_quota`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Totals {
     /// tenantId/environment of every tenant counted.
     pub tenants: Vec<String>,
-    /// Sum of requests.cpu (the seed's `totalCpuQuota`).
+    /// Sum of requests.cpu.
     pub total_cpu_quota: String,
-    /// Sum of requests.memory (the seed's `totalMemoryQuota`).
+    /// Sum of requests.memory.
     pub total_memory_quota: String,
     /// Every quota key.
     pub totals: BTreeMap<String, KeyTotal>,
@@ -157,7 +157,7 @@ fn tenant_label(t: &Tenant) -> String {
     )
 }
 
-/// calculateTotalQuota: sums every quota key over the tenants and compares with `capacity`.
+/// Sums every quota key over the tenants and compares with `capacity`.
 pub fn calculate_total_quota(
     tenants: &[Tenant],
     capacity: &BTreeMap<String, Quantity>,

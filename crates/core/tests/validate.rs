@@ -1265,6 +1265,8 @@ fn check_names_are_stable() {
             "monitoring.dashboards",
             "monitoring.retention",
             "build.renders",
+            "pending.notActedOn",
+            "pending.partlyActedOn",
         ]
     );
 }

@@ -1,4 +1,4 @@
-//! The namespace's LimitRange `tenant-limits` (`limits`, seed 004 mkTenantResourceLimits).
+//! The namespace's LimitRange `tenant-limits` (`limits`).
 //!
 //! - Pod `max`: `podCpuLimit`, `podMemoryLimit`.
 //! - Container `max`: `containerCpuLimit`, `containerMemoryLimit`, `ephemeralStorageLimit`.

@@ -1,4 +1,4 @@
-//! NetworkPolicies (`networkPolicy`, seed 004 mkTenantNetworkPolicy), rendered only when the
+//! NetworkPolicies (`networkPolicy`), rendered only when the
 //! effective `network_isolation` is on. Everything is denied by `tenant-default-deny`; each
 //! further policy allows one kind of traffic and is left out when it would allow nothing:
 //!

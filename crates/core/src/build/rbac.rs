@@ -1,4 +1,4 @@
-//! RBAC (`rbac`, seed 004 mkTenantRBAC): the tenant roles, RoleBindings and ServiceAccounts.
+//! RBAC (`rbac`): the tenant roles, RoleBindings and ServiceAccounts.
 //!
 //! The three built-in roles are **ClusterRoles shared by every tenant** (part of
 //! [`crate::build::shared_objects`]); each tenant namespace gets only RoleBindings to them. A

@@ -1,5 +1,5 @@
-//! validateTenant (seed 004): the offline validator behind `kubectl tenant validate` and the
-//! operator's SpecValid condition.
+//! The offline validator behind `kubectl tenant validate` and the operator's SpecValid
+//! condition (its `{valid, errors, checks}` shape: docs/field-origins.md).
 //!
 //! A document goes through four layers, in order, and stops only where the next layer cannot run:
 //!
@@ -10,7 +10,9 @@
 //!    types, enums and formats;
 //! 3. **CEL** (`cel.*`): the CRD's `x-kubernetes-validations`, evaluated offline by kube-cel
 //!    exactly as the apiserver would (schema defaults applied first);
-//! 4. **cross-field** checks in Rust, for what needs several fields or more than CEL can do.
+//! 4. **cross-field** checks in Rust, for what needs several fields or more than CEL can do;
+//! 5. **pending** (`pending.*`): a warning for each field the document sets that the operator
+//!    accepts but does not act on yet (the table in `tenant_api::pending`).
 //!
 //! Every examined rule is listed in `checks` (passes too), with a stable `name`, the `field` path
 //! and a message; every failed check also becomes an `errors` entry `"<field>: <message>"`.
@@ -20,6 +22,7 @@ mod cel;
 pub mod cron;
 mod cross;
 pub mod names;
+pub mod pending;
 mod quantities;
 mod schema;
 mod shape;
@@ -140,7 +143,7 @@ fn serialize_failure(e: serde_json::Error) -> Report {
     ctx.finish()
 }
 
-/// Layers 1-4 for a Tenant document; returns the typed Tenant when layer 2 produced one.
+/// Layers 1-5 for a Tenant document; returns the typed Tenant when layer 2 produced one.
 fn tenant_layers(doc: &Value, old: Option<&Value>, ctx: &mut Ctx) -> Option<Tenant> {
     if !shape::document(doc, shape::Kind::Tenant, ctx) {
         return None;
@@ -149,9 +152,12 @@ fn tenant_layers(doc: &Value, old: Option<&Value>, ctx: &mut Ctx) -> Option<Tena
     let pruned = schema::walk(doc, &schema.json, ctx);
     let typed: Option<Tenant> = schema::typed(&pruned, ctx);
     cel::run(schema, &pruned, old, typed.is_some(), ctx);
-    let typed = typed?;
-    cross::tenant(&typed, ctx);
-    Some(typed)
+    if let Some(t) = &typed {
+        cross::tenant(t, ctx);
+    }
+    // On the pruned document: a field the schema does not know is an error, not a pending field.
+    pending::run(&pruned, ctx);
+    typed
 }
 
 /// Collects checks; `finish` turns them into a Report.

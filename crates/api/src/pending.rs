@@ -1,0 +1,415 @@
+//! Tenant fields the API accepts and validates but the operator does not act on yet.
+//!
+//! This table is the one source of truth for that surface. From it:
+//! - [`crate::crds`] appends [`NOT_ACTED_ON`] (or a "partly" sentence) to the description of each
+//!   listed field and of everything under it, so `kubectl explain` tells the truth;
+//! - `kubectl tenant validate` warns once for each listed field a document sets;
+//! - `docs/tenant-api.md` lists every row under "Accepted but not acted on yet" (a test keeps the
+//!   two in step).
+//!
+//! A field is *acted on* when it changes an object the operator applies (the builders in
+//! `tenant-core`); status alone does not count. A path names a field or a whole section; a
+//! section row covers every field under it. When a concern's builder lands, its rows go.
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
+use serde_json::Value;
+
+/// The sentence that ends the description of a field nothing acts on yet.
+pub const NOT_ACTED_ON: &str = "Accepted and validated; not acted on by the operator yet.";
+
+/// The part of the operator that will act on a field (one builder per concern).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Concern {
+    /// Deployments and Services of the tenant's services, rollouts, scaling.
+    Services,
+    /// Ingress and TLS for the tenant's custom domain.
+    Domain,
+    /// Connection Secret and per-tenant users in MongoDB, NATS and Redis.
+    Data,
+    /// Velero Schedule and restores.
+    Backup,
+    /// ServiceMonitor, PrometheusRule, dashboards.
+    Monitoring,
+    /// Cost model, budget and chargeback.
+    Cost,
+}
+
+impl Concern {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Concern::Services => "services",
+            Concern::Domain => "domain",
+            Concern::Data => "data",
+            Concern::Backup => "backup",
+            Concern::Monitoring => "monitoring",
+            Concern::Cost => "cost",
+        }
+    }
+}
+
+/// One field (or section) the operator does not act on yet, or only partly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// JSON path from the object root, e.g. `spec.backupConfig` or `spec.billing.monthlyBudget`.
+    pub path: &'static str,
+    /// The concern that will act on it.
+    pub concern: Concern,
+    /// What acting on it will mean, as a noun phrase ("the tenant's cost").
+    pub will: &'static str,
+    /// What the operator already does with it, for a field it acts on only partly.
+    pub partly: Option<&'static str>,
+    /// The field's schema default, which counts as unset: the API server fills it in, so a
+    /// stored Tenant cannot tell "set to the default" from "left out".
+    pub default: Option<bool>,
+}
+
+impl Pending {
+    /// The sentence appended to the field's description in the CRD.
+    pub fn description_sentence(&self) -> String {
+        match self.partly {
+            None => NOT_ACTED_ON.to_string(),
+            Some(done) => format!(
+                "Accepted and validated; only partly acted on by the operator yet: it {done}."
+            ),
+        }
+    }
+
+    /// The path's segments below the object root (`spec.billing.currency` -> spec, billing, currency).
+    pub fn segments(&self) -> impl Iterator<Item = &'static str> {
+        self.path.split('.')
+    }
+
+    /// Whether `doc` (a whole Tenant document) sets this field: present, not null and not the
+    /// schema default.
+    pub fn is_set_in(&self, doc: &Value) -> bool {
+        let mut at = doc;
+        for seg in self.segments() {
+            match at.get(seg) {
+                Some(v) => at = v,
+                None => return false,
+            }
+        }
+        !at.is_null() && self.default.is_none_or(|d| at.as_bool() != Some(d))
+    }
+}
+
+const fn row(path: &'static str, concern: Concern, will: &'static str) -> Pending {
+    Pending {
+        path,
+        concern,
+        will,
+        partly: None,
+        default: None,
+    }
+}
+
+const fn partly(
+    path: &'static str,
+    concern: Concern,
+    will: &'static str,
+    done: &'static str,
+) -> Pending {
+    Pending {
+        path,
+        concern,
+        will,
+        partly: Some(done),
+        default: None,
+    }
+}
+
+use Concern::*;
+
+/// Every field the operator accepts but does not act on yet (or only partly), in spec order.
+pub const PENDING: &[Pending] = &[
+    // services
+    row(
+        "spec.imageTag",
+        Services,
+        "the image tag of every service's Deployment",
+    ),
+    row(
+        "spec.imageRepository",
+        Services,
+        "the image repository of every service's Deployment",
+    ),
+    Pending {
+        default: Some(true),
+        ..partly(
+            "spec.active",
+            Services,
+            "scaling every service to zero when false",
+            "sets phase Suspended when false; no service is scaled",
+        )
+    },
+    row(
+        "spec.deployedAt",
+        Services,
+        "rolling every service out when it changes",
+    ),
+    row(
+        "spec.services",
+        Services,
+        "one Deployment and Service per service",
+    ),
+    row(
+        "spec.serviceSettings",
+        Services,
+        "image, port, replicas, ingress path, resources and environment of each service",
+    ),
+    row(
+        "spec.tenantConfig.features",
+        Services,
+        "`TENANT_FEATURES` and `FEATURE_<NAME>=true` in the services' environment",
+    ),
+    // domain
+    partly(
+        "spec.customDomain",
+        Domain,
+        "an Ingress for this host with TLS",
+        "opens the tenant's NetworkPolicies to the ingress controller when networkPolicy.ingressEnabled is unset; no Ingress is created",
+    ),
+    row(
+        "spec.ingressTlsSecretName",
+        Domain,
+        "the TLS Secret of the custom domain's Ingress",
+    ),
+    // data
+    row(
+        "spec.mongoURI",
+        Data,
+        "the MongoDB connection in the tenant's connection Secret",
+    ),
+    row(
+        "spec.mongoUsername",
+        Data,
+        "the MongoDB user in the tenant's connection Secret",
+    ),
+    row(
+        "spec.mongoPassword",
+        Data,
+        "the MongoDB password in the tenant's connection Secret",
+    ),
+    row(
+        "spec.mongoPasswordSecretRef",
+        Data,
+        "the MongoDB password in the tenant's connection Secret",
+    ),
+    row(
+        "spec.natsURL",
+        Data,
+        "the NATS connection in the tenant's connection Secret",
+    ),
+    row(
+        "spec.redisURL",
+        Data,
+        "the Redis connection in the tenant's connection Secret",
+    ),
+    row(
+        "spec.redisPassword",
+        Data,
+        "the Redis password in the tenant's connection Secret",
+    ),
+    row(
+        "spec.redisPasswordSecretRef",
+        Data,
+        "the Redis password in the tenant's connection Secret",
+    ),
+    row(
+        "spec.dataIsolation",
+        Data,
+        "the tenant's MongoDB database, NATS subject prefix and Redis key prefix",
+    ),
+    // backup
+    row(
+        "spec.backupConfig",
+        Backup,
+        "a Velero Schedule per tenant namespace and self-service restores",
+    ),
+    // cost (billingContact and costCenter are acted on: an annotation and a namespace label)
+    partly(
+        "spec.tenantConfig.billingTier",
+        Cost,
+        "the tier's rates when billing gives none",
+        "labels the namespace with the tier; no rates are selected",
+    ),
+    row(
+        "spec.billing.billingEmail",
+        Cost,
+        "where invoices and budget alerts go",
+    ),
+    row(
+        "spec.billing.billingCycle",
+        Cost,
+        "the period cost is accrued and reported over",
+    ),
+    row(
+        "spec.billing.currency",
+        Cost,
+        "the currency of the tenant's cost",
+    ),
+    row("spec.billing.cpuHourlyRate", Cost, "the tenant's cost"),
+    row("spec.billing.memoryHourlyRate", Cost, "the tenant's cost"),
+    row("spec.billing.storageMonthlyRate", Cost, "the tenant's cost"),
+    row("spec.billing.networkEgressRate", Cost, "the tenant's cost"),
+    row("spec.billing.monthlyBudget", Cost, "the BudgetOK condition"),
+    row(
+        "spec.billing.budgetAlertThreshold",
+        Cost,
+        "the BudgetOK condition and the budget alert",
+    ),
+    row(
+        "spec.billing.budgetEnforcement",
+        Cost,
+        "budget enforcement (a tenant over budget admits no new pods)",
+    ),
+    row(
+        "spec.billing.chargebackModel",
+        Cost,
+        "how the tenant's cost is computed",
+    ),
+    row("spec.billing.volumeDiscount", Cost, "the tenant's cost"),
+    row("spec.billing.commitmentDiscount", Cost, "the tenant's cost"),
+    // monitoring
+    row(
+        "spec.monitoring",
+        Monitoring,
+        "the tenant's ServiceMonitor, PrometheusRule with SLO alerts, dashboards and the services' log settings",
+    ),
+];
+
+/// The row for exactly this path, if any.
+pub fn find(path: &str) -> Option<&'static Pending> {
+    PENDING.iter().find(|p| p.path == path)
+}
+
+/// Appends each row's sentence to the description of its field, and of every field under it,
+/// in a CRD version's `openAPIV3Schema`. Rows whose path the schema lacks are skipped (a test
+/// makes sure there are none). Idempotent.
+pub fn annotate_schema(root: &mut JSONSchemaProps) {
+    for p in PENDING {
+        if let Some(field) = lookup(root, p) {
+            annotate(field, &p.description_sentence());
+        }
+    }
+}
+
+/// The schema of `p`'s field inside `root`.
+pub fn lookup<'a>(root: &'a mut JSONSchemaProps, p: &Pending) -> Option<&'a mut JSONSchemaProps> {
+    let mut at = root;
+    for seg in p.segments() {
+        at = at.properties.as_mut()?.get_mut(seg)?;
+    }
+    Some(at)
+}
+
+/// Appends `sentence` to the field's description and to every described field under it (the
+/// item schemas of arrays and maps carry no description of their own and get none).
+fn annotate(schema: &mut JSONSchemaProps, sentence: &str) {
+    schema.description = Some(match schema.description.take() {
+        Some(d) if d.ends_with(sentence) => d,
+        Some(d) if d.trim().is_empty() => sentence.to_string(),
+        Some(d) => format!("{} {sentence}", d.trim_end()),
+        None => sentence.to_string(),
+    });
+    annotate_below(schema, sentence);
+}
+
+fn annotate_below(schema: &mut JSONSchemaProps, sentence: &str) {
+    let mut subs: Vec<&mut JSONSchemaProps> = Vec::new();
+    subs.extend(schema.properties.iter_mut().flat_map(|p| p.values_mut()));
+    match schema.items.as_mut() {
+        Some(JSONSchemaPropsOrArray::Schema(sub)) => subs.push(sub),
+        Some(JSONSchemaPropsOrArray::Schemas(list)) => subs.extend(list.iter_mut()),
+        None => {}
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(sub)) = schema.additional_properties.as_mut() {
+        subs.push(sub);
+    }
+    for sub in subs {
+        if sub.description.is_some() {
+            annotate(sub, sentence);
+        } else {
+            annotate_below(sub, sentence);
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)] // tests fail by panicking
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn paths_are_unique_and_under_spec() {
+        let mut seen = std::collections::BTreeSet::new();
+        for p in PENDING {
+            assert!(p.path.starts_with("spec."), "{}", p.path);
+            assert!(seen.insert(p.path), "{} listed twice", p.path);
+            assert!(!p.will.is_empty());
+        }
+    }
+
+    #[test]
+    fn set_means_present_and_not_null() {
+        let row = find("spec.billing.currency").unwrap();
+        assert!(row.is_set_in(&json!({"spec": {"billing": {"currency": "EUR"}}})));
+        assert!(!row.is_set_in(&json!({"spec": {"billing": {"currency": null}}})));
+        assert!(!row.is_set_in(&json!({"spec": {"billing": {}}})));
+        assert!(!row.is_set_in(&json!({"spec": {}})));
+        let active = find("spec.active").unwrap();
+        assert!(active.is_set_in(&json!({"spec": {"active": false}})));
+        assert!(
+            !active.is_set_in(&json!({"spec": {"active": true}})),
+            "the default"
+        );
+        let section = find("spec.backupConfig").unwrap();
+        assert!(section.is_set_in(&json!({"spec": {"backupConfig": {}}})));
+    }
+
+    #[test]
+    fn annotating_reaches_nested_fields_and_is_idempotent() {
+        let mut schema: JSONSchemaProps =
+            serde_json::from_value(json!({"properties": {"spec": {"properties": {
+                "backupConfig": {"description": "Backup settings.", "properties": {
+                    "schedule": {"description": "When."}
+                }},
+                "serviceSettings": {"description": "Per service.", "additionalProperties": {
+                    "properties": {"port": {"description": "Port."}}
+                }},
+                "monitoring": {"properties": {"customDashboards": {"items": {
+                    "properties": {"name": {"description": "Name."}}
+                }}}},
+                "tenantId": {"description": "Id."}
+            }}}}))
+            .unwrap();
+        annotate_schema(&mut schema);
+        annotate_schema(&mut schema);
+        let v = serde_json::to_value(&schema).unwrap();
+        let spec = &v["properties"]["spec"]["properties"];
+        let d = |p: &str| spec.pointer(p).and_then(Value::as_str).unwrap().to_string();
+        assert_eq!(
+            d("/backupConfig/description"),
+            format!("Backup settings. {NOT_ACTED_ON}")
+        );
+        assert_eq!(
+            d("/backupConfig/properties/schedule/description"),
+            format!("When. {NOT_ACTED_ON}")
+        );
+        assert_eq!(
+            d("/serviceSettings/additionalProperties/properties/port/description"),
+            format!("Port. {NOT_ACTED_ON}")
+        );
+        assert_eq!(d("/monitoring/description"), NOT_ACTED_ON);
+        assert_eq!(
+            d("/monitoring/properties/customDashboards/items/properties/name/description"),
+            format!("Name. {NOT_ACTED_ON}")
+        );
+        assert_eq!(d("/tenantId/description"), "Id.");
+        let items = &spec["monitoring"]["properties"]["customDashboards"]["items"];
+        assert!(items.get("description").is_none(), "{items}");
+    }
+}
