@@ -272,11 +272,73 @@ pub const PENDING: &[Pending] = &[
     ),
     row("spec.billing.volumeDiscount", Cost, "the tenant's cost"),
     row("spec.billing.commitmentDiscount", Cost, "the tenant's cost"),
-    // monitoring
+    // monitoring (the quota alert rule is built: alertingEnabled and alertReceivers act on it)
     row(
-        "spec.monitoring",
+        "spec.monitoring.metricsEnabled",
         Monitoring,
-        "the tenant's ServiceMonitor, PrometheusRule with SLO alerts, dashboards and the services' log settings",
+        "a ServiceMonitor for the tenant's services",
+    ),
+    row(
+        "spec.monitoring.metricsRetention",
+        Monitoring,
+        "the retention of the tenant's metrics",
+    ),
+    row(
+        "spec.monitoring.loggingEnabled",
+        Monitoring,
+        "the namespace's labels for the log pipeline",
+    ),
+    row(
+        "spec.monitoring.logLevel",
+        Monitoring,
+        "LOG_LEVEL in the services' environment",
+    ),
+    row(
+        "spec.monitoring.logRetention",
+        Monitoring,
+        "the retention of the tenant's logs",
+    ),
+    row(
+        "spec.monitoring.logFormat",
+        Monitoring,
+        "LOG_FORMAT in the services' environment",
+    ),
+    partly(
+        "spec.monitoring.alertingEnabled",
+        Monitoring,
+        "SLO and budget alerts in the tenant's PrometheusRule",
+        "turns the tenant's quota alert rule (PrometheusRule tenant-alerts) on or off; SLO and budget alerts are not built yet",
+    ),
+    partly(
+        "spec.monitoring.alertReceivers",
+        Monitoring,
+        "routing the tenant's alerts to these receivers (an AlertmanagerConfig)",
+        "labels the tenant's alerts notify=tenant for the platform's Alertmanager to route; the receivers themselves are not configured yet",
+    ),
+    row(
+        "spec.monitoring.sloEnabled",
+        Monitoring,
+        "SLO alerts in the tenant's PrometheusRule",
+    ),
+    row(
+        "spec.monitoring.targetAvailability",
+        Monitoring,
+        "the availability SLO alert",
+    ),
+    row(
+        "spec.monitoring.targetLatency",
+        Monitoring,
+        "the latency SLO alert",
+    ),
+    row(
+        "spec.monitoring.dashboardsEnabled",
+        Monitoring,
+        "the standard tenant dashboard",
+    ),
+    row(
+        "spec.monitoring.customDashboards",
+        Monitoring,
+        "a dashboard ConfigMap per entry",
     ),
 ];
 
@@ -403,7 +465,8 @@ mod tests {
             d("/serviceSettings/additionalProperties/properties/port/description"),
             format!("Port. {NOT_ACTED_ON}")
         );
-        assert_eq!(d("/monitoring/description"), NOT_ACTED_ON);
+        // A section with some fields acted on is not marked as a whole.
+        assert!(spec["monitoring"].get("description").is_none());
         assert_eq!(
             d("/monitoring/properties/customDashboards/items/properties/name/description"),
             format!("Name. {NOT_ACTED_ON}")

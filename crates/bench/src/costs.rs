@@ -110,16 +110,19 @@ pub async fn request_costs(
         rows: Vec::new(),
     };
 
-    let objects_per_tenant =
-        build::tenant_objects(&tenant_named(template, "c-0", BENCH_NS), &ctx)?.len();
+    let sample = build::tenant_objects(&tenant_named(template, "c-0", BENCH_NS), &ctx)?;
+    let not_served = res.not_served(&sample).await;
+    let served = |o: &tenant_core::Object| !not_served.contains(&o.kind);
+    let objects_per_tenant = sample.iter().filter(|o| served(o)).count();
     m.measure(
         &format!("the {objects_per_tenant} objects of one tenant, bare client (admin)"),
         n,
         |i| {
-            let (res, pp, ctx) = (&res, &pp, &ctx);
+            let (res, pp, ctx, served) = (&res, &pp, &ctx, &served);
             let t = tenant_named(template, &format!("costs-bare-{i}"), BENCH_NS);
             async move {
                 let mut objects = build::tenant_objects(&t, ctx)?;
+                objects.retain(|o| served(o));
                 for obj in &mut objects {
                     disown(obj);
                     res.api(obj)
@@ -166,14 +169,16 @@ pub async fn request_costs(
     let applied = |quota: Value| {
         let objects = build::tenant_objects(&live, &ctx).unwrap_or_default();
         let mut kinds = std::collections::BTreeMap::new();
+        let mut skipped = std::collections::BTreeMap::new();
         for o in &objects {
-            *kinds.entry(o.kind.clone()).or_insert(0usize) += 1;
+            let count = if served(o) { &mut kinds } else { &mut skipped };
+            *count.entry(o.kind.clone()).or_insert(0usize) += 1;
         }
         Outcome::Applied(Progress {
             namespace: ns.clone(),
             namespace_phase: Some("Active".into()),
             kinds,
-            skipped: Default::default(),
+            skipped,
             quota: Some(quota),
             active: true,
             shared_policies: true,

@@ -82,6 +82,24 @@ fn run_script(args: &[&str]) -> Result<std::process::Output, String> {
         .map_err(|e| format!("cannot run {}: {e}", script.display()))
 }
 
+/// A real third-party component from `hack/components` (fetched from its Go module and cached
+/// by version on first use), e.g. `prometheus-crds`: the directory the script prints.
+pub fn component(name: &str) -> Result<PathBuf, Error> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../hack/components");
+    let out = Command::new(&script)
+        .arg(name)
+        .output()
+        .map_err(|e| Error::ControlPlane(format!("cannot run {}: {e}", script.display())))?;
+    if !out.status.success() {
+        return Err(Error::ControlPlane(format!(
+            "hack/components {name} failed:\n{}",
+            tail(&out.stderr, 10)
+        )));
+    }
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Ok(PathBuf::from(dir))
+}
+
 fn tail(bytes: &[u8], lines: usize) -> String {
     let text = String::from_utf8_lossy(bytes);
     let all: Vec<&str> = text.lines().collect();

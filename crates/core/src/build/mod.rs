@@ -63,7 +63,8 @@ impl BuildError {
 
 /// Every object of one tenant, in apply order: the namespace, then its guardrails (admission
 /// parameters, quota, limits, network policies), and only then the access grants (service
-/// accounts, roles, bindings), so no tenant user ever holds access to an unguarded namespace.
+/// accounts, roles, bindings), so no tenant user ever holds access to an unguarded namespace;
+/// then the integrations (the alert rule), whose kinds a cluster may not serve.
 pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
     let eff = Effective::of(tenant);
     let mut out = vec![namespace::build(tenant, &eff, ctx)?];
@@ -72,6 +73,7 @@ pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>
     out.extend(limits::build(tenant, &eff, ctx)?);
     out.extend(network::build(tenant, &eff, ctx)?);
     out.extend(rbac::build(tenant, &eff, ctx)?);
+    out.extend(monitoring::build(tenant, &eff, ctx)?);
     Ok(out)
 }
 

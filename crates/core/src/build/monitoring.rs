@@ -7,7 +7,8 @@
 //! API server starts refusing what needs more. The warning stops where the critical alert starts,
 //! so a resource is never reported by both at once (in between, the critical alert is pending for
 //! its `for:`). One alert per quota and resource, since the series carry both as labels. Hard limits of 0 (e.g. `services.nodeports` where NodePorts are forbidden) are
-//! dropped before the division: they cannot fill up and would divide by zero. No quota, no rule.
+//! dropped before the division: they cannot fill up and would divide by zero. No quota (or one of
+//! nothing but zero limits), no rule.
 //!
 //! Every selector names the tenant's namespace and quota objects, so a rule sees only the
 //! tenant's own series even where Prometheus evaluates it without prometheus-operator's
@@ -56,8 +57,16 @@ pub fn build(
     if monitoring.alerting_enabled == Some(false) {
         return Ok(Vec::new());
     }
+    // Only quotas with a limit that can fill up: a quota of nothing but zeros (NodePorts and
+    // LoadBalancers forbidden by the isolation level) would give a rule that never fires.
     let quota_names: Vec<String> = quota::quotas(tenant, eff)?
         .into_iter()
+        .filter(|q| {
+            q.spec
+                .iter()
+                .flat_map(|s| s.hard.iter().flatten())
+                .any(|(_, v)| crate::quantity::Quantity::parse(&v.0).is_ok_and(|q| !q.is_zero()))
+        })
         .filter_map(|q| q.metadata.name)
         .collect();
     if quota_names.is_empty() {
@@ -250,7 +259,10 @@ mod tests {
         assert_eq!(l[labels::MANAGED_BY], "tenant-operator");
         assert_eq!(l[labels::TENANT_ID], "acme");
         assert_eq!(l[labels::ENVIRONMENT], "production");
-        assert_eq!(m["metadata"]["annotations"][labels::OWNER], "Tenant/tenants/acme");
+        assert_eq!(
+            m["metadata"]["annotations"][labels::OWNER],
+            "Tenant/tenants/acme"
+        );
     }
 
     #[test]
@@ -363,6 +375,15 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(render(spec).len(), 1);
+    }
+
+    #[test]
+    fn a_quota_of_only_zero_limits_gets_no_rule() {
+        // Standard isolation pins NodePorts to 0: a ResourceQuota, but nothing that can fill up.
+        let spec = TenantSpec::new("acme", TenantType::Production);
+        let t = tenant(spec.clone());
+        assert!(!quota::quotas(&t, &Effective::of(&t)).unwrap().is_empty());
+        assert!(render(spec).is_empty());
     }
 
     #[test]

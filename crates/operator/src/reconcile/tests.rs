@@ -217,6 +217,11 @@ async fn a_no_op_reconcile_makes_no_request() {
     .await;
     assert_eq!(written["phase"], "Running", "{written}");
     assert_eq!(condition(&written, c::READY)["status"], "True");
+    // The monitoring integration's CRD is not installed: reported, not blocking.
+    assert_eq!(
+        condition(&written, c::MONITORING_READY)["reason"],
+        "CRDNotInstalled"
+    );
 
     // Second pass with that status stored: no request at all.
     t.status = Some(serde_json::from_value(written).unwrap());

@@ -160,7 +160,10 @@ mod tests {
             "tenant-operator"
         );
         assert_eq!(m["metadata"]["labels"][labels::TENANT_ID], "acme");
-        assert_eq!(m["metadata"]["annotations"][labels::OWNER], "Tenant/tenants/acme");
+        assert_eq!(
+            m["metadata"]["annotations"][labels::OWNER],
+            "Tenant/tenants/acme"
+        );
         let s = &m["spec"];
         assert_eq!(
             s["allowedRegistries"],
