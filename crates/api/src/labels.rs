@@ -7,10 +7,7 @@ pub const FIELD_MANAGER: &str = "tenant-operator";
 
 pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 pub const PART_OF: &str = "app.kubernetes.io/part-of";
-pub const APP_NAME: &str = "app.kubernetes.io/name";
 pub const APP_COMPONENT: &str = "app.kubernetes.io/component";
-pub const APP_INSTANCE: &str = "app.kubernetes.io/instance";
-pub const APP_VERSION: &str = "app.kubernetes.io/version";
 
 /// The tenant's `spec.tenantId`.
 pub const TENANT_ID: &str = "shop.pilab.hu/tenant-id";
@@ -28,10 +25,9 @@ pub const COST_CENTER: &str = "shop.pilab.hu/cost-center";
 pub const AUDIT_LEVEL: &str = "shop.pilab.hu/audit-level";
 /// Marks a namespace as a tenant namespace; admission policies select on it.
 pub const TENANT_NAMESPACE: &str = "shop.pilab.hu/tenant-namespace";
-/// The PRStack's pull request number.
-pub const PR_NUMBER: &str = "shop.pilab.hu/pr-number";
 
-/// Annotation naming the owning custom resource as `<namespace>/<name>` (labels cannot hold '/').
+/// Annotation naming the owning custom resource as `<Kind>/<namespace>/<name>` (labels cannot
+/// hold '/'); `tenant_core::Owner` reads and writes it.
 pub const OWNER: &str = "shop.pilab.hu/owner";
 /// Annotation with the owning resource's UID, to tell a recreated Tenant of the same name apart.
 pub const OWNER_UID: &str = "shop.pilab.hu/owner-uid";
@@ -41,8 +37,6 @@ pub const OWNER_EMAIL: &str = "shop.pilab.hu/owner-email";
 pub const CUSTOMER_NAME: &str = "shop.pilab.hu/customer-name";
 pub const CUSTOMER_EMAIL: &str = "shop.pilab.hu/customer-email";
 pub const BILLING_CONTACT: &str = "shop.pilab.hu/billing-contact";
-/// Pod template annotation carrying `spec.deployedAt`: changing it rolls the Deployment out.
-pub const DEPLOYED_AT: &str = "shop.pilab.hu/deployed-at";
 
 /// The finalizer that holds a Tenant until everything it created outside its own namespace is gone.
 pub const FINALIZER: &str = "shop.pilab.hu/cleanup";

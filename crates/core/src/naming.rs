@@ -85,11 +85,7 @@ pub mod names {
     pub const ROLE_ADMIN: &str = "tenant-admin";
     pub const ROLE_DEVELOPER: &str = "tenant-developer";
     pub const ROLE_VIEWER: &str = "tenant-viewer";
-    pub const CONNECTIONS_SECRET: &str = "tenant-connections";
-    pub const CONFIG_MAP: &str = "tenant-config";
-    pub const INGRESS: &str = "tenant-ingress";
     pub const ALERT_RULES: &str = "tenant-alerts";
-    pub const BACKUP_SCHEDULE_PREFIX: &str = "tenant-";
 }
 
 #[cfg(test)]

@@ -220,11 +220,6 @@ pub fn with_role(role: Role) -> impl Iterator<Item = &'static ManagedKind> {
     KINDS.iter().filter(move |k| k.role == role)
 }
 
-/// The concern an object of `api_version`/`kind` belongs to.
-pub fn concern_of(api_version: &str, kind: &str) -> Option<Concern> {
-    find(api_version, kind).map(|k| k.concern)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
