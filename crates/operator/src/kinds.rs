@@ -170,6 +170,10 @@ impl Kinds {
     /// Resolves once every kind's state is known (a served kind's store is complete). False if
     /// the operator is shutting down.
     pub fn wait_ready(self: &Arc<Self>) -> BoxFuture<'static, bool> {
+        // The common case, every reconcile after start-up: nothing to wait for.
+        if self.kinds.iter().all(|k| k.served() != Served::Unknown) {
+            return futures::future::ready(true).boxed();
+        }
         let waits: Vec<_> = self
             .kinds
             .iter()

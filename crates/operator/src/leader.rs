@@ -96,21 +96,14 @@ pub struct LeaderElector {
 }
 
 impl LeaderElector {
-    pub fn new(
-        client: Client,
-        namespace: &str,
-        name: &str,
-        identity: &str,
-        duration: Duration,
-        renew: Duration,
-        metrics: Arc<Metrics>,
-    ) -> LeaderElector {
+    /// The elector of `config`'s Lease (namespace, name, identity, duration, renew interval).
+    pub fn new(client: Client, config: &crate::Config, metrics: Arc<Metrics>) -> LeaderElector {
         LeaderElector {
-            api: Api::namespaced(client, namespace),
-            name: name.to_string(),
-            identity: identity.to_string(),
-            duration,
-            renew,
+            api: Api::namespaced(client, &config.lease_namespace),
+            name: config.lease_name.clone(),
+            identity: config.identity.clone(),
+            duration: config.lease_duration,
+            renew: config.lease_renew,
             metrics,
             observed: Observation::default(),
         }

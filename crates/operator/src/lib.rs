@@ -139,17 +139,9 @@ impl Shell {
             metrics,
             health,
         } = self;
-        let elector = config.leader_elect.then(|| {
-            leader::LeaderElector::new(
-                client.clone(),
-                &config.lease_namespace,
-                &config.lease_name,
-                &config.identity,
-                config.lease_duration,
-                config.lease_renew,
-                metrics.clone(),
-            )
-        });
+        let elector = config
+            .leader_elect
+            .then(|| leader::LeaderElector::new(client.clone(), config, metrics.clone()));
         if let Some(le) = &elector {
             info!(lease = %config.lease_name, identity = %config.identity, "waiting for the leader lease");
             health.set_standby(true);

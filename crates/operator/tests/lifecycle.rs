@@ -952,3 +952,109 @@ async fn a_resync_with_nothing_to_change_writes_nothing() -> Result<()> {
     h.teardown().await?;
     op2.stop().await
 }
+
+/// The status has several writers: another field manager's fields and conditions (here what the
+/// cost writer will own: `status.cost` and `BudgetOK`) survive the reconcile's status writes, and
+/// the reconcile's own conditions keep being updated around them.
+#[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
+async fn another_writers_status_fields_survive_the_reconciles_status_writes() -> Result<()> {
+    let h = Harness::new("op-writers").await?;
+    let op = h.start_operator().await?;
+    let t = h.tenant("writers");
+    let name = t.name_any();
+    h.create(&t).await?;
+    h.wait_phase(&name, Phase::Running).await?;
+
+    // The other writer: its own field manager, only its own fields.
+    let other = json!({
+        "apiVersion": "shop.pilab.hu/v1alpha1",
+        "kind": "Tenant",
+        "status": {
+            "cost": {"currency": "EUR", "hourly": "0.42"},
+            "conditions": [{
+                "type": "BudgetOK", "status": "False", "reason": "OverBudget",
+                "message": "projected 120 % of the budget",
+                "lastTransitionTime": "2026-12-01T00:00:00Z",
+            }],
+        },
+    });
+    h.tenants()
+        .patch_status(
+            &name,
+            &PatchParams::apply("tenant-operator-cost"),
+            &Patch::Apply(&other),
+        )
+        .await?;
+
+    // A spec change: a new generation, so the reconcile writes its status again.
+    let patch = json!({"spec": {"quota": {"podQuota": 7}}});
+    let edited = h
+        .tenants()
+        .patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await?;
+    let generation = edited.metadata.generation;
+    let t = poll_until(
+        "the reconcile's status for the new generation",
+        TIMEOUT,
+        || {
+            let (api, name) = (h.tenants(), name.clone());
+            async move {
+                let t = api.get(&name).await.map_err(|e| e.to_string())?;
+                let st = t.status.clone().unwrap_or_default();
+                let quota_seen = st
+                    .quota
+                    .as_ref()
+                    .and_then(|q| q.hard.as_ref())
+                    .and_then(|h| h.get("pods"))
+                    .is_some_and(|p| p == "7");
+                if st.observed_generation == generation
+                    && st.phase == Some(Phase::Running)
+                    && quota_seen
+                {
+                    Ok(t)
+                } else {
+                    Err(conditions(&t))
+                }
+            }
+        },
+    )
+    .await?;
+    let st = t.status.clone().unwrap_or_default();
+    ensure!(
+        st.cost.as_ref().and_then(|c| c.hourly.as_deref()) == Some("0.42"),
+        "the other writer's status.cost survived: {:?}",
+        st.cost
+    );
+    let budget = condition(&t, "BudgetOK").context("BudgetOK kept")?;
+    ensure!(budget.reason == "OverBudget", "{}", conditions(&t));
+    let ready = condition(&t, "Ready").context("Ready")?;
+    ensure!(
+        ready.status == "True" && ready.observed_generation == generation,
+        "{}",
+        conditions(&t)
+    );
+    // Each writer owns only its own fields.
+    let managers: BTreeMap<String, String> = t
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter(|m| m.subresource.as_deref() == Some("status"))
+        .map(|m| {
+            (
+                m.manager.clone().unwrap_or_default(),
+                serde_json::to_string(&m.fields_v1).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let ours = managers
+        .get(labels::FIELD_MANAGER)
+        .context("the reconcile's fields")?;
+    ensure!(
+        !ours.contains("f:cost") && !ours.contains("BudgetOK"),
+        "the reconcile owns nothing of the other writer's: {ours}"
+    );
+    h.teardown().await?;
+    op.stop().await
+}
