@@ -45,9 +45,20 @@ pub fn crds() -> Vec<(
             pending::annotate_schema(schema);
         }
     }
+    let mut prstack = PRStack::crd();
+    for version in &mut prstack.spec.versions {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            let d = schema.description.take().unwrap_or_default();
+            schema.description = Some(format!("{d} {}", prstack::NOT_RECONCILED).trim().into());
+        }
+    }
     vec![
         ("tenants.shop.pilab.hu.yaml", tenant),
-        ("prstacks.shop.pilab.hu.yaml", PRStack::crd()),
+        ("prstacks.shop.pilab.hu.yaml", prstack),
         ("tenantpolicies.shop.pilab.hu.yaml", TenantPolicy::crd()),
     ]
 }

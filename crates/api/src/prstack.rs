@@ -1,6 +1,10 @@
 //! `PRStack`: the existing PR preview environment, kept so that PRStacks and Tenants
 //! coexist and `kubectl tenant migrate` can turn one into the other.
 
+/// Appended to the PRStack's description in its CRD, and warned by `kubectl tenant validate`,
+/// until a PRStack controller exists: the kind is accepted and validated, nothing acts on it.
+pub const NOT_RECONCILED: &str = "Accepted and validated; the operator does not reconcile PRStacks yet (no namespace, services or data stores are created for one).";
+
 use crate::common::{BackupConfig, ResourceLimits};
 use crate::status::Phase;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};

@@ -120,6 +120,7 @@ pub fn validate_prstack_value(doc: &Value) -> Report {
     if let Some(p) = typed {
         cross::prstack(&p, &mut ctx);
     }
+    pending::prstack(&mut ctx);
     ctx.finish()
 }
 

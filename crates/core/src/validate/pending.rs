@@ -11,6 +11,22 @@ pub const NOT_ACTED_ON: &str = "pending.notActedOn";
 /// Check name of a field the operator acts on only in part.
 pub const PARTLY_ACTED_ON: &str = "pending.partlyActedOn";
 
+/// Check name of a PRStack: the kind is accepted, and no controller reconciles it yet.
+pub const PRSTACK_NOT_RECONCILED: &str = "pending.prstackNotReconciled";
+
+/// The warning every PRStack gets until its controller exists.
+pub(crate) fn prstack(ctx: &mut Ctx) {
+    ctx.push(
+        PRSTACK_NOT_RECONCILED,
+        "kind",
+        CheckStatus::Warn,
+        format!(
+            "PRStack is accepted and validated, but not reconciled by the operator yet: {}",
+            tenant_api::prstack::NOT_RECONCILED
+        ),
+    );
+}
+
 /// The warning for one row.
 pub fn message(p: &Pending) -> String {
     let concern = p.concern.as_str();
@@ -137,9 +153,44 @@ mod tests {
         let r = validate_value(&doc(json!({
             "tenantId": "acme",
             "tenantType": "production",
-            "monitoring": {"metricsEnabled": true, "logLevel": "Info"},
+            "backupConfig": {"enabled": true, "schedule": "0 2 * * *"},
         })));
-        assert_eq!(warned(&r.checks), [(NOT_ACTED_ON, "spec.monitoring")]);
+        assert_eq!(warned(&r.checks), [(NOT_ACTED_ON, "spec.backupConfig")]);
+    }
+
+    #[test]
+    fn monitoring_warns_per_field_and_alerting_is_partly_acted_on() {
+        let r = validate_value(&doc(json!({
+            "tenantId": "acme",
+            "tenantType": "production",
+            "monitoring": {"metricsEnabled": true, "alertingEnabled": true},
+        })));
+        assert_eq!(
+            warned(&r.checks),
+            [
+                (NOT_ACTED_ON, "spec.monitoring.metricsEnabled"),
+                (PARTLY_ACTED_ON, "spec.monitoring.alertingEnabled"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_prstack_is_accepted_with_a_warning_that_nothing_reconciles_it() {
+        let r = crate::validate::validate_document(&json!({
+            "apiVersion": "shop.pilab.hu/v1alpha1",
+            "kind": "PRStack",
+            "metadata": {"name": "pr-42", "namespace": "previews"},
+            "spec": {"prNumber": 42, "imageTag": "pr-42"},
+        }));
+        let warn = r
+            .warnings()
+            .find(|c| c.name == PRSTACK_NOT_RECONCILED)
+            .map(|c| c.message.clone());
+        assert!(
+            warn.as_deref()
+                .is_some_and(|m| m.contains("not reconciled")),
+            "{r:?}"
+        );
     }
 
     #[test]
