@@ -177,6 +177,7 @@ pub async fn request_costs(
         Outcome::Applied(Progress {
             namespace: ns.clone(),
             namespace_phase: Some("Active".into()),
+            namespace_uid: None,
             kinds,
             skipped,
             quota: Some(quota),

@@ -1,4 +1,11 @@
-//! Who may use a namespace: the pure decision from a live Namespace's metadata.
+//! Who may use a namespace: the pure decision from a live Namespace's metadata and what the
+//! Tenant's own status recorded.
+//!
+//! Evidence, strongest first: the namespace's uid equals the one the Tenant's status recorded
+//! (only the operator writes the status); else its owner annotations name this Tenant and its
+//! uid (written by the operator, but forgeable by whoever may patch the namespace where the
+//! admission policies do not run). A namespace whose marks name this Tenant but whose uid is not
+//! the recorded one is not the Tenant's: someone else's namespace carrying forged marks.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tenant_api::labels;
@@ -18,12 +25,37 @@ pub enum Claim {
     Conflict { holder: String },
 }
 
+/// Whether `meta`'s owner annotations name `owner` with `uid`.
+pub fn marks_match(meta: &ObjectMeta, owner: &Owner, uid: &str) -> bool {
+    let ann = |k: &str| meta.annotations.as_ref().and_then(|a| a.get(k));
+    ann(labels::OWNER).and_then(|o| Owner::parse(o)).as_ref() == Some(owner)
+        && ann(labels::OWNER_UID).map(String::as_str) == Some(uid)
+}
+
 /// Decides whether `owner` with `uid` may use a namespace whose live metadata is `ns` (`None`:
-/// it does not exist).
-pub fn decide(ns: Option<&ObjectMeta>, owner: &Owner, uid: &str) -> Claim {
+/// it does not exist); `recorded` is the namespace uid the Tenant's status recorded, if any.
+pub fn decide(ns: Option<&ObjectMeta>, owner: &Owner, uid: &str, recorded: Option<&str>) -> Claim {
     let Some(meta) = ns else {
         return Claim::Free;
     };
+    if let Some(r) = recorded {
+        if meta.uid.as_deref() == Some(r) {
+            // The very namespace the operator recorded: ours, whatever its marks now say (the
+            // apply puts them back).
+            return if meta.deletion_timestamp.is_some() {
+                Claim::OursTerminating
+            } else {
+                Claim::Ours
+            };
+        }
+        if marks_match(meta, owner, uid) {
+            return Claim::Conflict {
+                holder: format!(
+                    "no one this Tenant knows: it carries this Tenant's ownership marks, but it is not the namespace the operator recorded for it (uid {r}); the marks were forged or copied"
+                ),
+            };
+        }
+    }
     let ann = |k: &str| {
         meta.annotations
             .as_ref()
@@ -84,36 +116,53 @@ mod tests {
     #[test]
     fn the_owner_annotation_may_name_the_kind() {
         let m = meta(Some("Tenant/default/a"), Some("u1"));
-        assert_eq!(decide(Some(&m), &a(), "u1"), Claim::Ours);
+        assert_eq!(decide(Some(&m), &a(), "u1", None), Claim::Ours);
         let m = meta(Some("PRStack/default/a"), Some("u1"));
         assert!(matches!(
-            decide(Some(&m), &a(), "u1"),
+            decide(Some(&m), &a(), "u1", None),
             Claim::Conflict { holder } if holder == "PRStack default/a"
         ));
         let m = meta(Some("garbage"), Some("u1"));
         assert!(matches!(
-            decide(Some(&m), &a(), "u1"),
+            decide(Some(&m), &a(), "u1", None),
             Claim::Conflict { holder } if holder.contains("unknown owner")
         ));
     }
 
     #[test]
+    fn the_recorded_uid_outweighs_the_marks() {
+        let mut m = meta(Some("Tenant/default/other"), Some("u9"));
+        m.uid = Some("ns-1".into());
+        // Marks tampered with, but it is the namespace the status recorded: ours.
+        assert_eq!(decide(Some(&m), &a(), "u1", Some("ns-1")), Claim::Ours);
+        // Our marks on a namespace that is not the recorded one: not ours.
+        let mut forged = meta(Some("Tenant/default/a"), Some("u1"));
+        forged.uid = Some("ns-2".into());
+        assert!(matches!(
+            decide(Some(&forged), &a(), "u1", Some("ns-1")),
+            Claim::Conflict { holder } if holder.contains("not the namespace the operator recorded")
+        ));
+        assert!(marks_match(&forged, &a(), "u1"));
+        assert!(!marks_match(&m, &a(), "u1"));
+    }
+
+    #[test]
     fn absent_namespace_is_free() {
-        assert_eq!(decide(None, &a(), "u1"), Claim::Free);
+        assert_eq!(decide(None, &a(), "u1", None), Claim::Free);
     }
 
     #[test]
     fn owner_and_uid_must_both_match() {
         assert_eq!(
-            decide(Some(&meta(Some("default/a"), Some("u1"))), &a(), "u1"),
+            decide(Some(&meta(Some("default/a"), Some("u1"))), &a(), "u1", None),
             Claim::Ours
         );
         assert!(matches!(
-            decide(Some(&meta(Some("default/a"), Some("u0"))), &a(), "u1"),
+            decide(Some(&meta(Some("default/a"), Some("u0"))), &a(), "u1", None),
             Claim::Conflict { holder } if holder.contains("earlier Tenant default/a")
         ));
         assert!(matches!(
-            decide(Some(&meta(Some("default/a"), None)), &a(), "u1"),
+            decide(Some(&meta(Some("default/a"), None)), &a(), "u1", None),
             Claim::Conflict { .. }
         ));
     }
@@ -121,11 +170,11 @@ mod tests {
     #[test]
     fn other_tenants_and_unmanaged_namespaces_conflict() {
         assert!(matches!(
-            decide(Some(&meta(Some("team/b"), Some("u2"))), &a(), "u1"),
+            decide(Some(&meta(Some("team/b"), Some("u2"))), &a(), "u1", None),
             Claim::Conflict { holder } if holder == "Tenant team/b"
         ));
         assert!(matches!(
-            decide(Some(&meta(None, None)), &a(), "u1"),
+            decide(Some(&meta(None, None)), &a(), "u1", None),
             Claim::Conflict { holder } if holder.contains("not created by the operator")
         ));
     }
@@ -134,6 +183,6 @@ mod tests {
     fn our_terminating_namespace_means_wait() {
         let mut m = meta(Some("default/a"), Some("u1"));
         m.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH));
-        assert_eq!(decide(Some(&m), &a(), "u1"), Claim::OursTerminating);
+        assert_eq!(decide(Some(&m), &a(), "u1", None), Claim::OursTerminating);
     }
 }

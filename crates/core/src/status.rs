@@ -2,8 +2,8 @@
 //! must be written.
 //!
 //! The status has several writers, each a server-side-apply field manager that sends only the
-//! fields it owns: the reconcile owns the phase, `observedGeneration`, the namespace, the
-//! isolation level, the quota summary and the conditions of [`RECONCILE_CONDITIONS`]; a
+//! fields it owns: the reconcile owns the phase, `observedGeneration`, the namespace and its
+//! uid, the isolation level, the quota summary and the conditions of [`RECONCILE_CONDITIONS`]; a
 //! periodic writer (cost) owns `status.cost` and its own conditions. `status.conditions` is a
 //! map-list keyed by `type`, so each writer's conditions survive the others' writes. A writer
 //! writes only when something it owns changed ([`needs_write`]). Conditions keep their
@@ -57,6 +57,8 @@ pub struct Progress {
     pub namespace: String,
     /// `status.phase` of the live namespace.
     pub namespace_phase: Option<String>,
+    /// `metadata.uid` of the live namespace (recorded as the evidence that it is the tenant's).
+    pub namespace_uid: Option<String>,
     /// Number of desired (and applied) objects per kind.
     pub kinds: BTreeMap<String, usize>,
     /// Objects of kinds the cluster does not serve (CRD not installed), per kind: skipped.
@@ -514,6 +516,17 @@ pub fn desired_status(
         }
         Outcome::Cleaning { namespace } => namespace.clone(),
     };
+    // The namespace's uid stays recorded through every outcome but a conflict (an invalid spec
+    // or a failed apply does not make the namespace any less the tenant's: it must still be
+    // cleaned up with the Tenant).
+    let namespace_uid = match outcome {
+        Outcome::Applied(p) => p
+            .namespace_uid
+            .clone()
+            .or_else(|| current.and_then(|s| s.namespace_uid.clone())),
+        Outcome::Conflict { .. } => None,
+        _ => current.and_then(|s| s.namespace_uid.clone()),
+    };
     let quota = match outcome {
         Outcome::Applied(p) => p.quota.as_ref().and_then(quota_summary),
         Outcome::Conflict { .. } | Outcome::InvalidSpec { .. } | Outcome::BuildFailed { .. } => {
@@ -525,6 +538,7 @@ pub fn desired_status(
         phase: Some(phase),
         observed_generation: generation,
         namespace,
+        namespace_uid,
         isolation_level: Some(crate::Effective::of(tenant).isolation.level),
         conditions: Some(merge_conditions(&old_conds, &conds, generation, now)),
         quota,
@@ -547,6 +561,7 @@ pub fn owned_by_reconcile(status: &TenantStatus) -> TenantStatus {
         phase: status.phase,
         observed_generation: status.observed_generation,
         namespace: status.namespace.clone(),
+        namespace_uid: status.namespace_uid.clone(),
         isolation_level: status.isolation_level,
         conditions: (!conditions.is_empty()).then_some(conditions),
         quota: status.quota.clone(),
@@ -593,6 +608,7 @@ mod tests {
         Progress {
             namespace: "tenant-a-production".into(),
             namespace_phase: Some("Active".into()),
+            namespace_uid: None,
             kinds: BTreeMap::from([
                 ("Namespace".into(), 1),
                 ("ResourceQuota".into(), 1),

@@ -17,7 +17,7 @@ use futures::{FutureExt, StreamExt};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams, PartialObjectMeta};
-use kube::runtime::reflector::ObjectRef;
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource};
 use tenant_api::{Tenant, labels};
@@ -100,19 +100,35 @@ pub struct Triggers {
     pub all: futures::channel::mpsc::UnboundedSender<()>,
     /// Only owners in this namespace (`--watch-namespace`).
     pub scope: Option<String>,
+    /// The Tenants, to find the one whose status recorded a namespace (its owner annotation
+    /// may have been changed by someone else).
+    pub store: Store<Tenant>,
 }
 
 impl Triggers {
-    /// Triggers the owner named by `meta`'s owner annotation.
-    fn owner_of(&self, meta: &ObjectMeta) {
-        let Some(owner) = meta
+    /// Triggers the owner named by `meta`'s owner annotation; for a namespace, also the Tenant
+    /// whose status recorded it.
+    fn owner_of(&self, kind: &str, meta: &ObjectMeta) {
+        let named = meta
             .annotations
             .as_ref()
             .and_then(|a| a.get(labels::OWNER))
-            .and_then(|v| Owner::parse(v))
-        else {
-            return;
-        };
+            .and_then(|v| Owner::parse(v));
+        if let Some(owner) = named {
+            self.trigger(&owner);
+        }
+        if kind == "Namespace"
+            && let Some(name) = meta.name.as_deref()
+        {
+            for t in self.store.state() {
+                if t.status.as_ref().and_then(|s| s.namespace.as_deref()) == Some(name) {
+                    self.trigger(&Owner::of_tenant(&t));
+                }
+            }
+        }
+    }
+
+    fn trigger(&self, owner: &Owner) {
         if self.scope.as_ref().is_some_and(|s| *s != owner.namespace) {
             return;
         }
@@ -288,7 +304,7 @@ async fn watch_kind(kinds: Arc<Kinds>, i: usize, client: Client, triggers: Trigg
         }
         match &event {
             watcher::Event::Apply(o) | watcher::Event::Delete(o) | watcher::Event::InitApply(o) => {
-                triggers.owner_of(o.meta());
+                triggers.owner_of(kind.row.kind, o.meta());
             }
             watcher::Event::Init | watcher::Event::InitDone => {}
         }

@@ -253,6 +253,7 @@ impl Shell {
             tenants: owners_tx,
             all: all_tx,
             scope: config.watch_namespace.clone(),
+            store: store.clone(),
         };
         let watches = kinds.start(client, &triggers);
         let ctl = Controller::for_stream(tenant_stream, store.clone())

@@ -299,6 +299,10 @@ pub struct TenantStatus {
     pub observed_generation: Option<i64>,
     /// The tenant's namespace.
     pub namespace: Option<String>,
+    /// The uid of the tenant's namespace, recorded by the operator once it has created or
+    /// confirmed it: the evidence, which only the operator writes, that the namespace is this
+    /// Tenant's (owner annotations on the namespace can be forged by whoever may patch it).
+    pub namespace_uid: Option<String>,
     /// The effective isolation level (after defaults).
     pub isolation_level: Option<IsolationLevel>,
     /// Conditions, one per concern; `Ready` sums them up. A map keyed by `type`: each writer

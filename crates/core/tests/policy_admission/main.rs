@@ -1252,3 +1252,91 @@ fn namespace_labels_cannot_move_a_namespace_out_of_or_into_a_tenant() {
     );
     allowed(&c, &Request::delete(NAMESPACE, "", plain));
 }
+
+#[test]
+fn namespace_ownership_marks_are_the_operators() {
+    let c = cluster();
+    let owner = |v: &str, uid: &str| json!({labels::OWNER: v, labels::OWNER_UID: uid});
+    let ns = |name: &str, l: &BTreeMap<String, String>, ann: Json| {
+        json!({"apiVersion": "v1", "kind": "Namespace",
+               "metadata": {"name": name, "labels": l, "annotations": ann}})
+    };
+    // A tenant namespace: its owner annotations may not be changed, added or removed.
+    let l = tenant_ns("acme");
+    let old = ns(STRICT, &l, owner("Tenant/tenants/acme", "u-acme"));
+    for (what, new_ann) in [
+        ("changed", owner("Tenant/tenants/other", "u-other")),
+        ("removed", json!({})),
+        ("uid changed", owner("Tenant/tenants/acme", "u-forged")),
+    ] {
+        let req = Request::update(NAMESPACE, "", old.clone(), ns(STRICT, &l, new_ann));
+        denied(
+            &c,
+            &req,
+            &[
+                &format!("namespace-labels: namespace {STRICT}: annotations"),
+                "record which Tenant owns it",
+            ],
+        );
+        allowed(&c, &req.by(OPERATOR, &[]));
+        let _ = what;
+    }
+    // Other annotations stay free.
+    allowed(
+        &c,
+        &Request::update(
+            NAMESPACE,
+            "",
+            old.clone(),
+            ns(
+                STRICT,
+                &l,
+                json!({labels::OWNER: "Tenant/tenants/acme", labels::OWNER_UID: "u-acme", "note": "x"}),
+            ),
+        ),
+    );
+
+    // A plain namespace may not be marked as the operator's (the label), nor, once it carries
+    // the label, be given owner annotations.
+    let plain_l = BTreeMap::from([("team".to_string(), "x".to_string())]);
+    let plain = ns("sandbox", &plain_l, json!({}));
+    let mut marked_l = plain_l.clone();
+    marked_l.insert(labels::MANAGED_BY.into(), labels::MANAGER.into());
+    denied(
+        &c,
+        &Request::update(
+            NAMESPACE,
+            "",
+            plain.clone(),
+            ns("sandbox", &marked_l, owner("Tenant/tenants/acme", "u-acme")),
+        ),
+        &["labels app.kubernetes.io/managed-by"],
+    );
+    denied(
+        &c,
+        &Request::create(NAMESPACE, "", ns("sandbox", &marked_l, json!({}))),
+        &["labels app.kubernetes.io/managed-by"],
+    );
+    // Other managers' label values, and annotating a plain namespace, are not the operator's
+    // business (the operator ignores namespaces without its label).
+    let mut helm_l = plain_l.clone();
+    helm_l.insert(labels::MANAGED_BY.into(), "Helm".into());
+    allowed(
+        &c,
+        &Request::update(
+            NAMESPACE,
+            "",
+            plain.clone(),
+            ns("sandbox", &helm_l, json!({})),
+        ),
+    );
+    allowed(
+        &c,
+        &Request::update(
+            NAMESPACE,
+            "",
+            plain,
+            ns("sandbox", &plain_l, owner("Tenant/tenants/acme", "u-acme")),
+        ),
+    );
+}

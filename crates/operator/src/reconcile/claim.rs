@@ -14,7 +14,7 @@ use tenant_core::status::Outcome;
 use tokio::sync::OwnedMutexGuard;
 
 use super::build::Desired;
-use super::{Pass, Refusal};
+use super::{Pass, Refusal, events};
 use crate::error::{Error, Result};
 use crate::io;
 
@@ -38,7 +38,32 @@ pub async fn run(pass: &Pass<'_>, desired: &Desired) -> Result<Result<Claimed, R
         .as_ref()
         .and_then(|v| v.get("metadata"))
         .and_then(|m| serde_json::from_value(m.clone()).ok());
-    let verdict = claim::decide(meta.as_ref(), &pass.owner, pass.uid);
+    let recorded = pass
+        .status
+        .as_ref()
+        .and_then(|s| s.namespace_uid.as_deref());
+    let verdict = claim::decide(meta.as_ref(), &pass.owner, pass.uid, recorded);
+    // Ours by the recorded uid, but its marks name someone else: somebody changed them. The
+    // apply puts them back; the change is reported.
+    if verdict == Claim::Ours
+        && let Some(m) = &meta
+        && !claim::marks_match(m, &pass.owner, pass.uid)
+        && recorded.is_some()
+    {
+        let found = m
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(tenant_api::labels::OWNER))
+            .cloned()
+            .unwrap_or_else(|| "none".into());
+        events::tampered(
+            pass,
+            format!(
+                "namespace {namespace}: its owner annotation said {found:?}; it is this Tenant's (the uid its status recorded), and the operator restores the marks"
+            ),
+        )
+        .await;
+    }
     Ok(match verdict {
         Claim::Conflict { holder } => Err(conflict(namespace.clone(), holder)),
         Claim::OursTerminating => Err(Refusal {

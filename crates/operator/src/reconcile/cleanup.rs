@@ -1,12 +1,12 @@
-//! Cleanup, while the Tenant is being deleted: delete what it created (only objects with the
-//! operator's label and this Tenant's owner annotation and uid), wait until they are gone, then
-//! release the finalizer. Objects inside the Tenant's namespaces go with the namespace.
-
-use std::collections::HashSet;
+//! Cleanup, while the Tenant is being deleted: delete its namespace (everything it created lives
+//! there and goes with it), wait until it is gone, then release the finalizer. Only what is
+//! provably the Tenant's is deleted (see `own_namespace`); anything else carrying its ownership
+//! marks is reported and left in place.
 
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use tenant_api::labels;
+use tenant_core::naming;
 use tenant_core::status::Outcome;
 use tracing::{debug, info};
 
@@ -28,7 +28,8 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
         debug!(error = %e, "could not record the Cleaning phase");
     }
 
-    let owned: Vec<CachedRef> = pass
+    // What carries this Tenant's marks (owner annotation and uid, the operator's label).
+    let marked: Vec<CachedRef> = pass
         .ctx
         .kinds
         .owned_by(&pass.owner)
@@ -36,56 +37,107 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
         .filter(|r| r.owner_uid.as_deref() == Some(pass.uid))
         .filter(|r| r.labels.get(labels::MANAGED_BY).map(String::as_str) == Some(labels::MANAGER))
         .collect();
-    let namespaces: HashSet<&str> = owned
+    // What is provably this Tenant's: the namespace its spec names (its name cannot change),
+    // and, where the status recorded a uid, only the namespace with that uid, whatever its marks
+    // say now. Everything in it goes with it. Nothing else is deleted: the operator creates no
+    // per-tenant object elsewhere, so anything else carrying the marks was marked by someone
+    // else, and is reported.
+    let own = own_namespace(pass, &marked).await?;
+    let own_name = own.as_ref().map(|r| r.name.clone());
+    let foreign: Vec<String> = marked
         .iter()
-        .filter(|r| r.kind == "Namespace")
-        .map(|r| r.name.as_str())
+        .filter(|r| {
+            let is_own = r.kind == "Namespace" && Some(&r.name) == own_name.as_ref();
+            let inside = r.namespace.is_some() && r.namespace == own_name;
+            !is_own && !inside
+        })
+        .map(|r| match &r.namespace {
+            Some(ns) => format!("{} {ns}/{}", r.kind, r.name),
+            None => format!("{} {}", r.kind, r.name),
+        })
         .collect();
-    let mut deleted = Vec::new();
-    for r in owned.iter().filter(|r| !r.deleting) {
-        let inside = r
-            .namespace
-            .as_deref()
-            .is_some_and(|ns| namespaces.contains(ns));
-        if inside {
-            continue;
-        }
-        let Some(kind) = pass.ctx.kinds.find(&r.api_version, &r.kind) else {
-            continue;
-        };
-        pass.ctx.metrics.write(&r.kind, "delete");
-        let gone = io::delete(&pass.ctx.client, &kind.resource, r)
-            .await
-            .map_err(|source| Error::Cleanup {
-                kind: r.kind.clone(),
-                name: r.name.clone(),
-                source,
-            })?;
-        if gone {
-            deleted.push(format!("{} {}", r.kind, r.name));
-        }
-    }
-    if !deleted.is_empty() {
-        let names = deleted.join(", ");
-        info!(objects = %names, "deleting the tenant's objects");
-        events::publish(
+    if !foreign.is_empty() {
+        events::tampered(
             pass,
-            EventType::Normal,
-            "Deleting",
-            "Cleanup",
-            format!("deleting {names}"),
+            format!(
+                "{} carry this Tenant's ownership marks but are not its own; left in place",
+                foreign.join(", ")
+            ),
         )
         .await;
     }
-    if !owned.is_empty() {
-        debug!(
-            remaining = owned.len(),
-            "waiting for the tenant's objects to disappear"
-        );
-        return Ok(Action::requeue(pass.ctx.config.wait_requeue));
+    let Some(ns) = own else {
+        finalizer::release(pass).await?;
+        pass.ctx.forget(&pass.owner, pass.uid);
+        info!(tenant = %pass.owner, "cleanup finished (no namespace of its own left); finalizer released");
+        return Ok(Action::await_change());
+    };
+    if !ns.deleting {
+        let Some(kind) = pass.ctx.kinds.find("v1", "Namespace") else {
+            return Ok(Action::requeue(pass.ctx.config.wait_requeue));
+        };
+        pass.ctx.metrics.write("Namespace", "delete");
+        let gone = io::delete(&pass.ctx.client, &kind.resource, &ns)
+            .await
+            .map_err(|source| Error::Cleanup {
+                kind: "Namespace".into(),
+                name: ns.name.clone(),
+                source,
+            })?;
+        if gone {
+            info!(namespace = %ns.name, "deleting the tenant's namespace");
+            events::publish(
+                pass,
+                EventType::Normal,
+                "Deleting",
+                "Cleanup",
+                format!("deleting Namespace {}", ns.name),
+            )
+            .await;
+        }
     }
-    finalizer::release(pass).await?;
-    pass.ctx.forget(&pass.owner, pass.uid);
-    info!(tenant = %pass.owner, "cleanup finished; finalizer released");
-    Ok(Action::await_change())
+    debug!(namespace = %ns.name, "waiting for the tenant's namespace to disappear");
+    Ok(Action::requeue(pass.ctx.config.wait_requeue))
+}
+
+/// The Tenant's own namespace, if it still exists: by the uid its status recorded (from the
+/// store, else a GET: its marks or label may have been taken off), else, for a Tenant whose
+/// status recorded none, the namespace its spec names when its marks name this Tenant.
+async fn own_namespace(pass: &Pass<'_>, marked: &[CachedRef]) -> Result<Option<CachedRef>> {
+    let name = naming::namespace_name(&pass.tenant.spec);
+    let recorded = pass
+        .status
+        .as_ref()
+        .and_then(|s| s.namespace_uid.as_deref());
+    let Some(recorded) = recorded else {
+        return Ok(marked
+            .iter()
+            .find(|r| r.kind == "Namespace" && r.name == name)
+            .cloned());
+    };
+    let Some(kind) = pass.ctx.kinds.find("v1", "Namespace") else {
+        return Ok(None);
+    };
+    let live = match kind.cache.get(None, &name) {
+        Some(v) => Some(v),
+        None => io::get(&pass.ctx.client, &kind.resource, None, &name)
+            .await
+            .map_err(|source| Error::Cleanup {
+                kind: "Namespace".into(),
+                name: name.clone(),
+                source,
+            })?
+            .map(io::to_value),
+    };
+    let meta = live
+        .as_ref()
+        .and_then(|v| v.get("metadata"))
+        .and_then(|m| serde_json::from_value(m.clone()).ok());
+    Ok(meta
+        .filter(
+            |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+                m.uid.as_deref() == Some(recorded)
+            },
+        )
+        .map(|m| CachedRef::from_meta("v1", "Namespace", &m)))
 }

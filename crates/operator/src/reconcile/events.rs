@@ -27,6 +27,24 @@ pub async fn publish(pass: &Pass<'_>, type_: EventType, reason: &str, action: &s
     }
 }
 
+/// Reports objects whose ownership marks were tampered with (a Warning Event, reason
+/// `OwnershipTampered`), once per distinct finding per Tenant: a finding that stays does not add
+/// an Event on every reconcile.
+pub async fn tampered(pass: &Pass<'_>, finding: String) {
+    if !pass.ctx.tampered.first_time(pass.uid, &finding) {
+        return;
+    }
+    warn!(tenant = %pass.owner, %finding, "ownership marks tampered with");
+    publish(
+        pass,
+        EventType::Warning,
+        "OwnershipTampered",
+        "Verify",
+        finding,
+    )
+    .await;
+}
+
 /// One Normal Event per kind of change (created, updated, deleted), naming the objects.
 pub async fn changes(pass: &Pass<'_>, applied: &Applied, pruned: &Pruned) {
     for (reason, action, verb, what) in [

@@ -69,6 +69,31 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// The validation result per Tenant uid, for the generation it was computed for.
     validated: validate::Memo,
+    /// The tampering findings already reported, per Tenant uid.
+    tampered: Reported,
+}
+
+/// Findings already reported per Tenant uid, so each is reported once.
+#[derive(Default)]
+struct Reported(Mutex<HashMap<String, std::collections::HashSet<String>>>);
+
+impl Reported {
+    /// True the first time `finding` is seen for `uid`.
+    fn first_time(&self, uid: &str, finding: &str) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(uid.to_string())
+            .or_default()
+            .insert(finding.to_string())
+    }
+
+    fn forget(&self, uid: &str) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
+    }
 }
 
 impl Context {
@@ -91,6 +116,7 @@ impl Context {
             locks: NamespaceLocks::default(),
             failures: Mutex::new(HashMap::new()),
             validated: validate::Memo::default(),
+            tampered: Reported::default(),
         }
     }
 
@@ -98,6 +124,7 @@ impl Context {
     fn forget(&self, owner: &Owner, uid: &str) {
         self.metrics.set_phase(&owner.key(), None);
         self.validated.forget(uid);
+        self.tampered.forget(uid);
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {

@@ -1,14 +1,16 @@
 //! Prune: delete this Tenant's objects the desired set no longer has. Never the namespace (that
 //! goes only with the Tenant), never an object without the operator's label, this Tenant's
-//! owner annotation and uid, and its selector labels.
+//! owner annotation and uid, and its selector labels, and never one outside the Tenant's own
+//! namespace: the operator creates none there, so one that carries this Tenant's marks there was
+//! marked by someone else, and is reported instead.
 
 use std::collections::{BTreeMap, HashSet};
 
 use tenant_api::labels;
 use tenant_core::{Object, naming};
 
-use super::Pass;
 use super::build::Desired;
+use super::{Pass, events};
 use crate::cache::CachedRef;
 use crate::error::{Error, Result};
 use crate::io;
@@ -21,9 +23,34 @@ pub struct Pruned {
 pub async fn run(pass: &Pass<'_>, desired: &Desired) -> Result<Pruned> {
     let desired_keys: HashSet<String> = desired.objects.iter().map(Object::key).collect();
     let owned = pass.ctx.kinds.owned_by(&pass.owner);
+    let foreign: Vec<String> = owned
+        .iter()
+        .filter(|r| r.kind != "Namespace" && r.namespace.as_deref() != Some(&desired.namespace))
+        .map(|r| {
+            format!(
+                "{} {}/{}",
+                r.kind,
+                r.namespace.as_deref().unwrap_or(""),
+                r.name
+            )
+        })
+        .collect();
+    if !foreign.is_empty() {
+        events::tampered(
+            pass,
+            format!(
+                "{} outside the tenant's namespace carry this Tenant's ownership marks; the operator did not create them and leaves them alone",
+                foreign.join(", ")
+            ),
+        )
+        .await;
+    }
     let selector = naming::selector_labels(&pass.tenant.spec);
     let mut deleted = Vec::new();
-    for r in candidates(&owned, &desired_keys, pass.uid, &selector) {
+    for r in candidates(&owned, &desired_keys, pass.uid, &selector)
+        .into_iter()
+        .filter(|r| r.namespace.as_deref() == Some(&desired.namespace))
+    {
         if r.kind == "Namespace" {
             continue;
         }

@@ -118,14 +118,17 @@ pub async fn applied(
         .iter()
         .find(|o| o.kind == "ResourceQuota")
         .and_then(|o| applied.live.get(&o.key()).cloned());
+    let live_ns = applied.live.get(&ns_key);
+    let text = |p: &str| {
+        live_ns
+            .and_then(|v| v.pointer(p))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
     let progress = Progress {
         namespace: desired.namespace.clone(),
-        namespace_phase: applied
-            .live
-            .get(&ns_key)
-            .and_then(|v| v.pointer("/status/phase"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        namespace_phase: text("/status/phase"),
+        namespace_uid: text("/metadata/uid"),
         kinds,
         skipped: applied.skipped.clone(),
         quota,
