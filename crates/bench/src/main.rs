@@ -237,7 +237,12 @@ fn install(cp: &ControlPlane, root: &Path) -> Result<()> {
     let mut cmd = cp.kubectl();
     cmd.args(["apply", "--server-side", "-f"])
         .arg(root.join("deploy/crds"));
-    for f in ["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"] {
+    for f in [
+        "namespace.yaml",
+        "serviceaccount.yaml",
+        "rbac.yaml",
+        "fence.yaml",
+    ] {
         cmd.arg("-f").arg(root.join("deploy/operator").join(f));
     }
     let out = cmd.output().context("running kubectl")?;

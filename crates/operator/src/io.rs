@@ -98,7 +98,19 @@ pub async fn apply_absent(
     ar: &ApiResource,
     obj: &Object,
 ) -> Result<Created, kube::Error> {
-    let out = apply(client, ar, obj, &obj.manifest).await?;
+    let out = match apply(client, ar, obj, &obj.manifest).await {
+        Ok(out) => out,
+        // Where the operator's fence (deploy/operator/fence.yaml) is installed, the API server
+        // refuses the apply outright: the object exists and is not a tenant's.
+        Err(e) if fenced(&e) => {
+            let managers = get(client, ar, obj.namespace.as_deref(), &obj.name)
+                .await?
+                .map(|o| other_managers(&o))
+                .unwrap_or_default();
+            return Ok(Created::Foreign { managers });
+        }
+        Err(e) => return Err(e),
+    };
     let managers = other_managers(&out);
     if managers.is_empty() {
         return Ok(Created::Ours(to_value(out)));
@@ -113,6 +125,14 @@ pub async fn apply_absent(
     }
     apply(client, ar, obj, &bare).await?;
     Ok(Created::Foreign { managers })
+}
+
+/// The name of the admission policy that fences the operator's own writes (deploy/operator/fence.yaml).
+pub const FENCE: &str = "tenant-operator-fence";
+
+/// Whether the API server refused a request because of the operator's fence.
+pub fn fenced(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if matches!(s.code, 403 | 422) && s.message.contains(FENCE))
 }
 
 /// Deletes one object, guarded by its uid (so a recreated object of the same name is never hit).

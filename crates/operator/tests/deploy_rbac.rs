@@ -185,3 +185,122 @@ fn no_wildcards_and_no_escalation_verbs() {
         }
     }
 }
+
+/// Admission policies and their bindings: get and patch only by name, and exactly the names of
+/// the shared objects the operator renders; never delete, and no patch without names.
+#[test]
+fn the_operator_may_change_exactly_its_own_admission_policies() {
+    use std::collections::{BTreeMap, BTreeSet};
+    let cluster = rules_of("ClusterRole");
+    let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for o in tenant_core::build::shared_objects(&Default::default()).expect("shared objects") {
+        if let Some(k) = tenant_core::registry::find(&o.api_version, &o.kind)
+            && k.group == "admissionregistration.k8s.io"
+        {
+            wanted
+                .entry(k.plural.to_string())
+                .or_default()
+                .insert(o.name.clone());
+        }
+    }
+    assert!(wanted.len() >= 4, "{wanted:?}");
+    for (resource, names) in &wanted {
+        let granted: BTreeSet<String> = cluster
+            .iter()
+            .filter(|r| r.resources.iter().flatten().any(|x| x == resource))
+            .filter(|r| r.verbs.iter().any(|v| v == "patch"))
+            .flat_map(|r| r.resource_names.clone().unwrap_or_default())
+            .collect();
+        assert_eq!(
+            &granted, names,
+            "{resource}: get/patch by exactly these names"
+        );
+        for verb in ["get", "patch"] {
+            for n in names {
+                assert!(
+                    cluster.iter().any(|r| {
+                        r.resources.iter().flatten().any(|x| x == resource)
+                            && r.verbs.iter().any(|v| v == verb)
+                            && r.resource_names.iter().flatten().any(|x| x == n)
+                    }),
+                    "{resource} {verb} {n}"
+                );
+            }
+        }
+        assert!(
+            !cluster.iter().any(|r| {
+                r.resources.iter().flatten().any(|x| x == resource)
+                    && r.resource_names.is_none()
+                    && r.verbs
+                        .iter()
+                        .any(|v| matches!(v.as_str(), "get" | "patch" | "update" | "delete"))
+            }),
+            "{resource}: get, patch, update or delete on any name"
+        );
+    }
+}
+
+/// The fence (deploy/operator/fence.yaml) lets the operator write exactly the kinds it manages in
+/// tenant namespaces, and names its user and its tenant ClusterRoles.
+#[test]
+fn the_fence_lists_what_the_operator_manages() {
+    use tenant_core::registry::{self, Role};
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/operator/fence.yaml"
+    );
+    let text = std::fs::read_to_string(path).expect("deploy/operator/fence.yaml");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("fence.yaml parses");
+    let policy = docs
+        .iter()
+        .find(|d| d["kind"] == "ValidatingAdmissionPolicy")
+        .expect("the policy");
+    let variable = |name: &str| -> Vec<String> {
+        let expr = policy["spec"]["variables"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|v| v["name"] == name)
+            .and_then(|v| v["expression"].as_str())
+            .unwrap_or_else(|| panic!("variable {name}"));
+        let mut items: Vec<String> = expr
+            .trim_matches(|c| c == '[' || c == ']')
+            .split(',')
+            .map(|s| s.trim().trim_matches('\'').to_string())
+            .collect();
+        items.sort();
+        items
+    };
+    let mut managed: Vec<String> = registry::with_role(Role::PerOwner)
+        .filter(|k| k.namespaced)
+        .map(|k| k.plural.to_string())
+        .collect();
+    managed.sort();
+    assert_eq!(variable("managedKinds"), managed);
+    let mut roles: Vec<String> = BuiltinRole::ALL
+        .iter()
+        .map(|b| b.role_name().to_string())
+        .collect();
+    roles.sort();
+    assert_eq!(variable("clusterRoles"), roles);
+    let user = policy["spec"]["matchConditions"][0]["expression"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        user.contains(&format!("'{}'", tenant_core::build::DEFAULT_OPERATOR_USER)),
+        "{user}"
+    );
+    // The operator may not change its own fence.
+    let cluster = rules_of("ClusterRole");
+    assert!(!cluster.iter().any(|r| {
+        r.resource_names
+            .iter()
+            .flatten()
+            .any(|n| n == "tenant-operator-fence")
+    }));
+    assert!(
+        docs.iter()
+            .all(|d| d["metadata"]["labels"][tenant_api::labels::MANAGED_BY].is_null()),
+        "the fence is installed with the operator, not managed by it"
+    );
+}

@@ -207,3 +207,95 @@ async fn forged_ownership_marks_neither_pass_admission_nor_make_the_operator_del
     h.teardown().await?;
     op.stop().await
 }
+
+/// A leaked operator token: the API server refuses, outside the tenant namespaces, the writes the
+/// operator's rights would otherwise allow (deploy/operator/fence.yaml), while the operator keeps
+/// doing its job (every other test here runs it with the fence installed).
+#[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
+async fn a_leaked_operator_token_cannot_write_outside_the_tenant_namespaces() -> Result<()> {
+    let h = Harness::new("op-fence").await?;
+    let op = h.start_operator().await?;
+    let t = h.tenant("fenced");
+    h.create(&t).await?;
+    let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    let tenant_ns = status_namespace(&t)?;
+    let token = h.cp.client_as(testenv::OPERATOR_USER).await?;
+
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(json!({
+        "metadata": {"name": unique_name("miner")},
+        "spec": {"containers": [{"name": "c", "image": "registry.k8s.io/pause:3.10"}]},
+    }))?;
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": unique_name("stolen")},
+        "stringData": {"k": "v"},
+    }))?;
+    let pods = |ns: &str| Api::<k8s_openapi::api::core::v1::Pod>::namespaced(token.clone(), ns);
+    let secrets =
+        |ns: &str| Api::<k8s_openapi::api::core::v1::Secret>::namespaced(token.clone(), ns);
+    for (what, r) in [
+        (
+            "a pod in kube-system",
+            pods("kube-system")
+                .create(&PostParams::default(), &pod)
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "a pod in the tenant namespace (not a kind the operator manages)",
+            pods(&tenant_ns)
+                .create(&PostParams::default(), &pod)
+                .await
+                .map(|_| ()),
+        ),
+        (
+            "a secret in default",
+            secrets("default")
+                .create(&PostParams::default(), &secret)
+                .await
+                .map(|_| ()),
+        ),
+    ] {
+        let msg = refused(what, r)?;
+        ensure!(msg.contains("tenant-operator-fence"), "{what}: {msg}");
+    }
+    let plain = unique_name("plain");
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": plain}}))?;
+    Api::<Namespace>::all(h.admin.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
+    let nsapi: Api<Namespace> = Api::all(token.clone());
+    let msg = refused(
+        "deleting a namespace that is not a tenant's",
+        nsapi.delete(&plain, &Default::default()).await.map(|_| ()),
+    )?;
+    ensure!(msg.contains("only tenant namespaces"), "{msg}");
+    let msg = refused(
+        "relabelling kube-system as a tenant namespace",
+        patch_ns(
+            &token,
+            "kube-system",
+            json!({"metadata": {"labels": {labels::TENANT_NAMESPACE: "true"}}}),
+        )
+        .await,
+    )?;
+    ensure!(msg.contains("only tenant namespaces"), "{msg}");
+    let role: ClusterRole = serde_json::from_value(json!({
+        "metadata": {"name": unique_name("escalate")},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+    }))?;
+    let msg = refused(
+        "creating a ClusterRole of its own",
+        Api::<ClusterRole>::all(token.clone())
+            .create(&PostParams::default(), &role)
+            .await
+            .map(|_| ()),
+    )?;
+    ensure!(msg.contains("only its tenant ClusterRoles"), "{msg}");
+    ensure!(op.health.is_ready(), "the operator stays healthy");
+    Api::<Namespace>::all(h.admin.clone())
+        .delete(&plain, &Default::default())
+        .await?;
+    h.teardown().await?;
+    op.stop().await
+}

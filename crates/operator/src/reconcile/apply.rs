@@ -62,10 +62,14 @@ pub async fn run(
             match create_namespace(pass, obj).await? {
                 Created::Ours(live) => (Change::Created, Some(live)),
                 Created::Foreign { managers } => {
-                    let holder = format!(
-                        "whoever created it while this Tenant was claiming it (field managers: {})",
-                        managers.join(", ")
-                    );
+                    let holder = if managers.is_empty() {
+                        "whoever created it while this Tenant was claiming it".to_string()
+                    } else {
+                        format!(
+                            "whoever created it while this Tenant was claiming it (field managers: {})",
+                            managers.join(", ")
+                        )
+                    };
                     return Ok(Err(conflict(desired.namespace.clone(), holder)));
                 }
             }

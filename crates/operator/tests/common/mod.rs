@@ -105,7 +105,12 @@ async fn install(client: &Client) -> Result<()> {
                 })
                 .await?;
             }
-            for file in ["namespace.yaml", "serviceaccount.yaml", "rbac.yaml"] {
+            for file in [
+                "namespace.yaml",
+                "serviceaccount.yaml",
+                "rbac.yaml",
+                "fence.yaml",
+            ] {
                 let text = std::fs::read_to_string(repo_path(&format!("deploy/operator/{file}")))?;
                 apply_yaml(client, &text, None).await?;
             }
