@@ -6,8 +6,8 @@
 
 use crate::naming;
 use tenant_api::{
-    AuditLevel, IsolationLevel, IsolationSpec, NetworkPolicySpec, PodSecurityLevel, Tenant,
-    TenantSpec, TenantType,
+    AuditLevel, IsolationLevel, IsolationSpec, NetworkPolicySpec, PodSecurityLevel,
+    PodsInNamespaces, Tenant, TenantSpec, TenantType,
 };
 
 /// The isolation level used when `spec.isolation.isolationLevel` is unset.
@@ -70,7 +70,8 @@ impl Isolation {
                 Permissive => PodSecurityLevel::Baseline,
             },
             network_isolation: !permissive,
-            dns_isolation: strict,
+            // every preset: wherever network isolation is on, DNS goes to the cluster DNS only
+            dns_isolation: true,
             storage_isolation: strict,
             pv_access_control: !permissive,
             allowed_storage_classes: Vec::new(),
@@ -160,14 +161,19 @@ pub struct Network {
     pub ingress_enabled: bool,
     pub allow_from_same_tenant: bool,
     pub allow_from_namespaces: Vec<String>,
+    /// Label sets selecting pods in the tenant's own namespaces.
     pub allow_from_pods: Vec<std::collections::BTreeMap<String, String>>,
+    /// Label sets selecting pods in named namespaces.
+    pub allow_from_pods_in_namespaces: Vec<PodsInNamespaces>,
     pub ingress_controller_namespaces: Vec<String>,
     pub egress_enabled: bool,
     pub allow_to_same_tenant: bool,
     pub allow_to_namespaces: Vec<String>,
     pub allow_to_dns: bool,
-    /// DNS only to kube-system's cluster DNS pods rather than to any port-53 destination.
+    /// DNS only to kube-system's cluster DNS pods (and `allowed_dns_cidrs`) rather than to any
+    /// port-53 destination.
     pub dns_isolation: bool,
+    pub allowed_dns_cidrs: Vec<String>,
     pub allow_to_external: bool,
     pub allowed_external_cidrs: Vec<String>,
     pub allowed_ports: Vec<i32>,
@@ -185,6 +191,10 @@ impl Network {
             allow_from_same_tenant: n.allow_from_same_tenant.unwrap_or(true),
             allow_from_namespaces: n.allow_from_namespaces.clone().unwrap_or_default(),
             allow_from_pods: n.allow_from_pods.clone().unwrap_or_default(),
+            allow_from_pods_in_namespaces: n
+                .allow_from_pods_in_namespaces
+                .clone()
+                .unwrap_or_default(),
             ingress_controller_namespaces: n
                 .ingress_controller_namespaces
                 .clone()
@@ -194,6 +204,7 @@ impl Network {
             allow_to_namespaces: n.allow_to_namespaces.clone().unwrap_or_default(),
             allow_to_dns: n.allow_to_dns.unwrap_or(true),
             dns_isolation: isolation.dns_isolation,
+            allowed_dns_cidrs: n.allowed_dns_cidrs.clone().unwrap_or_default(),
             allow_to_external: n
                 .allow_to_external
                 .unwrap_or(isolation.level != IsolationLevel::Strict),
@@ -271,6 +282,19 @@ mod tests {
         // warn keeps the preset's stricter level
         assert_eq!(i.pod_security_warn, PodSecurityLevel::Restricted);
         assert!(!i.allow_load_balancers, "untouched fields keep the preset");
+    }
+
+    #[test]
+    fn every_preset_isolates_dns() {
+        // DNS only to the cluster DNS wherever network isolation is on, whatever the level
+        for level in IsolationLevel::ALL {
+            assert!(Isolation::preset(level).dns_isolation, "{}", level.as_str());
+        }
+        let open = IsolationSpec {
+            dns_isolation: Some(false),
+            ..Default::default()
+        };
+        assert!(!Isolation::resolve(Some(&open)).dns_isolation);
     }
 
     #[test]

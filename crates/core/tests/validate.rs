@@ -824,6 +824,86 @@ fails!(
     "spec.networkPolicy.allowFromPods[0]",
     "spec: {networkPolicy: {allowFromPods: [{}]}}"
 );
+warns!(
+    pod_selector_redundant_with_same_tenant,
+    "network.podSelectors",
+    "spec.networkPolicy.allowFromPods",
+    "spec: {networkPolicy: {allowFromPods: [{app.kubernetes.io/name: prometheus}]}}"
+);
+
+#[test]
+fn pod_selector_without_same_tenant_is_quiet() {
+    let r = validate_value(&doc(
+        "spec: {networkPolicy: {allowFromSameTenant: false, allowFromPods: [{app: backup}]}}",
+    ));
+    assert!(r.valid, "{}", explain(&r));
+    assert!(
+        !r.warnings().any(|c| c.name == "network.podSelectors"),
+        "{}",
+        explain(&r)
+    );
+}
+
+fails!(
+    pods_in_namespaces_label_invalid,
+    "network.podsInNamespaces",
+    "spec.networkPolicy.allowFromPodsInNamespaces[0].podLabels",
+    "spec: {networkPolicy: {allowFromPodsInNamespaces: [{namespaces: [monitoring], podLabels: {app: 'a b'}}]}}"
+);
+fails!(
+    cel_pods_in_namespaces_no_labels,
+    "cel.rules",
+    "spec.networkPolicy.allowFromPodsInNamespaces[0].podLabels",
+    "spec: {networkPolicy: {allowFromPodsInNamespaces: [{namespaces: [monitoring], podLabels: {}}]}}"
+);
+fails!(
+    cel_pods_in_namespaces_namespace_name,
+    "cel.rules",
+    "spec.networkPolicy.allowFromPodsInNamespaces[0].namespaces",
+    "spec: {networkPolicy: {allowFromPodsInNamespaces: [{namespaces: [Monitoring], podLabels: {app: x}}]}}"
+);
+
+#[test]
+fn pods_in_namespaces_need_both_parts() {
+    for patch in [
+        "spec: {networkPolicy: {allowFromPodsInNamespaces: [{namespaces: [], podLabels: {app: x}}]}}",
+        "spec: {networkPolicy: {allowFromPodsInNamespaces: [{podLabels: {app: x}}]}}",
+        "spec: {networkPolicy: {allowFromPodsInNamespaces: [{namespaces: [monitoring]}]}}",
+    ] {
+        let r = validate_value(&doc(patch));
+        assert!(!r.valid, "{patch}\n{}", explain(&r));
+    }
+    let r = validate_value(&doc(
+        "spec: {networkPolicy: {allowFromPodsInNamespaces: [{namespaces: [monitoring], podLabels: {app.kubernetes.io/name: prometheus}}]}}",
+    ));
+    assert!(r.valid, "{}", explain(&r));
+    assert!(r.warnings().next().is_none(), "{}", explain(&r));
+}
+
+fails!(
+    cel_dns_cidr,
+    "cel.rules",
+    "spec.networkPolicy.allowedDnsCIDRs",
+    "spec: {networkPolicy: {allowedDnsCIDRs: [kube-dns]}}"
+);
+warns!(
+    dns_cidrs_with_open_dns,
+    "network.dnsCidrs",
+    "spec.networkPolicy.allowedDnsCIDRs",
+    "spec: {isolation: {dnsIsolation: false}, networkPolicy: {allowedDnsCIDRs: [169.254.20.10/32]}}"
+);
+warns!(
+    dns_cidrs_without_dns,
+    "network.dnsCidrs",
+    "spec.networkPolicy.allowedDnsCIDRs",
+    "spec: {networkPolicy: {allowToDns: false, allowedDnsCIDRs: [169.254.20.10/32]}}"
+);
+warns!(
+    dns_open_weakens_every_preset,
+    "isolation.weakerThanPreset",
+    "spec.isolation.dnsIsolation",
+    "spec: {isolation: {dnsIsolation: false}}"
+);
 fails!(
     ingress_controller_namespace_invalid,
     "network.ingressControllerNamespaces",
@@ -1241,6 +1321,8 @@ fn check_names_are_stable() {
             "network.externalCidrs",
             "network.isolationOff",
             "network.podSelectors",
+            "network.podsInNamespaces",
+            "network.dnsCidrs",
             "network.ingressControllerNamespaces",
             "rbac.customRoles",
             "rbac.serviceAccountRole",

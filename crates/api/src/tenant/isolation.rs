@@ -13,7 +13,9 @@ pub struct IsolationSpec {
     pub isolation_level: Option<IsolationLevel>,
     /// Default-deny NetworkPolicies plus the allow rules of `networkPolicy`.
     pub network_isolation: Option<bool>,
-    /// DNS only to the cluster DNS service (not to any resolver).
+    /// DNS only to the cluster DNS (kube-system pods labelled `k8s-app=kube-dns`) and
+    /// networkPolicy.allowedDnsCIDRs, not to any resolver. Default true (every preset) wherever
+    /// network isolation is on; false opens port 53 to every destination.
     pub dns_isolation: Option<bool>,
     /// PersistentVolumeClaims only from `allowedStorageClasses`.
     pub storage_isolation: Option<bool>,

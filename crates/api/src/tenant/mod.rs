@@ -25,7 +25,7 @@ pub use isolation::{AuditLevel, IsolationLevel, IsolationSpec, PodSecurityLevel}
 pub use limits::{LimitsSpec, QosClass};
 pub use monitoring::{CustomDashboard, LogFormat, LogLevel, MonitoringSpec};
 pub use namespace::NamespaceConfig;
-pub use network::NetworkPolicySpec;
+pub use network::{NetworkPolicySpec, PodsInNamespaces};
 pub use quota::QuotaSpec;
 pub use rbac::{RbacSpec, RoleRules};
 pub use services::ServiceSettings;

@@ -5,10 +5,10 @@
 //! | policy | allows |
 //! |---|---|
 //! | `tenant-allow-same-tenant` | in from / out to every namespace of the same tenantId |
-//! | `tenant-allow-dns` | out to port 53 (UDP+TCP) |
+//! | `tenant-allow-dns` | out to port 53 (UDP+TCP) of the cluster DNS and `allowedDnsCIDRs` |
 //! | `tenant-allow-ingress-controller` | in from `ingressControllerNamespaces` (when `ingressEnabled`) |
 //! | `tenant-allow-from-namespaces` | in from `allowFromNamespaces` |
-//! | `tenant-allow-from-pods` | in from pods matching an `allowFromPods` label set, in any namespace |
+//! | `tenant-allow-from-pods` | in from pods matching an `allowFromPods` label set in the tenant's own namespaces, and from `allowFromPodsInNamespaces` |
 //! | `tenant-allow-to-namespaces` | out to `allowToNamespaces` |
 //! | `tenant-allow-external` | out to `allowedExternalCIDRs` (when `allowToExternal`) |
 //!
@@ -17,10 +17,19 @@
 //!   `shop.pilab.hu/tenant-namespace=true`, i.e. namespaces the operator made for that tenant.
 //! - `egressEnabled: false` renders no egress allow rule at all (same tenant and DNS included):
 //!   only the default deny applies to egress.
-//! - DNS: with `dnsIsolation` only to kube-system pods labelled `k8s-app=kube-dns`; without it to
-//!   any destination on port 53 (any resolver, node-local caches included).
-//! - `allowedPorts` / `blockedPorts` (TCP) limit only the rules that cross the tenant boundary
-//!   (ingress controller, from/to namespaces, from pods, external), never same-tenant or DNS.
+//! - DNS: with `dnsIsolation` (every preset's default) only to kube-system pods labelled
+//!   `k8s-app=kube-dns` and to `allowedDnsCIDRs` (named on purpose, e.g. a node-local cache at
+//!   169.254.20.10/32, so kept as is); with `dnsIsolation: false` to any destination on port 53,
+//!   which lets a pod tunnel through any resolver outside the cluster.
+//! - Pod selectors are always paired with a namespace selector nobody but the operator and the
+//!   API server can satisfy at will: an `allowFromPods` label set with the same-tenant namespaces
+//!   (the labels the namespace admission policy protects), an `allowFromPodsInNamespaces` entry
+//!   with the namespaces' names (`kubernetes.io/metadata.name`, set by the API server). A pod
+//!   selector with `namespaceSelector: {}` would admit any pod of any namespace carrying the
+//!   labels, and every tenant can label its own pods.
+//! - `allowedPorts` / `blockedPorts` (TCP) limit only the rules the spec lists, which cross the
+//!   tenant boundary but for `allowFromPods` (ingress controller, from/to namespaces, from pods
+//!   in both forms, external), never same-tenant or DNS.
 //!   The allowed set (`allowedPorts`, or all ports) minus `blockedPorts` is rendered as TCP port
 //!   ranges (`port` + `endPort`); with only `blockedPorts`, UDP stays fully open since the block
 //!   list is TCP. If nothing is left, the boundary-crossing rules are left out (an empty port
@@ -210,14 +219,80 @@ fn namespaces_named(names: &[String]) -> NetworkPolicyPeer {
     }
 }
 
+/// The namespaces the operator made for `tenant_id` (labels the admission policies protect).
+fn same_tenant_namespaces(tenant_id: &str) -> LabelSelector {
+    match_labels(BTreeMap::from([
+        (labels::TENANT_ID.to_string(), tenant_id.to_string()),
+        (labels::TENANT_NAMESPACE.to_string(), "true".to_string()),
+    ]))
+}
+
 fn same_tenant(tenant_id: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
-        namespace_selector: Some(match_labels(BTreeMap::from([
-            (labels::TENANT_ID.to_string(), tenant_id.to_string()),
-            (labels::TENANT_NAMESPACE.to_string(), "true".to_string()),
-        ]))),
+        namespace_selector: Some(same_tenant_namespaces(tenant_id)),
         ..Default::default()
     }
+}
+
+/// The kube-system pods of the cluster DNS (CoreDNS and kube-dns both carry `k8s-app=kube-dns`).
+fn cluster_dns() -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(match_labels(BTreeMap::from([(
+            labels::NAMESPACE_NAME.to_string(),
+            "kube-system".to_string(),
+        )]))),
+        pod_selector: Some(match_labels(BTreeMap::from([(
+            "k8s-app".to_string(),
+            "kube-dns".to_string(),
+        )]))),
+        ip_block: None,
+    }
+}
+
+/// Pods carrying every label of `set` in the tenant's own namespaces.
+fn own_pods(tenant_id: &str, set: BTreeMap<String, String>) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(same_tenant_namespaces(tenant_id)),
+        pod_selector: Some(match_labels(set)),
+        ip_block: None,
+    }
+}
+
+/// Pods carrying every label of `set` in the namespaces `names` names.
+fn pods_in_namespaces(names: &[String], set: BTreeMap<String, String>) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        pod_selector: Some(match_labels(set)),
+        ..namespaces_named(names)
+    }
+}
+
+/// The CIDRs of `field` as ipBlock peers, sorted, or the error naming the bad entry.
+fn cidr_peers(
+    field: &str,
+    cidrs: &[String],
+    except: fn(&Cidr) -> Vec<String>,
+) -> Result<Vec<NetworkPolicyPeer>, BuildError> {
+    let mut peers = Vec::new();
+    for (i, c) in cidrs.iter().enumerate() {
+        let parsed = Cidr::parse(c).ok_or_else(|| {
+            invalid(
+                format!("spec.networkPolicy.{field}[{i}]"),
+                format!("{c:?} is not a CIDR"),
+            )
+        })?;
+        let except = except(&parsed);
+        peers.push(NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: c.clone(),
+                except: (!except.is_empty()).then_some(except),
+            }),
+            ..Default::default()
+        });
+    }
+    let cidr = |p: &NetworkPolicyPeer| p.ip_block.as_ref().map(|b| b.cidr.clone());
+    peers.sort_by_key(cidr);
+    peers.dedup();
+    Ok(peers)
 }
 
 fn ingress(
@@ -277,18 +352,12 @@ fn allow_rules(
             end_port: None,
         },
     ];
+    // Checked even when no DNS rule is rendered, so bad input never passes silently.
+    let dns_blocks = cidr_peers("allowedDnsCIDRs", &n.allowed_dns_cidrs, |_| Vec::new())?;
     let dns_to = n.dns_isolation.then(|| {
-        vec![NetworkPolicyPeer {
-            namespace_selector: Some(match_labels(BTreeMap::from([(
-                labels::NAMESPACE_NAME.to_string(),
-                "kube-system".to_string(),
-            )]))),
-            pod_selector: Some(match_labels(BTreeMap::from([(
-                "k8s-app".to_string(),
-                "kube-dns".to_string(),
-            )]))),
-            ip_block: None,
-        }]
+        let mut to = vec![cluster_dns()];
+        to.extend(dns_blocks);
+        to
     });
     rules.push((
         ALLOW_DNS,
@@ -303,26 +372,26 @@ fn allow_rules(
     if let Some(i) = n.allow_from_pods.iter().position(BTreeMap::is_empty) {
         return Err(invalid(
             format!("spec.networkPolicy.allowFromPods[{i}]"),
-            "an empty label set would select every pod of every namespace".into(),
+            "an empty label set would select every pod of the tenant's namespaces".into(),
         ));
     }
-    let mut blocks = Vec::new();
-    for (i, c) in n.allowed_external_cidrs.iter().enumerate() {
-        let parsed = Cidr::parse(c).ok_or_else(|| {
-            invalid(
-                format!("spec.networkPolicy.allowedExternalCIDRs[{i}]"),
-                format!("{c:?} is not a CIDR"),
-            )
-        })?;
-        let except = private_exceptions(&parsed);
-        blocks.push(NetworkPolicyPeer {
-            ip_block: Some(IPBlock {
-                cidr: c.clone(),
-                except: (!except.is_empty()).then_some(except),
-            }),
-            ..Default::default()
-        });
+    for (i, p) in n.allow_from_pods_in_namespaces.iter().enumerate() {
+        let field = |sub: &str| format!("spec.networkPolicy.allowFromPodsInNamespaces[{i}].{sub}");
+        if p.namespaces.is_empty() {
+            return Err(invalid(field("namespaces"), "names no namespace".into()));
+        }
+        if p.pod_labels.is_empty() {
+            return Err(invalid(
+                field("podLabels"),
+                "an empty label set would select every pod of the namespaces (allowFromNamespaces says that)".into(),
+            ));
+        }
     }
+    let blocks = cidr_peers(
+        "allowedExternalCIDRs",
+        &n.allowed_external_cidrs,
+        private_exceptions,
+    )?;
 
     if crossing.as_ref().is_some_and(Vec::is_empty) {
         // every port is blocked: nothing crosses the tenant boundary
@@ -353,17 +422,23 @@ fn allow_rules(
     let mut pod_sets = n.allow_from_pods.clone();
     pod_sets.sort();
     pod_sets.dedup();
-    let from_pods = (!pod_sets.is_empty()).then(|| {
-        let peers = pod_sets
-            .into_iter()
-            .map(|set| NetworkPolicyPeer {
-                namespace_selector: Some(LabelSelector::default()),
-                pod_selector: Some(match_labels(set)),
-                ip_block: None,
-            })
-            .collect();
-        ingress(peers, crossing.clone())
-    });
+    let mut in_namespaces: Vec<(Vec<String>, BTreeMap<String, String>)> = n
+        .allow_from_pods_in_namespaces
+        .iter()
+        .map(|p| (sorted(&p.namespaces), p.pod_labels.clone()))
+        .collect();
+    in_namespaces.sort();
+    in_namespaces.dedup();
+    let peers: Vec<NetworkPolicyPeer> = pod_sets
+        .into_iter()
+        .map(|set| own_pods(&eff.tenant_id, set))
+        .chain(
+            in_namespaces
+                .into_iter()
+                .map(|(names, set)| pods_in_namespaces(&names, set)),
+        )
+        .collect();
+    let from_pods = (!peers.is_empty()).then(|| ingress(peers, crossing.clone()));
     rules.push((ALLOW_FROM_PODS, from_pods.into_iter().collect(), vec![]));
 
     let to_ns = (egress_on && !n.allow_to_namespaces.is_empty()).then(|| {
@@ -374,11 +449,6 @@ fn allow_rules(
     });
     rules.push((ALLOW_TO_NAMESPACES, vec![], to_ns.into_iter().collect()));
 
-    blocks.sort_by(|a, b| {
-        let cidr = |p: &NetworkPolicyPeer| p.ip_block.as_ref().map(|b| b.cidr.clone());
-        cidr(a).cmp(&cidr(b))
-    });
-    blocks.dedup();
     let external = (egress_on && n.allow_to_external && !blocks.is_empty())
         .then(|| egress(Some(blocks), crossing.clone()));
     rules.push((ALLOW_EXTERNAL, vec![], external.into_iter().collect()));
@@ -532,8 +602,112 @@ mod tests {
             ])
         );
         assert!(ext["egress"][0].get("ports").is_none());
-        // no dnsIsolation: port 53 to any resolver
-        assert!(p[ALLOW_DNS]["spec"]["egress"][0].get("to").is_none());
+        // the standard preset isolates DNS too: port 53 only to the cluster DNS
+        assert_eq!(p[ALLOW_DNS]["spec"]["egress"][0]["to"], cluster_dns_json());
+    }
+
+    fn cluster_dns_json() -> Value {
+        json!([{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}])
+    }
+
+    fn from_yaml(yaml: &str) -> Tenant {
+        serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn dns_goes_to_the_cluster_dns_unless_the_spec_opens_it() {
+        // every level with network isolation on, permissive included when it turns it on
+        for yaml in [
+            "{metadata: {name: a}, spec: {tenantId: a, tenantType: production}}",
+            "{metadata: {name: a}, spec: {tenantId: a, tenantType: production, isolation: {isolationLevel: strict}}}",
+            "{metadata: {name: a}, spec: {tenantId: a, tenantType: production, isolation: {isolationLevel: permissive, networkIsolation: true}}}",
+        ] {
+            let p = render(&from_yaml(yaml));
+            assert_eq!(
+                p[ALLOW_DNS]["spec"]["egress"][0]["to"],
+                cluster_dns_json(),
+                "{yaml}"
+            );
+        }
+        // further resolvers by CIDR, port 53 only, kept as named (no private exceptions)
+        let p = render(&from_yaml(
+            "{metadata: {name: a}, spec: {tenantId: a, tenantType: production, networkPolicy: {
+                allowedDnsCIDRs: [192.0.2.53/32, 169.254.20.10/32, 169.254.20.10/32]}}}",
+        ));
+        let rule = &p[ALLOW_DNS]["spec"]["egress"][0];
+        let mut to = cluster_dns_json();
+        if let Some(a) = to.as_array_mut() {
+            a.push(json!({"ipBlock": {"cidr": "169.254.20.10/32"}}));
+            a.push(json!({"ipBlock": {"cidr": "192.0.2.53/32"}}));
+        }
+        assert_eq!(rule["to"], to);
+        assert_eq!(
+            rule["ports"],
+            json!([{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}])
+        );
+        // only an explicit dnsIsolation: false opens port 53 to every destination
+        let p = render(&from_yaml(
+            "{metadata: {name: a}, spec: {tenantId: a, tenantType: production, isolation: {dnsIsolation: false}}}",
+        ));
+        let rule = &p[ALLOW_DNS]["spec"]["egress"][0];
+        assert!(rule.get("to").is_none());
+        assert_eq!(rule["ports"][0]["port"], 53);
+    }
+
+    /// Every peer with a pod selector, in every policy.
+    fn pod_peers(p: &BTreeMap<String, Value>) -> Vec<Value> {
+        let mut out = Vec::new();
+        for policy in p.values() {
+            for (dir, peers) in [("ingress", "from"), ("egress", "to")] {
+                for rule in policy["spec"][dir].as_array().into_iter().flatten() {
+                    for peer in rule[peers].as_array().into_iter().flatten() {
+                        if peer.get("podSelector").is_some() {
+                            out.push(peer.clone());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_label_only_pod_selector_selects_the_tenants_own_namespaces() {
+        let t = from_yaml(
+            "{metadata: {name: a}, spec: {tenantId: acme, tenantType: production, networkPolicy: {
+                allowFromSameTenant: false,
+                allowFromPods: [{app: backup}],
+                allowFromPodsInNamespaces: [
+                  {namespaces: [monitoring], podLabels: {app.kubernetes.io/name: prometheus}},
+                  {namespaces: [tools, ci], podLabels: {app: runner}}]}}}",
+        );
+        let p = render(&t);
+        assert_eq!(
+            p[ALLOW_FROM_PODS]["spec"]["ingress"][0]["from"],
+            json!([
+                {"namespaceSelector": {"matchLabels": {
+                    "shop.pilab.hu/tenant-id": "acme", "shop.pilab.hu/tenant-namespace": "true"}},
+                 "podSelector": {"matchLabels": {"app": "backup"}}},
+                {"namespaceSelector": {"matchExpressions": [{
+                    "key": "kubernetes.io/metadata.name", "operator": "In", "values": ["ci", "tools"]}]},
+                 "podSelector": {"matchLabels": {"app": "runner"}}},
+                {"namespaceSelector": {"matchExpressions": [{
+                    "key": "kubernetes.io/metadata.name", "operator": "In", "values": ["monitoring"]}]},
+                 "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}},
+            ])
+        );
+        // no pod selector anywhere is paired with "every namespace" (or with no namespace
+        // selector, which would mean the policy's own namespace only, but say it implicitly)
+        let peers = pod_peers(&p);
+        assert_eq!(peers.len(), 4, "three from-pods peers and the cluster DNS");
+        for peer in peers {
+            let ns = &peer["namespaceSelector"];
+            assert!(
+                ns.get("matchLabels").is_some() || ns.get("matchExpressions").is_some(),
+                "{peer}"
+            );
+        }
     }
 
     #[test]
@@ -705,13 +879,16 @@ mod tests {
                 [0]["values"],
             json!(["monitoring"])
         );
+        let own = json!({"matchLabels": {
+            "shop.pilab.hu/tenant-id": "acme", "shop.pilab.hu/tenant-namespace": "true"}});
         assert_eq!(
             p[ALLOW_FROM_PODS]["spec"]["ingress"][0]["from"],
             json!([
-                {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app": "backup"}}},
-                {"namespaceSelector": {}, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}},
+                {"namespaceSelector": own, "podSelector": {"matchLabels": {"app": "backup"}}},
+                {"namespaceSelector": own, "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}}},
             ])
         );
+        assert_eq!(p[ALLOW_FROM_PODS]["spec"]["ingress"][0]["ports"], port);
         let to = &p[ALLOW_TO_NAMESPACES]["spec"];
         assert_eq!(to["policyTypes"], json!(["Egress"]));
         assert_eq!(to["egress"][0]["ports"], port);
@@ -763,6 +940,31 @@ mod tests {
                 ..Default::default()
             }),
             "spec.networkPolicy.allowedExternalCIDRs[0]"
+        );
+        assert_eq!(
+            field(NetSpec {
+                allowed_dns_cidrs: Some(vec!["10.0.0.10/32".into(), "kube-dns".into()]),
+                ..Default::default()
+            }),
+            "spec.networkPolicy.allowedDnsCIDRs[1]"
+        );
+        let pods = |namespaces: Vec<String>, pod_labels: BTreeMap<String, String>| NetSpec {
+            allow_from_pods_in_namespaces: Some(vec![tenant_api::PodsInNamespaces {
+                namespaces,
+                pod_labels,
+            }]),
+            ..Default::default()
+        };
+        assert_eq!(
+            field(pods(vec!["monitoring".into()], BTreeMap::new())),
+            "spec.networkPolicy.allowFromPodsInNamespaces[0].podLabels"
+        );
+        assert_eq!(
+            field(pods(
+                vec![],
+                BTreeMap::from([("app".to_string(), "x".to_string())])
+            )),
+            "spec.networkPolicy.allowFromPodsInNamespaces[0].namespaces"
         );
         assert_eq!(
             field(NetSpec {

@@ -1,7 +1,8 @@
 //! networkPolicy against itself and against isolation (see build/network.rs for the rendering).
 
-use super::super::{Ctx, names};
+use super::super::{Ctx, Group, names};
 use crate::presets::Effective;
+use std::collections::BTreeMap;
 use tenant_api::TenantSpec;
 
 pub(crate) fn run(spec: &TenantSpec, eff: &Effective, ctx: &mut Ctx) {
@@ -34,6 +35,7 @@ pub(crate) fn run(spec: &TenantSpec, eff: &Effective, ctx: &mut Ctx) {
                 ("allowToSameTenant", raw.allow_to_same_tenant == Some(true)),
                 ("allowToNamespaces", raw.allow_to_namespaces.as_ref().is_some_and(|v| !v.is_empty())),
                 ("allowToDns", raw.allow_to_dns == Some(true)),
+                ("allowedDnsCIDRs", raw.allowed_dns_cidrs.as_ref().is_some_and(|v| !v.is_empty())),
                 ("allowToExternal", raw.allow_to_external == Some(true)),
                 ("allowedExternalCIDRs", raw.allowed_external_cidrs.as_ref().is_some_and(|v| !v.is_empty())),
             ];
@@ -94,17 +96,57 @@ pub(crate) fn run(spec: &TenantSpec, eff: &Effective, ctx: &mut Ctx) {
                 if sel.is_empty() {
                     g.fail(
                         &f,
-                        "an empty label set selects every pod in every namespace of the cluster",
+                        "an empty label set selects every pod of the tenant's namespaces",
                     );
                 }
-                for (k, v) in sel {
-                    if let Some(e) = names::qualified_name_error(k) {
-                        g.fail(&f, format!("label key {k:?}: {e}"));
-                    }
-                    if let Some(e) = names::label_value_error(v) {
-                        g.fail(&f, format!("label value {v:?} of {k:?}: {e}"));
-                    }
+                label_set(g, &f, sel);
+            }
+            if net.allow_from_same_tenant && !net.allow_from_pods.is_empty() {
+                g.warn(
+                    "spec.networkPolicy.allowFromPods",
+                    "selects pods in this tenant's own namespaces only, which allowFromSameTenant already admits in full; pods of other namespaces (a platform Prometheus, say) need allowFromPodsInNamespaces",
+                );
+            }
+        },
+    );
+    ctx.check(
+        "network.podsInNamespaces",
+        "spec.networkPolicy.allowFromPodsInNamespaces",
+        "allowFromPodsInNamespaces entries are valid, non-empty label selectors",
+        |g| {
+            for (i, p) in raw.allow_from_pods_in_namespaces.iter().flatten().enumerate() {
+                let f = format!("spec.networkPolicy.allowFromPodsInNamespaces[{i}]");
+                if p.pod_labels.is_empty() {
+                    g.fail_unless_cel(
+                        format!("{f}.podLabels"),
+                        "an empty label set selects every pod of the namespaces: allowFromNamespaces says that",
+                    );
                 }
+                label_set(g, &format!("{f}.podLabels"), &p.pod_labels);
+            }
+        },
+    );
+    ctx.check(
+        "network.dnsCidrs",
+        "spec.networkPolicy.allowedDnsCIDRs",
+        "DNS CIDRs are used",
+        |g| {
+            if raw.allowed_dns_cidrs.as_ref().is_none_or(Vec::is_empty)
+                || !net.isolated
+                || !net.egress_enabled
+            {
+                return;
+            }
+            if !net.allow_to_dns {
+                g.warn(
+                    "spec.networkPolicy.allowedDnsCIDRs",
+                    "is ignored: allowToDns is false, so no DNS egress is allowed",
+                );
+            } else if !net.dns_isolation {
+                g.warn(
+                    "spec.networkPolicy.allowedDnsCIDRs",
+                    "is ignored: isolation.dnsIsolation is false, so port 53 is open to every destination",
+                );
             }
         },
     );
@@ -129,4 +171,16 @@ pub(crate) fn run(spec: &TenantSpec, eff: &Effective, ctx: &mut Ctx) {
             }
         },
     );
+}
+
+/// Label keys and values of a pod selector's label set.
+fn label_set(g: &mut Group, field: &str, set: &BTreeMap<String, String>) {
+    for (k, v) in set {
+        if let Some(e) = names::qualified_name_error(k) {
+            g.fail(field, format!("label key {k:?}: {e}"));
+        }
+        if let Some(e) = names::label_value_error(v) {
+            g.fail(field, format!("label value {v:?} of {k:?}: {e}"));
+        }
+    }
 }
