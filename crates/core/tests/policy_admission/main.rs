@@ -37,6 +37,7 @@ fn strict_tenant() -> Tenant {
         dedicated_nodes: Some(true),
         cpu_pinning: Some(true),
         allowed_storage_classes: Some(vec!["fast".into(), "standard".into()]),
+        allowed_priority_classes: Some(vec!["tenant-high".into()]),
         ..Default::default()
     });
     spec.limits = Some(LimitsSpec {
@@ -550,6 +551,179 @@ fn workloads_cpu_pinning() {
         &c,
         &Request::create(POD, STRICT, pod(init)),
         &["containers init at spec must set"],
+    );
+}
+
+/// `good_pod_spec` naming a PriorityClass.
+fn with_priority(class: &str) -> Json {
+    pod_spec_with(|s| s["priorityClassName"] = json!(class))
+}
+
+#[test]
+fn workloads_priority_classes_system_ones_never() {
+    let c = cluster();
+    for ns in [STRICT, STD, OPEN] {
+        for class in ["system-node-critical", "system-cluster-critical"] {
+            denied(
+                &c,
+                &Request::create(POD, ns, pod(with_priority(class))),
+                &[
+                    &format!("spec.priorityClassName {class} is reserved"),
+                    "isolation.allowedPriorityClasses",
+                ],
+            );
+            denied(
+                &c,
+                &Request::create(DEPLOYMENT, ns, deployment(with_priority(class), Some(2))),
+                &[&format!(
+                    "spec.template.spec.priorityClassName {class} is reserved"
+                )],
+            );
+            denied(
+                &c,
+                &Request::create(CRONJOB, ns, cronjob(with_priority(class))),
+                &[&format!(
+                    "spec.jobTemplate.spec.template.spec.priorityClassName {class} is reserved"
+                )],
+            );
+        }
+    }
+    // even parameters that list one (written by hand, not by the operator) do not open them
+    let mut c = cluster();
+    if let Some(p) = c.params.get_mut(STD) {
+        p["spec"]["allowedPriorityClasses"] = json!(["system-node-critical"]);
+        p["spec"]["defaultPriorityClass"] = json!("system-cluster-critical");
+    }
+    for class in ["system-node-critical", "system-cluster-critical"] {
+        denied(
+            &c,
+            &Request::create(POD, STD, pod(with_priority(class))),
+            &["is reserved"],
+        );
+    }
+    // the exempt users (the controllers creating pods from templates) are not checked
+    allowed(
+        &c,
+        &Request::create(POD, STD, pod(with_priority("system-node-critical"))).by(
+            "system:serviceaccount:kube-system:replicaset-controller",
+            &["system:serviceaccounts"],
+        ),
+    );
+}
+
+#[test]
+fn workloads_priority_classes_only_from_the_allowed_list() {
+    let c = cluster();
+    // no class: the cluster's default priority, everywhere
+    for ns in [STRICT, STD, OPEN] {
+        allowed(&c, &Request::create(POD, ns, pod(good_pod_spec())));
+    }
+    // the strict tenant allows tenant-high
+    allowed(
+        &c,
+        &Request::create(POD, STRICT, pod(with_priority("tenant-high"))),
+    );
+    allowed(
+        &c,
+        &Request::create(
+            DEPLOYMENT,
+            STRICT,
+            deployment(with_priority("tenant-high"), Some(2)),
+        ),
+    );
+    denied(
+        &c,
+        &Request::create(POD, STRICT, pod(with_priority("tenant-urgent"))),
+        &[
+            "spec.priorityClassName tenant-urgent is not allowed in this tenant (isolation.allowedPriorityClasses: tenant-high)",
+        ],
+    );
+    // no preset allows any: the standard and permissive tenants name none
+    for ns in [STD, OPEN] {
+        denied(
+            &c,
+            &Request::create(POD, ns, pod(with_priority("tenant-high"))),
+            &[
+                "spec.priorityClassName tenant-high is not allowed in this tenant (isolation.allowedPriorityClasses: none)",
+                "if the pod named no class, this is the globalDefault PriorityClass",
+            ],
+        );
+        let Err(msgs) = c.admit(&Request::create(
+            DEPLOYMENT,
+            ns,
+            deployment(with_priority("tenant-high"), Some(2)),
+        )) else {
+            panic!("a template naming tenant-high must be denied in {ns}");
+        };
+        let all = msgs.join("\n");
+        assert!(
+            all.contains("spec.template.spec.priorityClassName tenant-high is not allowed"),
+            "{all}"
+        );
+        assert!(
+            !all.contains("globalDefault"),
+            "the pod hint is for pods only: {all}"
+        );
+    }
+    // a pod's class is immutable: its updates (labels, kubectl debug) are not held against it
+    let old = pod(with_priority("tenant-urgent"));
+    let mut labelled = old.clone();
+    labelled["metadata"]["labels"] = json!({"debug": "yes"});
+    allowed(&c, &Request::update(POD, STRICT, old, labelled));
+    // a template's class can change, so every write of it is checked
+    denied(
+        &c,
+        &Request::update(
+            DEPLOYMENT,
+            STRICT,
+            deployment(good_pod_spec(), Some(2)),
+            deployment(with_priority("tenant-urgent"), Some(2)),
+        ),
+        &["spec.template.spec.priorityClassName tenant-urgent is not allowed"],
+    );
+}
+
+#[test]
+fn workloads_priority_classes_the_platform_default_is_allowed_everywhere() {
+    let ctx = BuildContext {
+        default_priority_class: "tenant-default",
+        ..Default::default()
+    };
+    let mut c = cluster();
+    for t in [
+        strict_tenant(),
+        open_tenant(),
+        std_tenant(IsolationSpec::default()),
+    ] {
+        let obj = tenant_policy(&t, &Effective::of(&t), &ctx).unwrap();
+        c.params
+            .insert(obj.namespace.clone().unwrap(), obj.manifest);
+    }
+    for ns in [STRICT, STD, OPEN] {
+        // what the API server writes into a pod that names no class
+        allowed(
+            &c,
+            &Request::create(POD, ns, pod(with_priority("tenant-default"))),
+        );
+        allowed(
+            &c,
+            &Request::create(
+                DEPLOYMENT,
+                ns,
+                deployment(with_priority("tenant-default"), Some(2)),
+            ),
+        );
+    }
+    allowed(
+        &c,
+        &Request::create(POD, STRICT, pod(with_priority("tenant-high"))),
+    );
+    denied(
+        &c,
+        &Request::create(POD, STD, pod(with_priority("tenant-high"))),
+        &[
+            "(isolation.allowedPriorityClasses: none; the platform default tenant-default is allowed too)",
+        ],
     );
 }
 
