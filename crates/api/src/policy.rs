@@ -81,4 +81,12 @@ pub struct TenantPolicySpec {
     /// ClusterRoles that RoleBindings in this namespace may reference.
     #[serde(default)]
     pub allowed_cluster_roles: Vec<String>,
+    /// PriorityClasses pods and pod templates may name (besides `defaultPriorityClass`); the
+    /// `system-` classes never.
+    #[serde(default)]
+    pub allowed_priority_classes: Vec<String>,
+    /// The platform's default PriorityClass, which pods that name no class get from the cluster;
+    /// allowed in every tenant (empty: none).
+    #[serde(default)]
+    pub default_priority_class: String,
 }

@@ -52,6 +52,10 @@ enum Command {
         /// The user the operator runs as (exempt from the admission policies).
         #[arg(long, default_value = build::DEFAULT_OPERATOR_USER)]
         operator_user: String,
+        /// The platform's default PriorityClass, which every tenant may use (as the operator's
+        /// flag of the same name).
+        #[arg(long, default_value = "")]
+        default_priority_class: String,
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
@@ -128,8 +132,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Render {
             no_shared,
             operator_user,
+            default_priority_class,
             files,
-        } => cmd_render(&files, no_shared, &operator_user),
+        } => cmd_render(&files, no_shared, &operator_user, &default_priority_class),
         Command::Quota {
             command:
                 QuotaCommand::Total {
@@ -279,7 +284,12 @@ fn valid_tenants(docs: &[Document]) -> Result<Option<Vec<Tenant>>> {
     Ok(if failed { None } else { Some(tenants) })
 }
 
-fn cmd_render(files: &[String], no_shared: bool, operator_user: &str) -> Result<ExitCode> {
+fn cmd_render(
+    files: &[String],
+    no_shared: bool,
+    operator_user: &str,
+    default_priority_class: &str,
+) -> Result<ExitCode> {
     let docs = read_documents(files)?;
     let Some(tenants) = valid_tenants(&docs)? else {
         eprintln!(
@@ -290,6 +300,7 @@ fn cmd_render(files: &[String], no_shared: bool, operator_user: &str) -> Result<
     let ctx = BuildContext {
         other_tenants: &tenants,
         operator_user,
+        default_priority_class,
     };
     let mut objects = Vec::new();
     if !no_shared {

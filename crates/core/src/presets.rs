@@ -51,6 +51,8 @@ pub struct Isolation {
     pub allow_load_balancers: bool,
     pub allow_host_namespaces: bool,
     pub allow_host_path: bool,
+    /// PriorityClasses the tenant may name (no preset allows any; the `system-` ones never).
+    pub allowed_priority_classes: Vec<String>,
 }
 
 impl Isolation {
@@ -96,6 +98,7 @@ impl Isolation {
             allow_load_balancers: !strict,
             allow_host_namespaces: permissive,
             allow_host_path: permissive,
+            allowed_priority_classes: Vec::new(),
         }
     }
 
@@ -149,6 +152,9 @@ impl Isolation {
         set(&mut i.allow_load_balancers, s.allow_load_balancers);
         set(&mut i.allow_host_namespaces, s.allow_host_namespaces);
         set(&mut i.allow_host_path, s.allow_host_path);
+        if let Some(v) = &s.allowed_priority_classes {
+            i.allowed_priority_classes = v.clone();
+        }
         i
     }
 }
@@ -295,6 +301,22 @@ mod tests {
             ..Default::default()
         };
         assert!(!Isolation::resolve(Some(&open)).dns_isolation);
+    }
+
+    #[test]
+    fn no_preset_allows_a_priority_class_and_the_field_overrides() {
+        for level in IsolationLevel::ALL {
+            assert!(Isolation::preset(level).allowed_priority_classes.is_empty());
+        }
+        let spec = IsolationSpec {
+            isolation_level: Some(IsolationLevel::Strict),
+            allowed_priority_classes: Some(vec!["tenant-high".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            Isolation::resolve(Some(&spec)).allowed_priority_classes,
+            ["tenant-high"]
+        );
     }
 
     #[test]

@@ -278,4 +278,39 @@ mod tests {
         assert_eq!(capacity_key_of("requests.storage"), "storage");
         assert_eq!(capacity_key_of("count/jobs.batch"), "");
     }
+
+    /// The service-type keys as the presets set them: a standard tenant's load balancers take no
+    /// node port (the services policy), so its `services.nodeports` 0 is a real bound.
+    #[test]
+    fn service_type_keys_follow_the_presets() {
+        use tenant_api::{IsolationLevel, IsolationSpec, TenantSpec, TenantType};
+        let tenants: Vec<Tenant> = IsolationLevel::ALL
+            .iter()
+            .map(|level| {
+                let id = level.as_str();
+                let mut spec = TenantSpec::new(id, TenantType::Production);
+                spec.isolation = Some(IsolationSpec {
+                    isolation_level: Some(*level),
+                    ..Default::default()
+                });
+                Tenant::new(id, spec)
+            })
+            .collect();
+        let Ok(t) = calculate_total_quota(&tenants, &BTreeMap::new()) else {
+            unreachable!("the presets render");
+        };
+        let node_ports = &t.totals["services.nodeports"];
+        assert_eq!(
+            (node_ports.total.as_str(), node_ports.tenants),
+            ("0", 2),
+            "strict and standard"
+        );
+        assert_eq!(node_ports.unbounded, ["permissive/production"]);
+        let lbs = &t.totals["services.loadbalancers"];
+        assert_eq!((lbs.total.as_str(), lbs.tenants), ("0", 1), "strict");
+        assert_eq!(
+            lbs.unbounded,
+            ["standard/production", "permissive/production"]
+        );
+    }
 }

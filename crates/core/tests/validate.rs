@@ -303,6 +303,18 @@ fails!(
     "spec: {networkPolicy: {allowedExternalCIDRs: [10.0.0.300/8]}}"
 );
 fails!(
+    cel_priority_class_reserved,
+    "cel.rules",
+    "spec.isolation.allowedPriorityClasses",
+    "spec: {isolation: {allowedPriorityClasses: [system-cluster-critical]}}"
+);
+fails!(
+    cel_priority_class_name,
+    "cel.rules",
+    "spec.isolation.allowedPriorityClasses",
+    "spec: {isolation: {allowedPriorityClasses: ['tenant..high']}}"
+);
+fails!(
     cel_unique_services,
     "cel.rules",
     "spec.services",
@@ -754,6 +766,18 @@ warns!(
     "isolation.storageClasses",
     "spec.isolation.allowedStorageClasses",
     "spec: {isolation: {allowedStorageClasses: [ssd]}}"
+);
+fails!(
+    priority_class_reserved,
+    "isolation.priorityClasses",
+    "spec.isolation.allowedPriorityClasses[1]",
+    "spec: {isolation: {allowedPriorityClasses: [tenant-high, system-node-critical]}}"
+);
+fails!(
+    priority_class_invalid,
+    "isolation.priorityClasses",
+    "spec.isolation.allowedPriorityClasses[0]",
+    "spec: {isolation: {allowedPriorityClasses: [High_Priority]}}"
 );
 warns!(
     weaker_pod_security,
@@ -1313,6 +1337,7 @@ fn check_names_are_stable() {
             "isolation.dedicatedNodeLabel",
             "isolation.cpuPinning",
             "isolation.storageClasses",
+            "isolation.priorityClasses",
             "isolation.weakerThanPreset",
             "isolation.auditLevel",
             "isolation.serviceTypeQuota",

@@ -74,6 +74,12 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_USER", default_value = tenant_core::build::DEFAULT_OPERATOR_USER)]
     pub operator_user: String,
 
+    /// The PriorityClass every tenant may use besides its `isolation.allowedPriorityClasses`:
+    /// name the cluster's `globalDefault` PriorityClass here if it has one, since the API server
+    /// writes it into every pod that names no class (default: none). Never a `system-` class.
+    #[arg(long, env = "TENANT_OPERATOR_DEFAULT_PRIORITY_CLASS", default_value = "", value_parser = priority_class)]
+    pub default_priority_class: String,
+
     /// Tenants reconciled in parallel.
     #[arg(long, env = "TENANT_OPERATOR_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
@@ -104,6 +110,8 @@ pub struct Config {
     pub lease_name: String,
     pub identity: String,
     pub operator_user: String,
+    /// The platform's default PriorityClass, allowed in every tenant (empty: none).
+    pub default_priority_class: String,
     pub concurrency: u16,
     pub watch_namespace: Option<String>,
     pub resync: Duration,
@@ -128,6 +136,7 @@ impl Config {
             lease_name: "tenant-operator".into(),
             identity: default_identity(),
             operator_user: tenant_core::build::DEFAULT_OPERATOR_USER.into(),
+            default_priority_class: String::new(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -152,6 +161,7 @@ impl From<RunArgs> for Config {
                 .filter(|s| !s.is_empty())
                 .unwrap_or_else(default_identity),
             operator_user: a.operator_user,
+            default_priority_class: a.default_priority_class,
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),
@@ -160,6 +170,18 @@ impl From<RunArgs> for Config {
             lease_renew: Duration::from_secs(5),
             wait_requeue: Duration::from_secs(2),
         }
+    }
+}
+
+/// `--default-priority-class`: empty, or a PriorityClass name outside the reserved `system-` ones.
+fn priority_class(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    match tenant_core::build::policy::priority_class_error(s) {
+        Some(e) => Err(e),
+        None => Ok(s.to_string()),
     }
 }
 
@@ -221,5 +243,23 @@ mod tests {
         assert_eq!(cfg.concurrency, 1, "zero concurrency is raised to one");
         assert_eq!(cfg.watch_namespace.as_deref(), Some("tenants"));
         assert_eq!(cfg.worker_threads, 1, "zero threads is raised to one");
+    }
+
+    #[test]
+    fn default_priority_class_is_checked_at_start_up() {
+        let parse = |v: &str| {
+            Cli::try_parse_from(["tenant-operator", "run", "--default-priority-class", v])
+                .map(|c| match c.command {
+                    Command::Run(a) => Config::from(a).default_priority_class,
+                })
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(parse("tenant-normal"), Ok("tenant-normal".to_string()));
+        assert_eq!(parse(""), Ok(String::new()));
+        let Err(e) = parse("system-cluster-critical") else {
+            unreachable!("a system- class must be refused");
+        };
+        assert!(e.contains("reserved"), "{e}");
+        assert!(parse("Not_A_Name").is_err());
     }
 }

@@ -125,9 +125,10 @@ impl Keeper {
     /// Applies the shared objects, skipping those already in place (and those of kinds the
     /// cluster does not serve, or whose time has not come: see [`FinalizerPolicyGate`]).
     pub async fn apply(&self) -> Result<usize> {
+        // The shared objects depend on nothing but the operator's identity.
         let bctx = BuildContext {
-            other_tenants: &[],
             operator_user: &self.operator_user,
+            ..BuildContext::default()
         };
         let objects = build::shared_objects(&bctx).map_err(Error::Build)?;
         let mut applied = 0;

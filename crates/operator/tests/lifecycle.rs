@@ -629,6 +629,7 @@ async fn a_namespace_created_during_the_claim_is_given_back() -> Result<()> {
         let bctx = tenant_core::build::BuildContext {
             other_tenants: &[],
             operator_user: testenv::OPERATOR_USER,
+            ..Default::default()
         };
         let mut t = t.clone();
         t.metadata.uid = Some("uid-race".into());

@@ -236,6 +236,7 @@ async fn kill_9_mid_way_and_restart_converges_without_duplicates_or_leftovers() 
         let ctx = BuildContext {
             other_tenants: &related,
             operator_user: OPERATOR_USER,
+            ..Default::default()
         };
         let objects = build::tenant_objects(t, &ctx)?;
         for o in objects

@@ -63,6 +63,14 @@ pub struct IsolationSpec {
     pub allow_host_namespaces: Option<bool>,
     /// Allow hostPath volumes.
     pub allow_host_path: Option<bool>,
+    /// PriorityClasses the tenant's pods and pod templates may name in `priorityClassName`.
+    /// Empty (every preset's default): none; pods that name no class get the cluster's default
+    /// priority, and the platform's default class (the operator's `--default-priority-class`) is
+    /// always allowed. The reserved `system-` classes are never allowed.
+    #[x_kube(validation = Rule::new("self.all(n, n.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'))").message("each entry must be a PriorityClass name (a DNS subdomain)"))]
+    #[x_kube(validation = Rule::new("self.all(n, !n.startsWith('system-'))").message("the system- PriorityClasses (system-node-critical, system-cluster-critical) are reserved for the cluster's own critical components and cannot be allowed for a tenant"))]
+    #[schemars(length(max = 32), inner(length(max = 253)))]
+    pub allowed_priority_classes: Option<Vec<String>>,
 }
 
 /// Isolation presets.

@@ -27,6 +27,9 @@ pub struct BuildContext<'a> {
     pub other_tenants: &'a [Tenant],
     /// The user name the operator acts as; the admission policies exempt it.
     pub operator_user: &'a str,
+    /// The platform's default PriorityClass (the cluster's `globalDefault` one, which the API
+    /// server writes into every pod that names no class); every tenant may use it. Empty: none.
+    pub default_priority_class: &'a str,
 }
 
 /// The operator's identity in `deploy/` (its ServiceAccount).
@@ -37,6 +40,7 @@ impl Default for BuildContext<'_> {
         BuildContext {
             other_tenants: &[],
             operator_user: DEFAULT_OPERATOR_USER,
+            default_priority_class: "",
         }
     }
 }

@@ -15,6 +15,9 @@
 //!
 //! Presets: `services.nodeports` is 0 unless the isolation level allows NodePorts, and
 //! `services.loadbalancers` is 0 unless it allows LoadBalancers; an explicit quota field wins.
+//! With LoadBalancers allowed and NodePorts not, the services policy makes LoadBalancers set
+//! `allocateLoadBalancerNodePorts: false` and name no node port, which the quota then counts
+//! as 0, so the two agree (Kubernetes counts a default LoadBalancer's ports as node ports).
 //!
 //! Scopes: Kubernetes lets a scoped quota track only pod counts and pod compute (`BestEffort`:
 //! only `pods`), so one quota cannot hold both scopes and object counts. With `quota.scopes`

@@ -37,6 +37,7 @@ fn strict_tenant() -> Tenant {
         dedicated_nodes: Some(true),
         cpu_pinning: Some(true),
         allowed_storage_classes: Some(vec!["fast".into(), "standard".into()]),
+        allowed_priority_classes: Some(vec!["tenant-high".into()]),
         ..Default::default()
     });
     spec.limits = Some(LimitsSpec {
@@ -553,6 +554,179 @@ fn workloads_cpu_pinning() {
     );
 }
 
+/// `good_pod_spec` naming a PriorityClass.
+fn with_priority(class: &str) -> Json {
+    pod_spec_with(|s| s["priorityClassName"] = json!(class))
+}
+
+#[test]
+fn workloads_priority_classes_system_ones_never() {
+    let c = cluster();
+    for ns in [STRICT, STD, OPEN] {
+        for class in ["system-node-critical", "system-cluster-critical"] {
+            denied(
+                &c,
+                &Request::create(POD, ns, pod(with_priority(class))),
+                &[
+                    &format!("spec.priorityClassName {class} is reserved"),
+                    "isolation.allowedPriorityClasses",
+                ],
+            );
+            denied(
+                &c,
+                &Request::create(DEPLOYMENT, ns, deployment(with_priority(class), Some(2))),
+                &[&format!(
+                    "spec.template.spec.priorityClassName {class} is reserved"
+                )],
+            );
+            denied(
+                &c,
+                &Request::create(CRONJOB, ns, cronjob(with_priority(class))),
+                &[&format!(
+                    "spec.jobTemplate.spec.template.spec.priorityClassName {class} is reserved"
+                )],
+            );
+        }
+    }
+    // even parameters that list one (written by hand, not by the operator) do not open them
+    let mut c = cluster();
+    if let Some(p) = c.params.get_mut(STD) {
+        p["spec"]["allowedPriorityClasses"] = json!(["system-node-critical"]);
+        p["spec"]["defaultPriorityClass"] = json!("system-cluster-critical");
+    }
+    for class in ["system-node-critical", "system-cluster-critical"] {
+        denied(
+            &c,
+            &Request::create(POD, STD, pod(with_priority(class))),
+            &["is reserved"],
+        );
+    }
+    // the exempt users (the controllers creating pods from templates) are not checked
+    allowed(
+        &c,
+        &Request::create(POD, STD, pod(with_priority("system-node-critical"))).by(
+            "system:serviceaccount:kube-system:replicaset-controller",
+            &["system:serviceaccounts"],
+        ),
+    );
+}
+
+#[test]
+fn workloads_priority_classes_only_from_the_allowed_list() {
+    let c = cluster();
+    // no class: the cluster's default priority, everywhere
+    for ns in [STRICT, STD, OPEN] {
+        allowed(&c, &Request::create(POD, ns, pod(good_pod_spec())));
+    }
+    // the strict tenant allows tenant-high
+    allowed(
+        &c,
+        &Request::create(POD, STRICT, pod(with_priority("tenant-high"))),
+    );
+    allowed(
+        &c,
+        &Request::create(
+            DEPLOYMENT,
+            STRICT,
+            deployment(with_priority("tenant-high"), Some(2)),
+        ),
+    );
+    denied(
+        &c,
+        &Request::create(POD, STRICT, pod(with_priority("tenant-urgent"))),
+        &[
+            "spec.priorityClassName tenant-urgent is not allowed in this tenant (isolation.allowedPriorityClasses: tenant-high)",
+        ],
+    );
+    // no preset allows any: the standard and permissive tenants name none
+    for ns in [STD, OPEN] {
+        denied(
+            &c,
+            &Request::create(POD, ns, pod(with_priority("tenant-high"))),
+            &[
+                "spec.priorityClassName tenant-high is not allowed in this tenant (isolation.allowedPriorityClasses: none)",
+                "if the pod named no class, this is the globalDefault PriorityClass",
+            ],
+        );
+        let Err(msgs) = c.admit(&Request::create(
+            DEPLOYMENT,
+            ns,
+            deployment(with_priority("tenant-high"), Some(2)),
+        )) else {
+            panic!("a template naming tenant-high must be denied in {ns}");
+        };
+        let all = msgs.join("\n");
+        assert!(
+            all.contains("spec.template.spec.priorityClassName tenant-high is not allowed"),
+            "{all}"
+        );
+        assert!(
+            !all.contains("globalDefault"),
+            "the pod hint is for pods only: {all}"
+        );
+    }
+    // a pod's class is immutable: its updates (labels, kubectl debug) are not held against it
+    let old = pod(with_priority("tenant-urgent"));
+    let mut labelled = old.clone();
+    labelled["metadata"]["labels"] = json!({"debug": "yes"});
+    allowed(&c, &Request::update(POD, STRICT, old, labelled));
+    // a template's class can change, so every write of it is checked
+    denied(
+        &c,
+        &Request::update(
+            DEPLOYMENT,
+            STRICT,
+            deployment(good_pod_spec(), Some(2)),
+            deployment(with_priority("tenant-urgent"), Some(2)),
+        ),
+        &["spec.template.spec.priorityClassName tenant-urgent is not allowed"],
+    );
+}
+
+#[test]
+fn workloads_priority_classes_the_platform_default_is_allowed_everywhere() {
+    let ctx = BuildContext {
+        default_priority_class: "tenant-default",
+        ..Default::default()
+    };
+    let mut c = cluster();
+    for t in [
+        strict_tenant(),
+        open_tenant(),
+        std_tenant(IsolationSpec::default()),
+    ] {
+        let obj = tenant_policy(&t, &Effective::of(&t), &ctx).unwrap();
+        c.params
+            .insert(obj.namespace.clone().unwrap(), obj.manifest);
+    }
+    for ns in [STRICT, STD, OPEN] {
+        // what the API server writes into a pod that names no class
+        allowed(
+            &c,
+            &Request::create(POD, ns, pod(with_priority("tenant-default"))),
+        );
+        allowed(
+            &c,
+            &Request::create(
+                DEPLOYMENT,
+                ns,
+                deployment(with_priority("tenant-default"), Some(2)),
+            ),
+        );
+    }
+    allowed(
+        &c,
+        &Request::create(POD, STRICT, pod(with_priority("tenant-high"))),
+    );
+    denied(
+        &c,
+        &Request::create(POD, STD, pod(with_priority("tenant-high"))),
+        &[
+            "(isolation.allowedPriorityClasses: none; the platform default tenant-default is allowed too)",
+        ],
+    );
+}
+
 #[test]
 fn workloads_exempt_users_pass_and_tenant_service_accounts_do_not() {
     let c = cluster();
@@ -695,16 +869,44 @@ fn services_node_ports_load_balancers_and_external_ips() {
             "isolation.allowLoadBalancers",
         ],
     );
-    // the standard preset: load balancers (with their node ports), no NodePort, no externalIPs
+    // strict refuses load balancers for what they are, not for their node ports
+    let Err(msgs) = c.admit(&Request::create(
+        SERVICE,
+        STRICT,
+        service(
+            "LoadBalancer",
+            json!({"allocateLoadBalancerNodePorts": true}),
+        ),
+    )) else {
+        panic!("a LoadBalancer in the strict tenant must be denied");
+    };
+    assert!(
+        msgs.iter()
+            .all(|m| !m.contains("allocateLoadBalancerNodePorts")),
+        "{msgs:#?}"
+    );
+    // the standard preset: no NodePort, no externalIPs, and load balancers without node ports
     denied(
         &c,
         &Request::create(SERVICE, STD, service("NodePort", json!({}))),
         &["NodePort"],
     );
-    allowed(
-        &c,
-        &Request::create(SERVICE, STD, service("LoadBalancer", json!({}))),
-    );
+    for lb in [
+        service("LoadBalancer", json!({})),
+        service(
+            "LoadBalancer",
+            json!({"allocateLoadBalancerNodePorts": true}),
+        ),
+    ] {
+        denied(
+            &c,
+            &Request::create(SERVICE, STD, lb),
+            &[
+                "Service web: a LoadBalancer must set spec.allocateLoadBalancerNodePorts: false",
+                "isolation.allowNodePorts",
+            ],
+        );
+    }
     allowed(
         &c,
         &Request::create(
@@ -712,9 +914,33 @@ fn services_node_ports_load_balancers_and_external_ips() {
             STD,
             service(
                 "LoadBalancer",
-                json!({"allocateLoadBalancerNodePorts": true}),
+                json!({"allocateLoadBalancerNodePorts": false}),
             ),
         ),
+    );
+    denied(
+        &c,
+        &Request::create(
+            SERVICE,
+            STD,
+            service(
+                "LoadBalancer",
+                json!({"allocateLoadBalancerNodePorts": false,
+                       "ports": [{"port": 80}, {"port": 443, "nodePort": 30443}]}),
+            ),
+        ),
+        &["Service web: spec.ports[*].nodePort (30443) is not allowed"],
+    );
+    // turning a ClusterIP Service into a load balancer with node ports is checked too
+    denied(
+        &c,
+        &Request::update(
+            SERVICE,
+            STD,
+            service("ClusterIP", json!({})),
+            service("LoadBalancer", json!({})),
+        ),
+        &["allocateLoadBalancerNodePorts: false"],
     );
     denied(
         &c,
@@ -751,8 +977,131 @@ fn services_node_ports_load_balancers_and_external_ips() {
     }
     allowed(
         &c,
+        &Request::create(
+            SERVICE,
+            OPEN,
+            service(
+                "LoadBalancer",
+                json!({"ports": [{"port": 80, "nodePort": 30080}]}),
+            ),
+        ),
+    );
+    // a standard tenant whose NodePorts are allowed keeps its load balancers' node ports
+    let np = cluster_with(IsolationSpec {
+        allow_node_ports: Some(true),
+        ..Default::default()
+    });
+    allowed(
+        &np,
+        &Request::create(SERVICE, STD, service("LoadBalancer", json!({}))),
+    );
+    allowed(
+        &c,
         &Request::create(SERVICE, STRICT, service("NodePort", json!({}))).by(OPERATOR, &[]),
     );
+}
+
+/// What a Service counts against `services.nodeports` and `services.loadbalancers`, as the
+/// API server's quota evaluator counts it: every port of a NodePort Service; every port of a
+/// LoadBalancer, unless it sets `allocateLoadBalancerNodePorts: false`, when only the ports
+/// naming a `nodePort` count.
+fn quota_usage(svc: &Json) -> (usize, usize) {
+    let spec = &svc["spec"];
+    let ports = spec["ports"].as_array().cloned().unwrap_or_default();
+    match spec["type"].as_str() {
+        Some("NodePort") => (ports.len(), 0),
+        Some("LoadBalancer") if spec["allocateLoadBalancerNodePorts"] == json!(false) => (
+            ports
+                .iter()
+                .filter(|p| p["nodePort"].as_i64().is_some_and(|n| n != 0))
+                .count(),
+            1,
+        ),
+        Some("LoadBalancer") => (ports.len(), 1),
+        _ => (0, 0),
+    }
+}
+
+/// The presets are consistent: every Service the services policy admits fits the tenant's
+/// quota, so no Service is admitted by one guardrail only to be refused by the other; and where
+/// the isolation settings allow load balancers, at least one form of them is admitted.
+#[test]
+fn services_the_policy_admits_fit_the_quota() {
+    let level = |l: IsolationLevel, f: fn(&mut IsolationSpec)| {
+        let mut i = IsolationSpec {
+            isolation_level: Some(l),
+            ..Default::default()
+        };
+        f(&mut i);
+        i
+    };
+    let settings = [
+        level(IsolationLevel::Strict, |_| {}),
+        level(IsolationLevel::Standard, |_| {}),
+        level(IsolationLevel::Permissive, |_| {}),
+        level(IsolationLevel::Standard, |i| {
+            i.allow_node_ports = Some(true)
+        }),
+        level(IsolationLevel::Strict, |i| {
+            i.allow_load_balancers = Some(true)
+        }),
+        level(IsolationLevel::Permissive, |i| {
+            i.allow_node_ports = Some(false)
+        }),
+    ];
+    let candidates = [
+        service("ClusterIP", json!({})),
+        service("NodePort", json!({})),
+        service("LoadBalancer", json!({})),
+        service(
+            "LoadBalancer",
+            json!({"allocateLoadBalancerNodePorts": true}),
+        ),
+        service(
+            "LoadBalancer",
+            json!({"allocateLoadBalancerNodePorts": false}),
+        ),
+        service(
+            "LoadBalancer",
+            json!({"allocateLoadBalancerNodePorts": false, "ports": [{"port": 80, "nodePort": 30080}]}),
+        ),
+    ];
+    for isolation in settings {
+        let t = std_tenant(isolation.clone());
+        let eff = Effective::of(&t);
+        let (ns, params) = params_of(&t);
+        let c = Cluster {
+            objects: shared_policies(&BuildContext::default()).unwrap(),
+            namespaces: BTreeMap::from([(ns.clone(), tenant_ns("std"))]),
+            params: BTreeMap::from([(ns.clone(), params)]),
+        };
+        let hard = tenant_core::build::quota::hard_limits(&t, &eff)
+            .unwrap()
+            .unscoped;
+        let limit = |key: &str| hard.get(key).map(|q| q.0.parse::<usize>().unwrap());
+        let mut admitted_lb = false;
+        for svc in &candidates {
+            if c.admit(&Request::create(SERVICE, &ns, svc.clone()))
+                .is_err()
+            {
+                continue;
+            }
+            let (node_ports, lbs) = quota_usage(svc);
+            admitted_lb |= lbs > 0;
+            assert!(
+                limit("services.nodeports").is_none_or(|n| node_ports <= n),
+                "{isolation:?}: admitted {svc} takes {node_ports} node ports, quota {hard:?}"
+            );
+            assert!(
+                limit("services.loadbalancers").is_none_or(|n| lbs <= n),
+                "{isolation:?}: admitted {svc} is a load balancer, quota {hard:?}"
+            );
+        }
+        assert_eq!(
+            admitted_lb, eff.isolation.allow_load_balancers,
+            "{isolation:?}: load balancers allowed but none admitted (or the reverse)"
+        );
+    }
 }
 
 // ----- 3. storage -----

@@ -28,6 +28,7 @@ pub fn run(pass: &Pass<'_>, refs: &Refs) -> Result<Desired, Refusal> {
     let bctx = BuildContext {
         other_tenants: &refs.related,
         operator_user: &pass.ctx.config.operator_user,
+        default_priority_class: &pass.ctx.config.default_priority_class,
     };
     match build::tenant_objects(pass.tenant, &bctx) {
         Ok(objects) => {

@@ -120,6 +120,7 @@ fn live_objects(t: &Tenant, config: &Config) -> Vec<Value> {
     let bctx = BuildContext {
         other_tenants: &[],
         operator_user: &config.operator_user,
+        default_priority_class: &config.default_priority_class,
     };
     build::tenant_objects(t, &bctx)
         .unwrap()

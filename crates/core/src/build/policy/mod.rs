@@ -19,7 +19,9 @@ use crate::build::{BuildContext, BuildError};
 use crate::object::Object;
 
 pub use common::exemptions;
-pub use params::{tenant_policy, tenant_policy_spec};
+pub use params::{
+    RESERVED_PRIORITY_PREFIX, priority_class_error, tenant_policy, tenant_policy_spec,
+};
 
 /// Every shared object's name starts with this.
 pub const NAME_PREFIX: &str = "tenant-";

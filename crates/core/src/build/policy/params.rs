@@ -5,6 +5,7 @@ use crate::build::{BuildContext, BuildError};
 use crate::naming::{self, names};
 use crate::object::{Object, ObjectError};
 use crate::presets::Effective;
+use crate::validate::names::dns_subdomain_error;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use tenant_api::{Tenant, TenantPolicy, TenantPolicySpec};
 
@@ -14,8 +15,6 @@ pub fn tenant_policy(
     eff: &Effective,
     ctx: &BuildContext,
 ) -> Result<Object, BuildError> {
-    // Nothing in the parameters depends on the other tenants or on the operator's identity.
-    let _ = ctx;
     let obj = TenantPolicy {
         metadata: ObjectMeta {
             name: Some(names::POLICY_PARAMS.to_string()),
@@ -24,7 +23,7 @@ pub fn tenant_policy(
             annotations: Some(naming::common_annotations(tenant)),
             ..Default::default()
         },
-        spec: tenant_policy_spec(tenant, eff)?,
+        spec: tenant_policy_spec(tenant, eff, ctx)?,
     };
     let manifest = serde_json::to_value(&obj).map_err(|source| ObjectError {
         kind: "TenantPolicy".into(),
@@ -34,10 +33,13 @@ pub fn tenant_policy(
     Ok(Object::from_value(manifest))
 }
 
-/// The parameters of one tenant, from its effective settings.
+/// The parameters of one tenant, from its effective settings and the platform's settings in
+/// `ctx` (its default PriorityClass; nothing depends on the other tenants or on the operator's
+/// identity).
 pub fn tenant_policy_spec(
     tenant: &Tenant,
     eff: &Effective,
+    ctx: &BuildContext,
 ) -> Result<TenantPolicySpec, BuildError> {
     let iso = &eff.isolation;
     let (dedicated_node_label, dedicated_node_value) = if iso.dedicated_nodes {
@@ -92,7 +94,60 @@ pub fn tenant_policy_spec(
         pv_access_control: iso.pv_access_control,
         min_replicas,
         allowed_cluster_roles: Vec::new(),
+        allowed_priority_classes: priority_classes(&iso.allowed_priority_classes)?,
+        default_priority_class: default_priority_class(ctx.default_priority_class)?,
     })
+}
+
+/// Why `name` cannot be a PriorityClass a tenant may use: not a PriorityClass name (a DNS
+/// subdomain), or one of the reserved `system-` classes, which preempt everything, node agents
+/// included (see docs/admission-policies.md).
+pub fn priority_class_error(name: &str) -> Option<String> {
+    if name.starts_with(RESERVED_PRIORITY_PREFIX) {
+        return Some(format!(
+            "{name:?} is a reserved {RESERVED_PRIORITY_PREFIX} PriorityClass: those are for the cluster's own critical components and never allowed for a tenant"
+        ));
+    }
+    dns_subdomain_error(name).map(|e| format!("{name:?} is not a PriorityClass name: {e}"))
+}
+
+/// The prefix Kubernetes reserves for its critical PriorityClasses (`system-node-critical`,
+/// `system-cluster-critical`); the workloads policy refuses it whatever the parameters say.
+pub const RESERVED_PRIORITY_PREFIX: &str = "system-";
+
+/// The tenant's PriorityClasses as the policy compares them: trimmed, duplicates dropped; an
+/// empty or reserved entry is an error naming the field (the CRD's rules refuse both already).
+fn priority_classes(list: &[String]) -> Result<Vec<String>, BuildError> {
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for (i, raw) in list.iter().enumerate() {
+        let name = raw.trim();
+        if let Some(message) = priority_class_error(name) {
+            return Err(BuildError::Invalid {
+                field: format!("spec.isolation.allowedPriorityClasses[{i}]"),
+                message,
+            });
+        }
+        if !out.iter().any(|o| o == name) {
+            out.push(name.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// The platform's default class, checked like a tenant's (the operator refuses a bad one at
+/// start-up already).
+fn default_priority_class(name: &str) -> Result<String, BuildError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(String::new());
+    }
+    match priority_class_error(name) {
+        Some(message) => Err(BuildError::Invalid {
+            field: "defaultPriorityClass (the operator's --default-priority-class)".into(),
+            message,
+        }),
+        None => Ok(name.to_string()),
+    }
 }
 
 /// Registry prefixes as the policy compares them: trimmed, without a trailing `/`, and with
@@ -193,11 +248,83 @@ mod tests {
             ..Default::default()
         });
         let t = tenant(spec);
-        let s = tenant_policy_spec(&t, &Effective::of(&t)).unwrap();
+        let s = tenant_policy_spec(&t, &Effective::of(&t), &BuildContext::default()).unwrap();
         assert!(s.allowed_storage_classes.is_empty());
         assert_eq!(s.dedicated_node_label, "");
         assert_eq!(s.min_replicas, 0);
         assert!(s.allow_node_ports && s.allow_host_namespaces && !s.pv_access_control);
+    }
+
+    #[test]
+    fn priority_classes_from_the_tenant_and_the_platform() {
+        let mut spec = TenantSpec::new("acme", TenantType::Staging);
+        spec.isolation = Some(IsolationSpec {
+            allowed_priority_classes: Some(vec![
+                " tenant-high".into(),
+                "batch.low".into(),
+                "tenant-high".into(),
+            ]),
+            ..Default::default()
+        });
+        let t = tenant(spec);
+        let eff = Effective::of(&t);
+        let s = tenant_policy_spec(&t, &eff, &BuildContext::default()).unwrap();
+        assert_eq!(s.allowed_priority_classes, ["tenant-high", "batch.low"]);
+        assert_eq!(s.default_priority_class, "");
+        let ctx = BuildContext {
+            default_priority_class: "tenant-default",
+            ..Default::default()
+        };
+        let s = tenant_policy_spec(&t, &eff, &ctx).unwrap();
+        assert_eq!(s.default_priority_class, "tenant-default");
+        // no preset allows any class
+        for level in IsolationLevel::ALL {
+            let mut spec = TenantSpec::new("acme", TenantType::Staging);
+            spec.isolation = Some(IsolationSpec {
+                isolation_level: Some(level),
+                ..Default::default()
+            });
+            let t = tenant(spec);
+            let s = tenant_policy_spec(&t, &Effective::of(&t), &ctx).unwrap();
+            assert!(s.allowed_priority_classes.is_empty(), "{level:?}");
+        }
+    }
+
+    #[test]
+    fn reserved_or_malformed_priority_classes_are_errors_naming_the_field() {
+        for bad in [
+            "system-node-critical",
+            "system-cluster-critical",
+            "",
+            "High",
+        ] {
+            let mut spec = TenantSpec::new("acme", TenantType::Staging);
+            spec.isolation = Some(IsolationSpec {
+                allowed_priority_classes: Some(vec!["tenant-high".into(), bad.into()]),
+                ..Default::default()
+            });
+            let t = tenant(spec);
+            match tenant_policy(&t, &Effective::of(&t), &BuildContext::default()) {
+                Err(BuildError::Invalid { field, .. }) => {
+                    assert_eq!(field, "spec.isolation.allowedPriorityClasses[1]", "{bad:?}")
+                }
+                other => panic!("expected Invalid for {bad:?}, got {other:?}"),
+            }
+        }
+        let t = tenant(TenantSpec::new("acme", TenantType::Staging));
+        let ctx = BuildContext {
+            default_priority_class: "system-node-critical",
+            ..Default::default()
+        };
+        match tenant_policy(&t, &Effective::of(&t), &ctx) {
+            Err(BuildError::Invalid { field, message }) => {
+                assert!(field.contains("--default-priority-class"), "{field}");
+                assert!(message.contains("reserved"), "{message}");
+            }
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+        assert!(priority_class_error("tenant-high").is_none());
+        assert!(priority_class_error("system-x").is_some());
     }
 
     #[test]

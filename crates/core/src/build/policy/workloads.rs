@@ -1,8 +1,10 @@
-//! `tenant-workloads`: images, host access, AppArmor, SELinux, dedicated nodes and CPU pinning of
-//! Pods and of the pod templates of the workload kinds (see docs/admission-policies.md).
+//! `tenant-workloads`: images, host access, AppArmor, SELinux, dedicated nodes, CPU pinning and
+//! priority classes of Pods and of the pod templates of the workload kinds (see
+//! docs/admission-policies.md).
 
 use super::WORKLOADS;
-use super::common::{CU, PolicyDef, check, lit_list, parameterised, var};
+use super::common::{CU, PolicyDef, check, lit, lit_list, parameterised, var};
+use super::params::RESERVED_PRIORITY_PREFIX;
 
 /// SELinux types a container may request: the Pod Security "baseline" list.
 const SELINUX_TYPES: [&str; 4] = [
@@ -144,6 +146,21 @@ pub(super) fn policy() -> PolicyDef {
             "unpinned",
             format!("variables.containers.filter(c, !({pinned})).map(c, c.name)"),
         ),
+        var(
+            "priorityClass",
+            "has(variables.podSpec.priorityClassName) ? variables.podSpec.priorityClassName : ''".into(),
+        ),
+        // A pod's class cannot change after creation, so a pod is checked when it is created;
+        // checking its updates would only block labelling and `kubectl debug` of pods admitted
+        // before. Templates are checked on every write, like the other rules.
+        var(
+            "checkPriority",
+            "variables.priorityClass != '' && !(request.kind.kind == 'Pod' && request.operation == 'UPDATE')".into(),
+        ),
+        var(
+            "reservedPriority",
+            format!("variables.priorityClass.startsWith({})", lit(RESERVED_PRIORITY_PREFIX)),
+        ),
     ];
     let validations = vec![
         check(
@@ -205,6 +222,24 @@ pub(super) fn policy() -> PolicyDef {
             "workloads: every container must set a whole-CPU limits.cpu with requests.cpu equal to it (isolation.cpuPinning)",
             "'workloads: containers ' + variables.unpinned.join(', ') + ' at ' + variables.specPath \
              + ' must set resources.limits.cpu to a whole number of CPUs and requests.cpu equal to it (isolation.cpuPinning)'".into(),
+        ),
+        check(
+            "!variables.checkPriority || !variables.reservedPriority".into(),
+            "workloads: the system- PriorityClasses are reserved for the critical components of the cluster (isolation.allowedPriorityClasses)",
+            "'workloads: ' + variables.specPath + '.priorityClassName ' + variables.priorityClass \
+             + ' is reserved for the critical components of the cluster and never allowed in a tenant (isolation.allowedPriorityClasses)'".into(),
+        ),
+        check(
+            "!variables.checkPriority || variables.reservedPriority \
+             || variables.priorityClass in params.spec.allowedPriorityClasses \
+             || variables.priorityClass == params.spec.defaultPriorityClass".into(),
+            "workloads: priorityClassName names a PriorityClass this tenant may not use (isolation.allowedPriorityClasses)",
+            "'workloads: ' + variables.specPath + '.priorityClassName ' + variables.priorityClass \
+             + ' is not allowed in this tenant (isolation.allowedPriorityClasses: ' \
+             + (size(params.spec.allowedPriorityClasses) == 0 ? 'none' : params.spec.allowedPriorityClasses.join(', ')) \
+             + (params.spec.defaultPriorityClass == '' ? '' : '; the platform default ' + params.spec.defaultPriorityClass + ' is allowed too') + ')' \
+             + (request.kind.kind == 'Pod' ? '; if the pod named no class, this is the globalDefault PriorityClass of the cluster, \
+             which tenants may use once the operator names it in --default-priority-class' : '')".into(),
         ),
     ];
     parameterised(

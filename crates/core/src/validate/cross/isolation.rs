@@ -3,6 +3,7 @@
 
 use super::super::quantities::Quantities;
 use super::super::{Ctx, Group, names};
+use crate::build::policy::priority_class_error;
 use crate::presets::{self, Effective, Isolation};
 use tenant_api::{IsolationLevel, IsolationSpec, TenantSpec};
 
@@ -371,6 +372,18 @@ pub(crate) fn run(spec: &TenantSpec, eff: &Effective, q: &Quantities, ctx: &mut 
                     "spec.isolation.allowedStorageClasses",
                     "is set but storageIsolation is off, so any storage class may be used",
                 );
+            }
+        },
+    );
+    ctx.check(
+        "isolation.priorityClasses",
+        "spec.isolation.allowedPriorityClasses",
+        "allowed priority classes are PriorityClass names outside the reserved system- ones",
+        |g| {
+            for (i, c) in iso.allowed_priority_classes.iter().enumerate() {
+                if let Some(e) = priority_class_error(c) {
+                    g.fail(format!("spec.isolation.allowedPriorityClasses[{i}]"), e);
+                }
             }
         },
     );
