@@ -169,7 +169,7 @@ pub const PENDING: &[Pending] = &[
         "spec.customDomain",
         Domain,
         "an Ingress for this host with TLS",
-        "opens the tenant's NetworkPolicies to the ingress controller when networkPolicy.ingressEnabled is unset; no Ingress is created",
+        "reserves the host for this tenant (other tenants' Ingresses for it are refused) and opens the tenant's NetworkPolicies to the ingress controller when networkPolicy.ingressEnabled is unset; no Ingress is created",
     ),
     row(
         "spec.ingressTlsSecretName",

@@ -56,6 +56,10 @@ enum Command {
         /// flag of the same name).
         #[arg(long, default_value = "")]
         default_priority_class: String,
+        /// The operator's namespace, where the domain map of the ingress-hosts policy lives (as
+        /// the operator's flag of the same name).
+        #[arg(long, default_value = build::DEFAULT_OPERATOR_NAMESPACE)]
+        operator_namespace: String,
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
@@ -133,8 +137,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             no_shared,
             operator_user,
             default_priority_class,
+            operator_namespace,
             files,
-        } => cmd_render(&files, no_shared, &operator_user, &default_priority_class),
+        } => cmd_render(
+            &files,
+            no_shared,
+            &BuildContext {
+                other_tenants: &[],
+                operator_user: &operator_user,
+                default_priority_class: &default_priority_class,
+                operator_namespace: &operator_namespace,
+            },
+        ),
         Command::Quota {
             command:
                 QuotaCommand::Total {
@@ -284,12 +298,8 @@ fn valid_tenants(docs: &[Document]) -> Result<Option<Vec<Tenant>>> {
     Ok(if failed { None } else { Some(tenants) })
 }
 
-fn cmd_render(
-    files: &[String],
-    no_shared: bool,
-    operator_user: &str,
-    default_priority_class: &str,
-) -> Result<ExitCode> {
+/// `platform`: the operator's settings the objects depend on (its other Tenants are the files).
+fn cmd_render(files: &[String], no_shared: bool, platform: &BuildContext) -> Result<ExitCode> {
     let docs = read_documents(files)?;
     let Some(tenants) = valid_tenants(&docs)? else {
         eprintln!(
@@ -299,8 +309,7 @@ fn cmd_render(
     };
     let ctx = BuildContext {
         other_tenants: &tenants,
-        operator_user,
-        default_priority_class,
+        ..platform.clone()
     };
     let mut objects = Vec::new();
     if !no_shared {

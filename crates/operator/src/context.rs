@@ -20,6 +20,22 @@ pub enum Command {
     Run(RunArgs),
 }
 
+/// What tenants may do with Ingress hosts no tenant holds.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UnclaimedHosts {
+    Allow,
+    Refuse,
+}
+
+impl From<UnclaimedHosts> for tenant_core::build::domains::Unclaimed {
+    fn from(u: UnclaimedHosts) -> Self {
+        match u {
+            UnclaimedHosts::Allow => tenant_core::build::domains::Unclaimed::Allow,
+            UnclaimedHosts::Refuse => tenant_core::build::domains::Unclaimed::Refuse,
+        }
+    }
+}
+
 /// Log output format.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -80,6 +96,21 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_DEFAULT_PRIORITY_CLASS", default_value = "", value_parser = priority_class)]
     pub default_priority_class: String,
 
+    /// The operator's own namespace, where it keeps the map of which tenant holds which domain
+    /// (ConfigMap `tenant-domains`, read by the ingress-hosts admission policy).
+    #[arg(long, env = "TENANT_OPERATOR_NAMESPACE", default_value = tenant_core::build::DEFAULT_OPERATOR_NAMESPACE)]
+    pub operator_namespace: String,
+
+    /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
+    /// refuse. Hosts another tenant holds are always refused.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_UNCLAIMED_HOSTS",
+        value_enum,
+        default_value = "allow"
+    )]
+    pub unclaimed_hosts: UnclaimedHosts,
+
     /// Tenants reconciled in parallel.
     #[arg(long, env = "TENANT_OPERATOR_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
@@ -100,6 +131,22 @@ pub struct RunArgs {
     pub worker_threads: u16,
 }
 
+impl Config {
+    /// What the builders need to know of this configuration, with `others` as the other
+    /// Tenants they may look at.
+    pub fn build_context<'a>(
+        &'a self,
+        others: &'a [tenant_api::Tenant],
+    ) -> tenant_core::build::BuildContext<'a> {
+        tenant_core::build::BuildContext {
+            other_tenants: others,
+            operator_user: &self.operator_user,
+            default_priority_class: &self.default_priority_class,
+            operator_namespace: &self.operator_namespace,
+        }
+    }
+}
+
 /// Everything the operator needs to know besides the cluster, fixed at start-up.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -112,6 +159,10 @@ pub struct Config {
     pub operator_user: String,
     /// The platform's default PriorityClass, allowed in every tenant (empty: none).
     pub default_priority_class: String,
+    /// The operator's own namespace (the domain map lives there).
+    pub operator_namespace: String,
+    /// Whether tenants may publish hosts no tenant holds.
+    pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
     pub watch_namespace: Option<String>,
     pub resync: Duration,
@@ -137,6 +188,8 @@ impl Config {
             identity: default_identity(),
             operator_user: tenant_core::build::DEFAULT_OPERATOR_USER.into(),
             default_priority_class: String::new(),
+            operator_namespace: tenant_core::build::DEFAULT_OPERATOR_NAMESPACE.into(),
+            unclaimed_hosts: Default::default(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -162,6 +215,8 @@ impl From<RunArgs> for Config {
                 .unwrap_or_else(default_identity),
             operator_user: a.operator_user,
             default_priority_class: a.default_priority_class,
+            operator_namespace: a.operator_namespace,
+            unclaimed_hosts: a.unclaimed_hosts.into(),
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),

@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod context;
+pub mod domains;
 pub mod error;
 pub mod health;
 pub mod io;
@@ -162,6 +163,7 @@ impl Shell {
             client: client.clone(),
             metrics: metrics.clone(),
             operator_user: config.operator_user.clone(),
+            operator_namespace: config.operator_namespace.clone(),
             kinds: shared::served_kinds(client).await,
             gate: FinalizerPolicyGate::default(),
             state: SharedPolicies::default(),
@@ -228,11 +230,14 @@ impl Shell {
         let (store, writer) = reflector::store::<Tenant>();
         let (grants_tx, grants_rx) = futures::channel::mpsc::unbounded::<ObjectRef<Tenant>>();
         let grants_store = store.clone();
+        // Any Tenant change may change which tenant holds which domain.
+        let (domains_tx, domains_rx) = watch::channel(());
         let tenant_stream = watcher(tenants, watch_config().any_semantic())
             .default_backoff()
             .modify(strip_unread_metadata)
             .reflect(writer)
             .touched_objects()
+            .inspect_ok(move |_| domains_tx.send_replace(()))
             // Only a new generation (a spec change, or the deletion mark) triggers: the
             // operator's own status writes and finalizer patch would otherwise each cause a
             // reconcile that has nothing to do. A restart still reconciles everything (the
@@ -261,6 +266,17 @@ impl Shell {
             .reconcile_on(owners_rx)
             .reconcile_all_on(all_rx);
 
+        // The domain map: only an operator that sees every namespace's Tenants can write it.
+        let domain_map = config.watch_namespace.is_none().then(|| {
+            let keeper = domains::Keeper {
+                client: client.clone(),
+                config: config.clone(),
+                store: store.clone(),
+                metrics: metrics.clone(),
+            };
+            let store = store.clone();
+            tokio::spawn(keeper.keep(async move { wait_until_ready(&store).await }, domains_rx))
+        });
         let ready_kinds = kinds.wait_ready();
         let ready_store = store.clone();
         let ready_health = health.clone();
@@ -306,6 +322,9 @@ impl Shell {
             })
             .await;
         readiness.abort();
+        if let Some(task) = domain_map {
+            task.abort();
+        }
         drop(watches);
     }
 }

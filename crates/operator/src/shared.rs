@@ -56,6 +56,8 @@ pub struct Keeper {
     pub client: Client,
     pub metrics: Arc<Metrics>,
     pub operator_user: String,
+    /// Where the domain map lives (the ingress-hosts policy's binding names it).
+    pub operator_namespace: String,
     pub kinds: Vec<&'static ManagedKind>,
     pub gate: FinalizerPolicyGate,
     pub state: SharedPolicies,
@@ -128,6 +130,7 @@ impl Keeper {
         // The shared objects depend on nothing but the operator's identity.
         let bctx = BuildContext {
             operator_user: &self.operator_user,
+            operator_namespace: &self.operator_namespace,
             ..BuildContext::default()
         };
         let objects = build::shared_objects(&bctx).map_err(Error::Build)?;

@@ -98,6 +98,8 @@ fn deploy_rbac_covers_the_operators_own_work() {
         ),
         ("shop.pilab.hu", "tenants/status", &["patch"][..]),
         ("events.k8s.io", "events", &["create", "patch"][..]),
+        // the domain map (ConfigMap tenant-domains in its namespace)
+        ("", "configmaps", &["get", "create", "patch"][..]),
         (
             "apiextensions.k8s.io",
             "customresourcedefinitions",
@@ -289,6 +291,16 @@ fn the_fence_lists_what_the_operator_manages() {
     assert!(
         user.contains(&format!("'{}'", tenant_core::build::DEFAULT_OPERATOR_USER)),
         "{user}"
+    );
+    // The domain map is the one object it may write outside tenant namespaces by name.
+    let rules = serde_json::to_string(&policy["spec"]["validations"]).unwrap_or_default();
+    assert!(
+        rules.contains(&format!(
+            "request.namespace == '{}' && request.name == '{}'",
+            tenant_core::build::DEFAULT_OPERATOR_NAMESPACE,
+            tenant_core::build::domains::CONFIG_MAP
+        )),
+        "{rules}"
     );
     // The operator may not change its own fence.
     let cluster = rules_of("ClusterRole");

@@ -6,6 +6,7 @@
 //! the tenant's common labels, so the operator can list what it manages and delete what the
 //! spec no longer wants.
 
+pub mod domains;
 pub mod finalizer;
 pub mod limits;
 pub mod monitoring;
@@ -30,7 +31,12 @@ pub struct BuildContext<'a> {
     /// The platform's default PriorityClass (the cluster's `globalDefault` one, which the API
     /// server writes into every pod that names no class); every tenant may use it. Empty: none.
     pub default_priority_class: &'a str,
+    /// The operator's namespace, where the domain map the ingress-hosts policy reads lives.
+    pub operator_namespace: &'a str,
 }
+
+/// The operator's namespace in `deploy/`.
+pub const DEFAULT_OPERATOR_NAMESPACE: &str = "tenant-system";
 
 /// The operator's identity in `deploy/` (its ServiceAccount).
 pub const DEFAULT_OPERATOR_USER: &str = "system:serviceaccount:tenant-system:tenant-operator";
@@ -41,6 +47,7 @@ impl Default for BuildContext<'_> {
             other_tenants: &[],
             operator_user: DEFAULT_OPERATOR_USER,
             default_priority_class: "",
+            operator_namespace: DEFAULT_OPERATOR_NAMESPACE,
         }
     }
 }

@@ -78,6 +78,7 @@ pub const TENANT_POLICY: Kind = k(
     "tenantpolicies",
 );
 pub const CONFIGMAP: Kind = k("", "v1", "ConfigMap", "configmaps");
+pub const INGRESS: Kind = k("networking.k8s.io", "v1", "Ingress", "ingresses");
 pub const NAMESPACE: Kind = k("", "v1", "Namespace", "namespaces");
 /// `kubectl debug`: the ephemeral containers subresource of a Pod (the object is the Pod).
 pub const POD_EPHEMERAL: Kind = Kind {
@@ -179,11 +180,13 @@ impl Cluster {
                 let mut params = Json::Null;
                 if !spec["paramKind"].is_null() && !bspec["paramRef"].is_null() {
                     let pref = &bspec["paramRef"];
-                    assert!(
-                        pref["namespace"].is_null(),
-                        "the test cluster only has per-namespace params"
-                    );
-                    match self.params.get(&req.namespace) {
+                    // A paramRef naming its namespace reads one object cluster-wide, keyed
+                    // `namespace/name` here; otherwise the request's namespace's params.
+                    let key = match pref["namespace"].as_str() {
+                        Some(ns) => format!("{ns}/{}", pref["name"].as_str().unwrap_or_default()),
+                        None => req.namespace.clone(),
+                    };
+                    match self.params.get(&key) {
                         Some(p) if pref["name"] == p["metadata"]["name"] => params = p.clone(),
                         _ if pref["parameterNotFoundAction"] == "Deny" => {
                             denials.push(format!(
@@ -195,7 +198,15 @@ impl Cluster {
                         _ => continue,
                     }
                 }
-                let mut out = evaluate(spec, req, params)
+                let ns_object = if !req.namespace.is_empty() && req.kind.resource != "namespaces" {
+                    json!({"metadata": {
+                        "name": req.namespace,
+                        "labels": self.namespaces.get(&req.namespace).cloned().unwrap_or_default(),
+                    }})
+                } else {
+                    Json::Null
+                };
+                let mut out = evaluate(spec, req, params, &ns_object)
                     .into_iter()
                     .map(|m| format!("{}/{}: {m}", policy.name, binding.name))
                     .collect();
@@ -429,8 +440,9 @@ fn run(expr: &str, ctx: &Context) -> Result<Value, String> {
 }
 
 /// Evaluates one (policy, binding, params) invocation; returns its denial messages.
-fn evaluate(spec: &Json, req: &Request, params: Json) -> Vec<String> {
+fn evaluate(spec: &Json, req: &Request, params: Json, ns_object: &Json) -> Vec<String> {
     let mut ctx = Context::default().with_all();
+    ctx.add_variable_from_value("namespaceObject", to_cel(ns_object));
     ctx.add_variable_from_value("object", to_cel(&req.object));
     ctx.add_variable_from_value("oldObject", to_cel(&req.old));
     ctx.add_variable_from_value("request", request_value(req));

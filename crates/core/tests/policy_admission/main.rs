@@ -1689,3 +1689,123 @@ fn namespace_ownership_marks_are_the_operators() {
         ),
     );
 }
+
+// ----- 8. ingress hosts -----
+
+fn ingress(hosts: &[&str]) -> Json {
+    let rules: Vec<Json> = hosts
+        .iter()
+        .map(|h| {
+            if h.is_empty() {
+                json!({"http": {"paths": []}})
+            } else {
+                json!({"host": h, "http": {"paths": []}})
+            }
+        })
+        .collect();
+    json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+           "metadata": {"name": "web"}, "spec": {"rules": rules}})
+}
+
+/// The cluster with a domain map in which acme (STRICT) holds `shop.acme.com` and `*.acme.dev`,
+/// and std (STD) holds `std.example.com`.
+fn cluster_with_domains(unclaimed: tenant_core::build::domains::Unclaimed) -> Cluster {
+    use tenant_core::build::domains;
+    let mut c = cluster();
+    let tenant = |id: &str, domain: &str| {
+        let mut t = Tenant::new(id, TenantSpec::new(id, TenantType::Production));
+        t.spec.custom_domain = Some(domain.into());
+        t
+    };
+    let map = domains::config_map(
+        &[
+            tenant("acme", "shop.acme.com"),
+            tenant("acme", "*.acme.dev"),
+            tenant("std", "std.example.com"),
+        ],
+        "tenant-system",
+        unclaimed,
+    );
+    c.params.insert(
+        format!("tenant-system/{}", domains::CONFIG_MAP),
+        map.manifest,
+    );
+    c
+}
+
+#[test]
+fn ingress_hosts_of_another_tenant_are_refused() {
+    use tenant_core::build::domains::Unclaimed;
+    let c = cluster_with_domains(Unclaimed::Allow);
+    // its own hosts, and hosts no tenant holds (the platform allows them)
+    for hosts in [
+        &["shop.acme.com"][..],
+        &["api.acme.dev", "x.y.acme.dev"],
+        &["*.acme.dev"],
+        &["free.example.org", ""],
+    ] {
+        allowed(&c, &Request::create(INGRESS, STRICT, ingress(hosts)));
+    }
+    // another tenant's host, a wildcard parent covering it, a host under its wildcard
+    for (ns, hosts, named) in [
+        (STRICT, &["std.example.com"][..], "std.example.com"),
+        (STRICT, &["*.example.com"], "*.example.com"),
+        (STD, &["shop.acme.com", "ok.example.org"], "shop.acme.com"),
+        (STD, &["a.acme.dev"], "a.acme.dev"),
+        (STD, &["*.b.acme.dev"], "*.b.acme.dev"),
+    ] {
+        let req = Request::create(INGRESS, ns, ingress(hosts));
+        denied(
+            &c,
+            &req,
+            &[&format!(
+                "ingress-hosts: Ingress web: {named} belongs to another tenant"
+            )],
+        );
+        allowed(&c, &req.by(OPERATOR, &[]));
+        // on update too
+        let upd = Request::update(INGRESS, ns, ingress(&["free.example.org"]), ingress(hosts));
+        denied(&c, &upd, &["belongs to another tenant"]);
+    }
+    // outside tenant namespaces nothing is checked
+    allowed(
+        &c,
+        &Request::create(INGRESS, "default", ingress(&["shop.acme.com"])),
+    );
+}
+
+#[test]
+fn unclaimed_hosts_follow_the_platform_setting() {
+    use tenant_core::build::domains::Unclaimed;
+    let c = cluster_with_domains(Unclaimed::Refuse);
+    allowed(
+        &c,
+        &Request::create(INGRESS, STRICT, ingress(&["shop.acme.com", "a.acme.dev"])),
+    );
+    denied(
+        &c,
+        &Request::create(INGRESS, STRICT, ingress(&["free.example.org"])),
+        &["free.example.org is not under this tenant's customDomain"],
+    );
+    denied(
+        &c,
+        &Request::create(INGRESS, STRICT, ingress(&[""])),
+        &["(a rule without host)"],
+    );
+    // a tenant without a domain may publish nothing
+    denied(
+        &c,
+        &Request::create(INGRESS, OPEN, ingress(&["open.example.org"])),
+        &["not under this tenant's customDomain"],
+    );
+}
+
+#[test]
+fn without_the_domain_map_tenant_ingresses_are_refused() {
+    let c = cluster();
+    denied(
+        &c,
+        &Request::create(INGRESS, STRICT, ingress(&["shop.acme.com"])),
+        &["no params found"],
+    );
+}

@@ -3,7 +3,7 @@
 
 use kube::runtime::controller::Action;
 use tenant_core::Object;
-use tenant_core::build::{self, BuildContext};
+use tenant_core::build;
 use tenant_core::naming;
 use tenant_core::status::Outcome;
 
@@ -25,11 +25,7 @@ impl Desired {
 }
 
 pub fn run(pass: &Pass<'_>, refs: &Refs) -> Result<Desired, Refusal> {
-    let bctx = BuildContext {
-        other_tenants: &refs.related,
-        operator_user: &pass.ctx.config.operator_user,
-        default_priority_class: &pass.ctx.config.default_priority_class,
-    };
+    let bctx = pass.ctx.config.build_context(&refs.related);
     match build::tenant_objects(pass.tenant, &bctx) {
         Ok(objects) => {
             let namespace = objects

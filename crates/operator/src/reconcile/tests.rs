@@ -14,7 +14,7 @@ use kube::runtime::reflector;
 use kube::runtime::watcher;
 use serde_json::{Value, json};
 use tenant_api::{Phase, Tenant, TenantStatus, condition as c, labels};
-use tenant_core::build::{self, BuildContext};
+use tenant_core::build;
 
 use super::{Context, Watched, reconcile};
 use crate::kinds::Kinds;
@@ -117,11 +117,7 @@ fn valid_spec() -> Value {
 /// What the cluster holds once the Tenant's objects are in place: every desired object as the
 /// API server would store it (a uid, an Active namespace, a quota with its status filled in).
 fn live_objects(t: &Tenant, config: &Config) -> Vec<Value> {
-    let bctx = BuildContext {
-        other_tenants: &[],
-        operator_user: &config.operator_user,
-        default_priority_class: &config.default_priority_class,
-    };
+    let bctx = config.build_context(&[]);
     build::tenant_objects(t, &bctx)
         .unwrap()
         .into_iter()

@@ -6,6 +6,7 @@
 //! One file per policy; `params` builds the `TenantPolicy`, `common` holds the building blocks.
 
 mod common;
+mod ingress_hosts;
 mod managed_objects;
 mod namespace_labels;
 mod params;
@@ -32,6 +33,7 @@ pub const REPLICAS: &str = "tenant-replicas";
 pub const RBAC: &str = "tenant-rbac";
 pub const MANAGED_OBJECTS: &str = "tenant-managed-objects";
 pub const NAMESPACE_LABELS: &str = "tenant-namespace-labels";
+pub const INGRESS_HOSTS: &str = "tenant-ingress-hosts";
 
 /// Kinds in a tenant namespace that only the operator may write, whoever created them.
 pub const OPERATOR_KINDS: [&str; 4] = [
@@ -65,6 +67,7 @@ pub fn shared_policies(ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
             out.push(Object::from_resource(&b)?);
         }
     }
+    out.extend(ingress_hosts::objects(ctx)?);
     Ok(out)
 }
 
@@ -113,7 +116,12 @@ mod tests {
                         .find(|p| p.name == policy && p.kind == "ValidatingAdmissionPolicy")
                         .map(|p| p.manifest["spec"].get("paramKind").is_some())
                         .unwrap();
-                    if params {
+                    if policy == INGRESS_HOSTS {
+                        // one cluster-wide map in the operator's namespace
+                        assert_eq!(spec["paramRef"]["name"], "tenant-domains");
+                        assert_eq!(spec["paramRef"]["namespace"], "tenant-system");
+                        assert_eq!(spec["paramRef"]["parameterNotFoundAction"], "Deny");
+                    } else if params {
                         assert_eq!(spec["paramRef"]["name"], "tenant-policy");
                         assert!(spec["paramRef"].get("namespace").is_none());
                         let ops = &spec["matchResources"]["resourceRules"][0]["operations"];
@@ -150,7 +158,8 @@ mod tests {
                 REPLICAS,
                 RBAC,
                 MANAGED_OBJECTS,
-                NAMESPACE_LABELS
+                NAMESPACE_LABELS,
+                INGRESS_HOSTS
             ]
         );
     }
@@ -165,6 +174,9 @@ mod tests {
             let pk: &Value = &o.manifest["spec"]["paramKind"];
             if [MANAGED_OBJECTS, NAMESPACE_LABELS].contains(&o.name.as_str()) {
                 assert!(pk.is_null());
+            } else if o.name == INGRESS_HOSTS {
+                assert_eq!(pk["apiVersion"], "v1");
+                assert_eq!(pk["kind"], "ConfigMap");
             } else {
                 assert_eq!(pk["apiVersion"], "shop.pilab.hu/v1alpha1");
                 assert_eq!(pk["kind"], "TenantPolicy");
