@@ -60,6 +60,11 @@ enum Command {
         /// the operator's flag of the same name).
         #[arg(long, default_value = build::DEFAULT_OPERATOR_NAMESPACE)]
         operator_namespace: String,
+        /// The compute quota of strict and standard tenants that bound no cpu or memory, per
+        /// tenant type (as the operator's flag of the same name): `TYPE:KEY=QUANTITY,...` or
+        /// `TYPE:none`, repeatable. Types not named keep the built-in defaults.
+        #[arg(long, value_parser = compute_setting)]
+        default_compute_quota: Vec<String>,
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
@@ -92,6 +97,11 @@ enum QuotaCommand {
         /// Exit with code 1 when there is any warning.
         #[arg(long)]
         fail_on_warning: bool,
+        /// The compute quota of strict and standard tenants that bound no cpu or memory, per
+        /// tenant type (as the operator's flag of the same name): `TYPE:KEY=QUANTITY,...` or
+        /// `TYPE:none`, repeatable. Types not named keep the built-in defaults.
+        #[arg(long, value_parser = compute_setting)]
+        default_compute_quota: Vec<String>,
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
         /// Tenant YAML files (`-` for standard input).
@@ -138,6 +148,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             operator_user,
             default_priority_class,
             operator_namespace,
+            default_compute_quota,
             files,
         } => cmd_render(
             &files,
@@ -147,6 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 operator_user: &operator_user,
                 default_priority_class: &default_priority_class,
                 operator_namespace: &operator_namespace,
+                compute_defaults: &compute_defaults(&default_compute_quota)?,
             },
         ),
         Command::Quota {
@@ -154,10 +166,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 QuotaCommand::Total {
                     capacity,
                     fail_on_warning,
+                    default_compute_quota,
                     output,
                     files,
                 },
-        } => cmd_quota_total(&files, capacity.as_deref(), fail_on_warning, output),
+        } => cmd_quota_total(
+            &files,
+            capacity.as_deref(),
+            fail_on_warning,
+            &compute_defaults(&default_compute_quota)?,
+            output,
+        ),
         Command::Crd { out_dir } => cmd_crd(out_dir.as_deref()),
         Command::Info { output } => {
             print_structured(&info::framework(), output, info::print_text)?;
@@ -329,10 +348,28 @@ fn cmd_render(files: &[String], no_shared: bool, platform: &BuildContext) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
+/// One `--default-compute-quota` setting, checked on its own.
+fn compute_setting(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    tenant_core::presets::ComputeDefaults::builtin().set(s)?;
+    Ok(s.to_string())
+}
+
+/// The built-in compute defaults with the settings applied in order.
+fn compute_defaults(settings: &[String]) -> Result<tenant_core::presets::ComputeDefaults> {
+    let mut d = tenant_core::presets::ComputeDefaults::builtin();
+    for s in settings {
+        d.set(s)
+            .map_err(|e| anyhow::anyhow!("--default-compute-quota: {e}"))?;
+    }
+    Ok(d)
+}
+
 fn cmd_quota_total(
     files: &[String],
     capacity: Option<&str>,
     fail_on_warning: bool,
+    compute: &tenant_core::presets::ComputeDefaults,
     output: Format,
 ) -> Result<ExitCode> {
     let capacity = match capacity {
@@ -343,7 +380,7 @@ fn cmd_quota_total(
     let Some(tenants) = valid_tenants(&docs)? else {
         return Ok(ExitCode::from(1));
     };
-    let totals = tenant_core::totals::calculate_total_quota(&tenants, &capacity)?;
+    let totals = tenant_core::totals::calculate_total_quota(&tenants, &capacity, compute)?;
     print_structured(&totals, output, |t| {
         let mut out = std::io::stdout().lock();
         writeln!(out, "Tenants: {}", t.tenants.join(", "))?;

@@ -323,6 +323,71 @@ fn quota_total_sums_the_three_tenants_and_warns_near_capacity() {
 }
 
 #[test]
+fn quota_total_and_render_count_the_default_compute_quota() {
+    const TWO: &str = "apiVersion: shop.pilab.hu/v1alpha1
+kind: Tenant
+metadata: {name: a, namespace: t}
+spec: {tenantId: a, tenantType: staging}
+---
+apiVersion: shop.pilab.hu/v1alpha1
+kind: Tenant
+metadata: {name: b, namespace: t}
+spec: {tenantId: b, tenantType: production, isolation: {isolationLevel: permissive}}
+";
+    let total = |extra: &[&str]| {
+        let mut args = vec!["quota", "total", "-o", "json"];
+        args.extend_from_slice(extra);
+        args.push("-");
+        let out = run_stdin(&args, TWO);
+        assert!(out.status.success(), "{}", stderr(&out));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    // the standard staging tenant counts with the built-in default; the permissive one is unbounded
+    let v = total(&[]);
+    assert_eq!(v["totalCpuQuota"], "4");
+    assert_eq!(
+        v["totals"]["requests.cpu"]["unbounded"],
+        serde_json::json!(["b/production"])
+    );
+    // the platform's setting, as the operator's flag
+    let v = total(&["--default-compute-quota", "staging:requests.cpu=3"]);
+    assert_eq!(v["totalCpuQuota"], "3");
+    assert!(v["totals"].get("limits.cpu").is_none(), "{v}");
+    let out = run_stdin(
+        &[
+            "render",
+            "--no-shared",
+            "--default-compute-quota",
+            "staging:requests.memory=5Gi",
+            "-",
+        ],
+        TWO,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("requests.memory: 5Gi"),
+        "{}",
+        stdout(&out)
+    );
+    let bad = run_stdin(
+        &[
+            "quota",
+            "total",
+            "--default-compute-quota",
+            "staging:pods=3",
+            "-",
+        ],
+        TWO,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        stderr(&bad).contains("not a compute quota key"),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
 fn info_lists_the_framework_metadata() {
     let out = run(&["info", "-o", "json"]);
     assert!(out.status.success());

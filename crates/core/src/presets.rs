@@ -5,6 +5,7 @@
 //! builders and validation read it and never re-derive a default themselves.
 
 use crate::naming;
+use std::collections::BTreeMap;
 use tenant_api::{
     AuditLevel, IsolationLevel, IsolationSpec, NetworkPolicySpec, PodSecurityLevel,
     PodsInNamespaces, Tenant, TenantSpec, TenantType,
@@ -156,6 +157,134 @@ impl Isolation {
             i.allowed_priority_classes = v.clone();
         }
         i
+    }
+}
+
+/// The compute quota keys a default may set.
+pub const COMPUTE_KEYS: [&str; 4] = [
+    "requests.cpu",
+    "limits.cpu",
+    "requests.memory",
+    "limits.memory",
+];
+
+/// The compute quota a strict or standard tenant gets for a resource (cpu, memory) its spec
+/// bounds nowhere: without it one tenant could take the whole cluster. Per tenant type, set by
+/// the platform (`--default-compute-quota`), else the built-in values. Permissive tenants get no
+/// default (that preset trusts the tenant, as it does with host namespaces); validation warns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComputeDefaults {
+    production: BTreeMap<String, String>,
+    staging: BTreeMap<String, String>,
+    development: BTreeMap<String, String>,
+}
+
+impl Default for ComputeDefaults {
+    fn default() -> Self {
+        ComputeDefaults::builtin()
+    }
+}
+
+impl ComputeDefaults {
+    /// The built-in defaults (see docs/field-origins.md): requests a node's worth for
+    /// production, half that for staging, a quarter for development; limits twice the requests.
+    pub fn builtin() -> ComputeDefaults {
+        let m = |rc: &str, lc: &str, rm: &str, lm: &str| -> BTreeMap<String, String> {
+            COMPUTE_KEYS
+                .iter()
+                .zip([rc, lc, rm, lm])
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        ComputeDefaults {
+            production: m("8", "16", "16Gi", "32Gi"),
+            staging: m("4", "8", "8Gi", "16Gi"),
+            development: m("2", "4", "4Gi", "8Gi"),
+        }
+    }
+
+    /// No defaults for any tenant type.
+    pub fn none() -> ComputeDefaults {
+        ComputeDefaults {
+            production: BTreeMap::new(),
+            staging: BTreeMap::new(),
+            development: BTreeMap::new(),
+        }
+    }
+
+    /// The default quota keys of a tenant type (empty: none).
+    pub fn of(&self, t: TenantType) -> &BTreeMap<String, String> {
+        match t {
+            TenantType::Production => &self.production,
+            TenantType::Staging => &self.staging,
+            TenantType::Development => &self.development,
+        }
+    }
+
+    fn of_mut(&mut self, t: TenantType) -> &mut BTreeMap<String, String> {
+        match t {
+            TenantType::Production => &mut self.production,
+            TenantType::Staging => &mut self.staging,
+            TenantType::Development => &mut self.development,
+        }
+    }
+
+    /// Applies one setting: `TYPE:KEY=QUANTITY[,KEY=QUANTITY...]` replaces the defaults of a
+    /// tenant type, `TYPE:none` removes them. KEY is one of [`COMPUTE_KEYS`].
+    pub fn set(&mut self, setting: &str) -> Result<(), String> {
+        let (ty, rest) = setting
+            .split_once(':')
+            .ok_or_else(|| format!("{setting:?}: expected TYPE:KEY=QUANTITY,... or TYPE:none"))?;
+        let ty = match ty.trim() {
+            "production" => TenantType::Production,
+            "staging" => TenantType::Staging,
+            "development" => TenantType::Development,
+            other => {
+                return Err(format!(
+                    "{other:?} is not a tenant type (production, staging, development)"
+                ));
+            }
+        };
+        let mut keys = BTreeMap::new();
+        if rest.trim() != "none" {
+            for pair in rest.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+                let (k, v) = pair
+                    .split_once('=')
+                    .ok_or_else(|| format!("{pair:?}: expected KEY=QUANTITY"))?;
+                let (k, v) = (k.trim(), v.trim());
+                if !COMPUTE_KEYS.contains(&k) {
+                    return Err(format!(
+                        "{k:?} is not a compute quota key ({})",
+                        COMPUTE_KEYS.join(", ")
+                    ));
+                }
+                match crate::quantity::Quantity::parse(v) {
+                    Ok(q) if q > crate::quantity::Quantity::ZERO => {}
+                    Ok(_) => return Err(format!("{k}={v}: must be positive")),
+                    Err(e) => return Err(format!("{k}={v}: {e}")),
+                }
+                keys.insert(k.to_string(), v.to_string());
+            }
+            if keys.is_empty() {
+                return Err(format!(
+                    "{setting:?}: no KEY=QUANTITY given (use TYPE:none)"
+                ));
+            }
+        }
+        *self.of_mut(ty) = keys;
+        Ok(())
+    }
+
+    /// `key=value, ...` of a tenant type, for messages; `none` when it has none.
+    pub fn describe(&self, t: TenantType) -> String {
+        let m = self.of(t);
+        if m.is_empty() {
+            return "none".into();
+        }
+        m.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

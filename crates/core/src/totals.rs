@@ -157,13 +157,16 @@ fn tenant_label(t: &Tenant) -> String {
     )
 }
 
-/// Sums every quota key over the tenants and compares with `capacity`.
+/// Sums every quota key over the tenants and compares with `capacity`. A tenant that gets the
+/// platform's default compute quota (`compute`) is counted with it, as the operator enforces it.
 pub fn calculate_total_quota(
     tenants: &[Tenant],
     capacity: &BTreeMap<String, Quantity>,
+    compute: &crate::presets::ComputeDefaults,
 ) -> Result<Totals, TotalsError> {
     let ctx = BuildContext {
         other_tenants: tenants,
+        compute_defaults: compute,
         ..BuildContext::default()
     };
     let mut per_tenant = Vec::with_capacity(tenants.len());
@@ -296,7 +299,7 @@ mod tests {
                 Tenant::new(id, spec)
             })
             .collect();
-        let Ok(t) = calculate_total_quota(&tenants, &BTreeMap::new()) else {
+        let Ok(t) = calculate_total_quota(&tenants, &BTreeMap::new(), &Default::default()) else {
             unreachable!("the presets render");
         };
         let node_ports = &t.totals["services.nodeports"];

@@ -901,7 +901,11 @@ fn pods_in_namespaces_need_both_parts() {
         "spec: {networkPolicy: {allowFromPodsInNamespaces: [{namespaces: [monitoring], podLabels: {app.kubernetes.io/name: prometheus}}]}}",
     ));
     assert!(r.valid, "{}", explain(&r));
-    assert!(r.warnings().next().is_none(), "{}", explain(&r));
+    assert!(
+        r.warnings().all(|w| w.name == "quota.presetCompute"),
+        "{}",
+        explain(&r)
+    );
 }
 
 fails!(
@@ -1262,6 +1266,32 @@ warns!(
     "spec: {monitoring: {logRetention: 0d}}"
 );
 
+#[test]
+fn a_tenant_without_compute_quota_is_told_what_bounds_it() {
+    let warned = |patch: &str| {
+        let r = validate_value(&doc(patch));
+        assert!(r.valid, "{}", explain(&r));
+        r.warnings()
+            .filter(|w| w.name == "quota.presetCompute")
+            .map(|w| w.message.clone())
+            .collect::<Vec<_>>()
+    };
+    let w = warned("");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("cpu and memory") && w[0].contains("default compute quota"),
+        "{w:?}"
+    );
+    let w = warned("spec: {quota: {cpuQuota: '4'}}");
+    assert!(w[0].contains("sets no memory quota"), "{w:?}");
+    let w = warned("spec: {isolation: {isolationLevel: permissive}, quota: {memoryLimit: 4Gi}}");
+    assert!(
+        w[0].contains("permissive preset adds none") && w[0].contains("all of the cluster's cpu"),
+        "{w:?}"
+    );
+    assert!(warned("spec: {quota: {cpuLimit: '4', memoryQuota: 4Gi}}").is_empty());
+}
+
 // ----- the API -----
 
 #[test]
@@ -1289,8 +1319,11 @@ fn check_names_are_stable() {
     // The names a minimal valid Tenant lists, in order: tools match on them.
     let r = validate_value(&doc(""));
     assert!(r.valid, "{}", explain(&r));
+    // the only finding: it sets no compute quota, so the platform's default applies
     assert!(
-        r.checks.iter().all(|c| c.status == CheckStatus::Pass),
+        r.checks
+            .iter()
+            .all(|c| c.status == CheckStatus::Pass || c.name == "quota.presetCompute"),
         "{}",
         explain(&r)
     );
@@ -1312,6 +1345,7 @@ fn check_names_are_stable() {
             "cel.rules",
             "quantities.valid",
             "quota.resourceLimitsAgree",
+            "quota.presetCompute",
             "quota.pvQuotaAgree",
             "quota.requestsWithinLimits",
             "quota.scopes",

@@ -101,6 +101,18 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_NAMESPACE", default_value = tenant_core::build::DEFAULT_OPERATOR_NAMESPACE)]
     pub operator_namespace: String,
 
+    /// The compute quota of strict and standard tenants whose spec bounds no cpu (or no
+    /// memory), per tenant type: `TYPE:KEY=QUANTITY,...` (KEY: requests.cpu, limits.cpu,
+    /// requests.memory, limits.memory) or `TYPE:none`; repeat per type (`;` between them in the
+    /// variable). Types not named keep the built-in defaults (docs/tenant-api.md).
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_DEFAULT_COMPUTE_QUOTA",
+        value_delimiter = ';',
+        value_parser = compute_setting
+    )]
+    pub default_compute_quota: Vec<String>,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -143,6 +155,7 @@ impl Config {
             operator_user: &self.operator_user,
             default_priority_class: &self.default_priority_class,
             operator_namespace: &self.operator_namespace,
+            compute_defaults: &self.compute_defaults,
         }
     }
 }
@@ -161,6 +174,8 @@ pub struct Config {
     pub default_priority_class: String,
     /// The operator's own namespace (the domain map lives there).
     pub operator_namespace: String,
+    /// The compute quota of strict and standard tenants that set none.
+    pub compute_defaults: tenant_core::presets::ComputeDefaults,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -190,6 +205,7 @@ impl Config {
             default_priority_class: String::new(),
             operator_namespace: tenant_core::build::DEFAULT_OPERATOR_NAMESPACE.into(),
             unclaimed_hosts: Default::default(),
+            compute_defaults: Default::default(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -217,6 +233,7 @@ impl From<RunArgs> for Config {
             default_priority_class: a.default_priority_class,
             operator_namespace: a.operator_namespace,
             unclaimed_hosts: a.unclaimed_hosts.into(),
+            compute_defaults: compute_defaults(&a.default_compute_quota),
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),
@@ -226,6 +243,23 @@ impl From<RunArgs> for Config {
             wait_requeue: Duration::from_secs(2),
         }
     }
+}
+
+/// One `--default-compute-quota` setting, checked on its own.
+fn compute_setting(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    tenant_core::presets::ComputeDefaults::builtin().set(s)?;
+    Ok(s.to_string())
+}
+
+/// The built-in compute defaults with the settings (each already checked) applied in order.
+fn compute_defaults(settings: &[String]) -> tenant_core::presets::ComputeDefaults {
+    let mut d = tenant_core::presets::ComputeDefaults::builtin();
+    for s in settings.iter().filter(|s| !s.is_empty()) {
+        // checked by compute_setting when the arguments were parsed
+        let _ = d.set(s);
+    }
+    d
 }
 
 /// `--default-priority-class`: empty, or a PriorityClass name outside the reserved `system-` ones.
@@ -316,5 +350,52 @@ mod tests {
         };
         assert!(e.contains("reserved"), "{e}");
         assert!(parse("Not_A_Name").is_err());
+    }
+
+    #[test]
+    fn default_compute_quota_is_checked_at_start_up() {
+        use tenant_api::TenantType;
+        let parse = |args: &[&str]| {
+            let mut argv = vec!["tenant-operator", "run"];
+            argv.extend_from_slice(args);
+            Cli::try_parse_from(argv)
+                .map(|c| match c.command {
+                    Command::Run(a) => Config::from(a).compute_defaults,
+                })
+                .map_err(|e| e.to_string())
+        };
+        let builtin = tenant_core::presets::ComputeDefaults::builtin();
+        assert_eq!(parse(&[]), Ok(builtin.clone()));
+        let Ok(d) = parse(&[
+            "--default-compute-quota",
+            "production:requests.cpu=32,requests.memory=64Gi",
+            "--default-compute-quota",
+            "development:none",
+        ]) else {
+            unreachable!("a valid setting must parse");
+        };
+        assert_eq!(
+            d.describe(TenantType::Production),
+            "requests.cpu=32, requests.memory=64Gi"
+        );
+        assert_eq!(d.describe(TenantType::Development), "none");
+        assert_eq!(
+            d.of(TenantType::Staging),
+            builtin.of(TenantType::Staging),
+            "types not named keep the built-in defaults"
+        );
+        for bad in [
+            "production",
+            "prod:requests.cpu=1",
+            "production:pods=3",
+            "production:requests.cpu=lots",
+            "production:requests.cpu=0",
+            "production:",
+        ] {
+            assert!(
+                parse(&["--default-compute-quota", bad]).is_err(),
+                "{bad} must be refused"
+            );
+        }
     }
 }

@@ -291,8 +291,12 @@ pub fn limit_items(
 }
 
 /// The typed LimitRange, or `None` when it would have no item.
-pub fn limit_range(tenant: &Tenant, eff: &Effective) -> Result<Option<LimitRange>, BuildError> {
-    let hard = quota::hard_limits(tenant, eff)?;
+pub fn limit_range(
+    tenant: &Tenant,
+    eff: &Effective,
+    ctx: &BuildContext,
+) -> Result<Option<LimitRange>, BuildError> {
+    let hard = quota::hard_limits(tenant, eff, ctx)?;
     let items = limit_items(tenant, eff, &hard)?;
     if items.is_empty() {
         return Ok(None);
@@ -307,9 +311,9 @@ pub fn limit_range(tenant: &Tenant, eff: &Effective) -> Result<Option<LimitRange
 pub fn build(
     tenant: &Tenant,
     eff: &Effective,
-    _ctx: &BuildContext,
+    ctx: &BuildContext,
 ) -> Result<Vec<Object>, BuildError> {
-    limit_range(tenant, eff)?
+    limit_range(tenant, eff, ctx)?
         .iter()
         .map(|lr| Object::from_resource(lr).map_err(BuildError::from))
         .collect()
@@ -336,9 +340,13 @@ mod tests {
         t
     }
 
+    /// Renders without the platform's compute defaults, to see this builder's own rules.
     fn render(t: &Tenant) -> Option<Json> {
-        let objs =
-            build(t, &Effective::of(t), &BuildContext::default()).unwrap_or_else(|e| panic!("{e}"));
+        render_in(t, &crate::build::context_without_compute_defaults())
+    }
+
+    fn render_in(t: &Tenant, ctx: &BuildContext) -> Option<Json> {
+        let objs = build(t, &Effective::of(t), ctx).unwrap_or_else(|e| panic!("{e}"));
         assert!(objs.len() <= 1);
         objs.into_iter().next().map(|o| o.manifest)
     }
@@ -365,6 +373,28 @@ mod tests {
         assert_eq!(render(&tenant(None, IsolationLevel::Strict)), None);
         let empty = Some(LimitsSpec::default());
         assert_eq!(render(&tenant(empty, IsolationLevel::Permissive)), None);
+    }
+
+    #[test]
+    fn the_default_compute_quota_gets_container_defaults() {
+        // strict and standard tenants without a compute quota get the platform's: their
+        // containers then need requests and limits, which the LimitRange fills in
+        for level in [IsolationLevel::Strict, IsolationLevel::Standard] {
+            let m = render_in(&tenant(None, level), &BuildContext::default()).unwrap_or_default();
+            let c = container(&m);
+            assert_eq!(
+                c["defaultRequest"],
+                json!({"cpu": "100m", "memory": "128Mi"})
+            );
+            assert_eq!(c["default"], json!({"cpu": "500m", "memory": "512Mi"}));
+        }
+        assert_eq!(
+            render_in(
+                &tenant(None, IsolationLevel::Permissive),
+                &BuildContext::default()
+            ),
+            None
+        );
     }
 
     #[test]

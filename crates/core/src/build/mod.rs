@@ -17,7 +17,7 @@ pub mod quota;
 pub mod rbac;
 
 use crate::object::{Object, ObjectError};
-use crate::presets::Effective;
+use crate::presets::{ComputeDefaults, Effective};
 use tenant_api::Tenant;
 
 /// What the builders know besides the Tenant itself.
@@ -33,6 +33,25 @@ pub struct BuildContext<'a> {
     pub default_priority_class: &'a str,
     /// The operator's namespace, where the domain map the ingress-hosts policy reads lives.
     pub operator_namespace: &'a str,
+    /// The compute quota of strict and standard tenants whose spec bounds no cpu or memory.
+    pub compute_defaults: &'a ComputeDefaults,
+}
+
+/// The built-in compute defaults, for callers that set none.
+pub static BUILTIN_COMPUTE_DEFAULTS: std::sync::LazyLock<ComputeDefaults> =
+    std::sync::LazyLock::new(ComputeDefaults::builtin);
+
+/// No compute defaults: lets unit tests look at one builder's own rules.
+#[cfg(test)]
+pub(crate) static NO_COMPUTE_DEFAULTS: std::sync::LazyLock<ComputeDefaults> =
+    std::sync::LazyLock::new(ComputeDefaults::none);
+
+#[cfg(test)]
+pub(crate) fn context_without_compute_defaults() -> BuildContext<'static> {
+    BuildContext {
+        compute_defaults: &NO_COMPUTE_DEFAULTS,
+        ..BuildContext::default()
+    }
 }
 
 /// The operator's namespace in `deploy/`.
@@ -48,6 +67,7 @@ impl Default for BuildContext<'_> {
             operator_user: DEFAULT_OPERATOR_USER,
             default_priority_class: "",
             operator_namespace: DEFAULT_OPERATOR_NAMESPACE,
+            compute_defaults: &BUILTIN_COMPUTE_DEFAULTS,
         }
     }
 }

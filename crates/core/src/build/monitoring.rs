@@ -51,7 +51,7 @@ const CRITICAL_FOR: &str = "5m";
 pub fn build(
     tenant: &Tenant,
     eff: &Effective,
-    _ctx: &BuildContext,
+    ctx: &BuildContext,
 ) -> Result<Vec<Object>, BuildError> {
     let monitoring = tenant.spec.monitoring.clone().unwrap_or_default();
     if monitoring.alerting_enabled == Some(false) {
@@ -59,7 +59,7 @@ pub fn build(
     }
     // Only quotas with a limit that can fill up: a quota of nothing but zeros (NodePorts and
     // LoadBalancers forbidden by the isolation level) would give a rule that never fires.
-    let quota_names: Vec<String> = quota::quotas(tenant, eff)?
+    let quota_names: Vec<String> = quota::quotas(tenant, eff, ctx)?
         .into_iter()
         .filter(|q| {
             q.spec
@@ -382,15 +382,26 @@ mod tests {
         // Standard isolation pins NodePorts to 0: a ResourceQuota, but nothing that can fill up.
         let spec = TenantSpec::new("acme", TenantType::Production);
         let t = tenant(spec.clone());
-        assert!(!quota::quotas(&t, &Effective::of(&t)).unwrap().is_empty());
-        assert!(render(spec).is_empty());
+        let ctx = crate::build::context_without_compute_defaults();
+        assert!(
+            !quota::quotas(&t, &Effective::of(&t), &ctx)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(build(&t, &Effective::of(&t), &ctx).unwrap().is_empty());
+        // with the platform's default compute quota there is something to watch
+        assert_eq!(render(spec).len(), 1);
     }
 
     #[test]
     fn a_tenant_without_quota_gets_no_rule() {
         let spec = without_quota();
         let t = tenant(spec.clone());
-        assert!(quota::quotas(&t, &Effective::of(&t)).unwrap().is_empty());
+        assert!(
+            quota::quotas(&t, &Effective::of(&t), &BuildContext::default())
+                .unwrap()
+                .is_empty()
+        );
         assert!(render(spec).is_empty());
         // the same tenant with a quota does get one
         let mut spec = without_quota();

@@ -229,7 +229,11 @@ fn quota_section(
 }
 
 /// The hard limits, split into the unscoped and the scoped quota (see the module docs).
-pub fn hard_limits(tenant: &Tenant, eff: &Effective) -> Result<Hard, BuildError> {
+pub fn hard_limits(
+    tenant: &Tenant,
+    eff: &Effective,
+    ctx: &BuildContext,
+) -> Result<Hard, BuildError> {
     let spec = &tenant.spec;
     let mut hard = Hard::default();
     if let Some(rl) = &spec.resource_limits {
@@ -278,7 +282,31 @@ pub fn hard_limits(tenant: &Tenant, eff: &Effective) -> Result<Hard, BuildError>
     if !hard.scoped.is_empty() {
         hard.scopes = scopes;
     }
+    for (key, value) in default_compute(&hard, eff, ctx) {
+        hard.unscoped.insert(key, value);
+    }
     Ok(hard)
+}
+
+/// The platform's default compute keys for each resource (cpu, memory) that no quota of a strict
+/// or standard tenant bounds yet.
+pub fn default_compute(
+    hard: &Hard,
+    eff: &Effective,
+    ctx: &BuildContext,
+) -> BTreeMap<String, K8sQuantity> {
+    if eff.isolation.level == tenant_api::IsolationLevel::Permissive {
+        return BTreeMap::new();
+    }
+    ctx.compute_defaults
+        .of(eff.tenant_type)
+        .iter()
+        .filter(|(key, _)| {
+            let resource = key.rsplit('.').next().unwrap_or(key);
+            !hard.constrains(resource)
+        })
+        .map(|(k, v)| (k.clone(), K8sQuantity(v.clone())))
+        .collect()
 }
 
 fn quota_object(
@@ -301,8 +329,12 @@ fn quota_object(
 
 /// The typed quotas: `tenant-quota` and, with scopes, `tenant-quota-scoped`; a quota without
 /// any hard limit is left out.
-pub fn quotas(tenant: &Tenant, eff: &Effective) -> Result<Vec<ResourceQuota>, BuildError> {
-    let hard = hard_limits(tenant, eff)?;
+pub fn quotas(
+    tenant: &Tenant,
+    eff: &Effective,
+    ctx: &BuildContext,
+) -> Result<Vec<ResourceQuota>, BuildError> {
+    let hard = hard_limits(tenant, eff, ctx)?;
     let mut out = Vec::new();
     if !hard.unscoped.is_empty() {
         out.push(quota_object(
@@ -329,9 +361,9 @@ pub fn quotas(tenant: &Tenant, eff: &Effective) -> Result<Vec<ResourceQuota>, Bu
 pub fn build(
     tenant: &Tenant,
     eff: &Effective,
-    _ctx: &BuildContext,
+    ctx: &BuildContext,
 ) -> Result<Vec<Object>, BuildError> {
-    quotas(tenant, eff)?
+    quotas(tenant, eff, ctx)?
         .iter()
         .map(|q| Object::from_resource(q).map_err(BuildError::from))
         .collect()
@@ -358,14 +390,98 @@ mod tests {
         spec
     }
 
+    /// The hard limits without the platform's compute defaults (this builder's own rules).
     fn hard_of(spec: TenantSpec) -> Hard {
         let t = tenant(spec);
-        hard_limits(&t, &Effective::of(&t)).unwrap_or_else(|e| panic!("{e}"))
+        hard_limits(
+            &t,
+            &Effective::of(&t),
+            &crate::build::context_without_compute_defaults(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn objects(spec: TenantSpec) -> Vec<Object> {
         let t = tenant(spec);
-        build(&t, &Effective::of(&t), &BuildContext::default()).unwrap_or_else(|e| panic!("{e}"))
+        build(
+            &t,
+            &Effective::of(&t),
+            &crate::build::context_without_compute_defaults(),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn hard_with(spec: TenantSpec, defaults: &crate::presets::ComputeDefaults) -> Hard {
+        let t = tenant(spec);
+        let ctx = BuildContext {
+            compute_defaults: defaults,
+            ..BuildContext::default()
+        };
+        hard_limits(&t, &Effective::of(&t), &ctx).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn strict_and_standard_get_the_default_compute_quota_per_tenant_type() {
+        let builtin = crate::presets::ComputeDefaults::builtin();
+        for level in [IsolationLevel::Strict, IsolationLevel::Standard] {
+            let hard = hard_with(spec_at(level), &builtin);
+            for (k, v) in [
+                ("requests.cpu", "8"),
+                ("limits.cpu", "16"),
+                ("requests.memory", "16Gi"),
+                ("limits.memory", "32Gi"),
+            ] {
+                assert_eq!(hard.unscoped[k], K8sQuantity(v.into()), "{k}");
+            }
+        }
+        let mut dev = spec_at(IsolationLevel::Strict);
+        dev.tenant_type = TenantType::Development;
+        assert_eq!(
+            hard_with(dev, &builtin).unscoped[REQUESTS_CPU],
+            K8sQuantity("2".into())
+        );
+        // permissive trusts the tenant: no default (validation warns)
+        let hard = hard_with(spec_at(IsolationLevel::Permissive), &builtin);
+        assert!(!hard.constrains("cpu") && !hard.constrains("memory"));
+    }
+
+    #[test]
+    fn the_default_fills_only_the_resource_the_spec_leaves_unbounded() {
+        let builtin = crate::presets::ComputeDefaults::builtin();
+        let mut spec = spec_at(IsolationLevel::Standard);
+        spec.quota = Some(QuotaSpec {
+            cpu_quota: Some("64".into()),
+            ..Default::default()
+        });
+        let hard = hard_with(spec.clone(), &builtin);
+        assert_eq!(hard.unscoped[REQUESTS_CPU], K8sQuantity("64".into()));
+        assert!(
+            !hard.unscoped.contains_key(LIMITS_CPU),
+            "cpu is bounded by the spec"
+        );
+        assert_eq!(hard.unscoped[REQUESTS_MEMORY], K8sQuantity("16Gi".into()));
+        assert_eq!(hard.unscoped[LIMITS_MEMORY], K8sQuantity("32Gi".into()));
+        // a memory ceiling from resourceLimits bounds memory too
+        spec.resource_limits = Some(ResourceLimits {
+            memory_limit: Some("4Gi".into()),
+            ..Default::default()
+        });
+        let hard = hard_with(spec, &builtin);
+        assert_eq!(hard.unscoped[LIMITS_MEMORY], K8sQuantity("4Gi".into()));
+        assert!(!hard.unscoped.contains_key(REQUESTS_MEMORY));
+    }
+
+    #[test]
+    fn the_platform_sets_the_defaults() {
+        let mut d = crate::presets::ComputeDefaults::builtin();
+        d.set("production:requests.cpu=100,requests.memory=1Ti")
+            .unwrap();
+        let hard = hard_with(spec_at(IsolationLevel::Strict), &d);
+        assert_eq!(hard.unscoped[REQUESTS_CPU], K8sQuantity("100".into()));
+        assert!(!hard.unscoped.contains_key(LIMITS_CPU));
+        d.set("production:none").unwrap();
+        let hard = hard_with(spec_at(IsolationLevel::Strict), &d);
+        assert!(!hard.constrains("cpu") && !hard.constrains("memory"));
     }
 
     fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, K8sQuantity> {
@@ -596,7 +712,7 @@ mod tests {
             ..Default::default()
         });
         let t = tenant(spec);
-        match hard_limits(&t, &Effective::of(&t)) {
+        match hard_limits(&t, &Effective::of(&t), &BuildContext::default()) {
             Err(BuildError::Invalid { field, .. }) => assert_eq!(field, "spec.quota.memoryQuota"),
             other => panic!("expected an invalid-field error, got {other:?}"),
         }
@@ -607,7 +723,7 @@ mod tests {
             ..Default::default()
         });
         let t = tenant(spec);
-        assert!(hard_limits(&t, &Effective::of(&t)).is_err());
+        assert!(hard_limits(&t, &Effective::of(&t), &BuildContext::default()).is_err());
     }
 
     #[test]

@@ -1075,7 +1075,7 @@ fn services_the_policy_admits_fit_the_quota() {
             namespaces: BTreeMap::from([(ns.clone(), tenant_ns("std"))]),
             params: BTreeMap::from([(ns.clone(), params)]),
         };
-        let hard = tenant_core::build::quota::hard_limits(&t, &eff)
+        let hard = tenant_core::build::quota::hard_limits(&t, &eff, &BuildContext::default())
             .unwrap()
             .unscoped;
         let limit = |key: &str| hard.get(key).map(|q| q.0.parse::<usize>().unwrap());

@@ -3,7 +3,7 @@
 use super::super::Ctx;
 use super::super::quantities::{Q, Quantities};
 use crate::quantity::Quantity;
-use tenant_api::{QosClass, QuotaSpec, TenantSpec};
+use tenant_api::{IsolationLevel, QosClass, QuotaSpec, TenantSpec};
 
 /// The quota keys as the quota builder resolves them (`quota` wins where both sections set a key;
 /// `quota.resourceLimitsAgree` makes sure they agree).
@@ -29,6 +29,50 @@ impl<'a> QuotaKeys<'a> {
             requests_ephemeral: q.get("spec.quota.ephemeralStorageQuota"),
         }
     }
+}
+
+/// A tenant whose spec bounds no cpu or no memory: strict and standard get the platform's
+/// default compute quota (said here, since it is not in the spec); permissive gets nothing, and
+/// one tenant could then take the cluster.
+fn compute_bounded(spec: &TenantSpec, keys: &QuotaKeys, ctx: &mut Ctx) {
+    let level = crate::presets::Isolation::resolve(spec.isolation.as_ref()).level;
+    let unbounded: Vec<&str> = [
+        ("cpu", keys.requests_cpu.or(keys.limits_cpu)),
+        ("memory", keys.requests_memory.or(keys.limits_memory)),
+    ]
+    .into_iter()
+    .filter(|(_, q)| q.is_none())
+    .map(|(r, _)| r)
+    .collect();
+    ctx.check(
+        "quota.presetCompute",
+        "spec.quota",
+        "cpu and memory are bounded by a quota (the spec's or the platform's default)",
+        |g| {
+            if unbounded.is_empty() {
+                return;
+            }
+            let what = unbounded.join(" and ");
+            if level == IsolationLevel::Permissive {
+                g.warn(
+                    "spec.quota",
+                    format!(
+                        "sets no {what} quota, and the permissive preset adds none: this tenant's pods may use all of the cluster's {what}; set spec.quota.cpuQuota/memoryQuota (or cpuLimit/memoryLimit)"
+                    ),
+                );
+            } else {
+                let builtin = crate::presets::ComputeDefaults::builtin();
+                g.warn(
+                    "spec.quota",
+                    format!(
+                        "sets no {what} quota: the platform's default compute quota for tenantType {} applies to {what} (built in: {}; the operator's --default-compute-quota may change it)",
+                        spec.tenant_type.as_str(),
+                        builtin.describe(spec.tenant_type)
+                    ),
+                );
+            }
+        },
+    );
 }
 
 fn l(field: &str) -> String {
@@ -63,6 +107,7 @@ pub(crate) fn run(spec: &TenantSpec, q: &Quantities, ctx: &mut Ctx) {
             }
         },
     );
+    compute_bounded(spec, &keys, ctx);
     let quota = spec.quota.clone().unwrap_or_default();
     ctx.check("quota.pvQuotaAgree", "spec.quota.pvQuota", "pvQuota and pvcQuota agree", |g| {
         if let (Some(pv), Some(pvc)) = (quota.pv_quota, quota.pvc_quota)
