@@ -79,6 +79,8 @@ pub const TENANT_POLICY: Kind = k(
 );
 pub const CONFIGMAP: Kind = k("", "v1", "ConfigMap", "configmaps");
 pub const INGRESS: Kind = k("networking.k8s.io", "v1", "Ingress", "ingresses");
+pub const HTTP_ROUTE: Kind = k("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes");
+pub const GATEWAY: Kind = k("gateway.networking.k8s.io", "v1", "Gateway", "gateways");
 pub const NAMESPACE: Kind = k("", "v1", "Namespace", "namespaces");
 /// `kubectl debug`: the ephemeral containers subresource of a Pod (the object is the Pod).
 pub const POD_EPHEMERAL: Kind = Kind {

@@ -1742,9 +1742,20 @@ fn ingress_hosts_of_another_tenant_are_refused() {
         &["shop.acme.com"][..],
         &["api.acme.dev", "x.y.acme.dev"],
         &["*.acme.dev"],
-        &["free.example.org", ""],
+        &["free.example.org"],
     ] {
         allowed(&c, &Request::create(INGRESS, STRICT, ingress(hosts)));
+    }
+    // a catch-all receives every host nothing else routes, other tenants' too
+    let mut default_backend = ingress(&["shop.acme.com"]);
+    default_backend["spec"]["defaultBackend"] =
+        json!({"service": {"name": "web", "port": {"number": 80}}});
+    for obj in [ingress(&["free.example.org", ""]), default_backend] {
+        denied(
+            &c,
+            &Request::create(INGRESS, STRICT, obj),
+            &["(a catch-all without host) covers hosts of another tenant"],
+        );
     }
     // another tenant's host, a wildcard parent covering it, a host under its wildcard
     for (ns, hosts, named) in [
@@ -1774,6 +1785,112 @@ fn ingress_hosts_of_another_tenant_are_refused() {
     );
 }
 
+fn http_route(hostnames: Option<&[&str]>) -> Json {
+    let mut spec = json!({"parentRefs": [{"name": "shared", "namespace": "gateways"}]});
+    if let Some(h) = hostnames {
+        spec["hostnames"] = json!(h);
+    }
+    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+           "metadata": {"name": "web"}, "spec": spec})
+}
+
+fn gateway(hostnames: &[Option<&str>]) -> Json {
+    let listeners: Vec<Json> = hostnames
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let mut l = json!({"name": format!("l{i}"), "port": 443, "protocol": "HTTPS"});
+            if let Some(h) = h {
+                l["hostname"] = json!(h);
+            }
+            l
+        })
+        .collect();
+    json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+           "metadata": {"name": "own"}, "spec": {"gatewayClassName": "x", "listeners": listeners}})
+}
+
+#[test]
+fn gateway_api_hosts_follow_the_same_rule() {
+    use tenant_core::build::domains::Unclaimed;
+    let c = cluster_with_domains(Unclaimed::Allow);
+    allowed(
+        &c,
+        &Request::create(
+            HTTP_ROUTE,
+            STRICT,
+            http_route(Some(&["shop.acme.com", "a.acme.dev"])),
+        ),
+    );
+    allowed(
+        &c,
+        &Request::create(
+            GATEWAY,
+            STRICT,
+            gateway(&[Some("*.acme.dev"), Some("free.example.org")]),
+        ),
+    );
+    denied(
+        &c,
+        &Request::create(
+            HTTP_ROUTE,
+            STD,
+            http_route(Some(&["ok.example.org", "shop.acme.com"])),
+        ),
+        &["ingress-hosts: HTTPRoute web: shop.acme.com belongs to another tenant"],
+    );
+    denied(
+        &c,
+        &Request::create(GATEWAY, STD, gateway(&[Some("*.acme.dev")])),
+        &["ingress-hosts: Gateway own: *.acme.dev belongs to another tenant"],
+    );
+    // a route without hostnames, a listener without hostname: catch-alls
+    for (kind, obj) in [
+        (HTTP_ROUTE, http_route(None)),
+        (HTTP_ROUTE, http_route(Some(&[]))),
+        (GATEWAY, gateway(&[None])),
+    ] {
+        denied(
+            &c,
+            &Request::create(kind, STD, obj),
+            &["(a catch-all without host) covers hosts of another tenant"],
+        );
+    }
+    let upd = Request::update(
+        HTTP_ROUTE,
+        STD,
+        http_route(Some(&["std.example.com"])),
+        http_route(Some(&["*.acme.dev"])),
+    );
+    denied(&c, &upd, &["belongs to another tenant"]);
+    allowed(&c, &upd.by(OPERATOR, &[]));
+    // with no other tenant holding a domain, a catch-all takes nothing from anyone
+    let mut alone = cluster_with_domains(Unclaimed::Allow);
+    let key = format!("tenant-system/{}", tenant_core::build::domains::CONFIG_MAP);
+    if let Some(data) = alone
+        .params
+        .get_mut(&key)
+        .and_then(|m| m["data"].as_object_mut())
+    {
+        data.retain(|_, v| v == "acme" || v == "allow");
+    }
+    allowed(
+        &alone,
+        &Request::create(HTTP_ROUTE, STRICT, http_route(None)),
+    );
+    denied(
+        &alone,
+        &Request::create(HTTP_ROUTE, STD, http_route(None)),
+        &["covers hosts of another tenant"],
+    );
+    let refuse = cluster_with_domains(Unclaimed::Refuse);
+    denied(
+        &refuse,
+        &Request::create(HTTP_ROUTE, STRICT, http_route(Some(&["free.example.org"]))),
+        &["ingress-hosts: HTTPRoute web: free.example.org is not under this tenant's customDomain"],
+    );
+}
+
 #[test]
 fn unclaimed_hosts_follow_the_platform_setting() {
     use tenant_core::build::domains::Unclaimed;
@@ -1790,7 +1907,7 @@ fn unclaimed_hosts_follow_the_platform_setting() {
     denied(
         &c,
         &Request::create(INGRESS, STRICT, ingress(&[""])),
-        &["(a rule without host)"],
+        &["(a catch-all without host)"],
     );
     // a tenant without a domain may publish nothing
     denied(

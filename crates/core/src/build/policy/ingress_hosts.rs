@@ -1,11 +1,16 @@
-//! `tenant-ingress-hosts`: a tenant may publish an Ingress only for hosts no other tenant holds,
-//! and, where the platform refuses unclaimed hosts, only for hosts under its own domain.
+//! `tenant-ingress-hosts`: a tenant may publish a host (an Ingress, or a Gateway API route,
+//! Gateway or ListenerSet where those are served) only if no other tenant holds it, and, where the
+//! platform refuses unclaimed hosts, only under its own domain.
 //!
 //! Its parameter is not a namespace's TenantPolicy but one cluster-wide map, the ConfigMap
 //! `tenant-domains` in the operator's namespace (`build::domains`): which tenant holds which
-//! domain, and the platform's setting for hosts nobody holds. Hosts are read from
-//! `spec.rules[].host`; a rule without a host counts as an unclaimed host. (`spec.tls[].hosts`
-//! only names certificates, it routes nothing.)
+//! domain, and the platform's setting for hosts nobody holds. Hosts are read from an Ingress's
+//! `spec.rules[].host`, a route's (HTTPRoute, GRPCRoute, TLSRoute) `spec.hostnames` and a Gateway's
+//! or ListenerSet's `spec.listeners[].hostname`. A catch-all (an Ingress rule without host or a
+//! `defaultBackend`, a route without hostnames, a listener without hostname) receives every host
+//! nothing else routes, other tenants' included: like a wildcard covering another tenant's
+//! domain it is refused while any other tenant holds a domain, and it is never under the tenant's
+//! own domain. (`spec.tls[].hosts` only names certificates, it routes nothing.)
 
 use k8s_openapi::api::admissionregistration::v1::{
     MatchResources, ParamKind, ParamRef, ValidatingAdmissionPolicy,
@@ -22,6 +27,27 @@ use super::common::{
 use crate::build::domains::{CONFIG_MAP, UNCLAIMED_KEY, WILDCARD_PREFIX};
 use crate::build::{BuildContext, BuildError};
 use crate::object::Object;
+
+/// How a catch-all is named in refusals.
+const CATCH_ALL: &str = "(a catch-all without host)";
+
+/// CEL: the hosts an object routes ('' for a catch-all), by kind.
+const HOSTS: &str = "object.kind == 'Ingress' \
+    ? (has(object.spec.rules) ? object.spec.rules.map(r, has(r.host) ? r.host : '') : []) \
+      + (has(object.spec.defaultBackend) ? [''] : []) \
+    : (object.kind == 'Gateway' || object.kind == 'ListenerSet') \
+    ? (has(object.spec.listeners) ? object.spec.listeners.map(l, has(l.hostname) ? l.hostname : '') : []) \
+    : (has(object.spec.hostnames) && size(object.spec.hostnames) > 0 ? object.spec.hostnames : [''])";
+
+/// The Gateway API kinds that name hosts: routes (`spec.hostnames`) and listeners
+/// (`spec.listeners[].hostname`). Matching a resource the cluster does not serve is harmless.
+const GATEWAY_RESOURCES: [&str; 5] = [
+    "httproutes",
+    "grpcroutes",
+    "tlsroutes",
+    "gateways",
+    "listenersets",
+];
 
 /// CEL: whether map key `k` (a held domain) overlaps host expression `h` (`*.` allowed).
 fn overlaps(k: &str, h: &str) -> String {
@@ -52,8 +78,9 @@ fn policy_object(ctx: &BuildContext) -> ValidatingAdmissionPolicy {
     let tenant_id = lit(labels::TENANT_ID);
     let h = "h";
     let k = "k";
+    // a catch-all ('') overlaps every domain
     let others = format!(
-        "variables.held.exists({k}, {k} != {unclaimed} && params.data[{k}] != variables.tenant && {})",
+        "variables.held.exists({k}, {k} != {unclaimed} && params.data[{k}] != variables.tenant && ({h} == '' || {}))",
         overlaps(k, h)
     );
     let own = format!(
@@ -73,14 +100,10 @@ fn policy_object(ctx: &BuildContext) -> ValidatingAdmissionPolicy {
             "refuseUnclaimed",
             format!("{unclaimed} in variables.held && variables.held[{unclaimed}] == 'refuse'"),
         ),
-        var(
-            "hosts",
-            "has(object.spec.rules) ? object.spec.rules.map(r, has(r.host) ? r.host : '') : []"
-                .into(),
-        ),
+        var("hosts", HOSTS.into()),
         var(
             "othersHosts",
-            format!("variables.hosts.filter({h}, {h} != '' && {others})"),
+            format!("variables.hosts.filter({h}, {others})"),
         ),
         var(
             "unclaimedHosts",
@@ -93,17 +116,20 @@ fn policy_object(ctx: &BuildContext) -> ValidatingAdmissionPolicy {
         check(
             "size(variables.othersHosts) == 0".into(),
             "ingress-hosts: a host of another tenant's domain",
-            "'ingress-hosts: Ingress ' + object.metadata.name + ': ' + variables.othersHosts.join(', ') \
-             + ' belongs to another tenant (its customDomain); a host is published by one tenant only'"
-                .into(),
+            "'ingress-hosts: ' + object.kind + ' ' + object.metadata.name + ': ' \
+             + variables.othersHosts.map(h, h == '' ? CATCH_ALL : h).join(', ') \
+             + (variables.othersHosts.exists(h, h == '') \
+                ? ' covers hosts of another tenant (its customDomain): name the hosts' \
+                : ' belongs to another tenant (its customDomain); a host is published by one tenant only')"
+                .replace("CATCH_ALL", &lit(CATCH_ALL)),
         ),
         check(
             "size(variables.unclaimedHosts) == 0".into(),
             "ingress-hosts: only hosts under the tenant's own customDomain",
-            "'ingress-hosts: Ingress ' + object.metadata.name + ': ' \
-             + variables.unclaimedHosts.map(h, h == '' ? '(a rule without host)' : h).join(', ') \
+            "'ingress-hosts: ' + object.kind + ' ' + object.metadata.name + ': ' \
+             + variables.unclaimedHosts.map(h, h == '' ? CATCH_ALL : h).join(', ') \
              + ' is not under this tenant\\'s customDomain, and the platform refuses hosts no tenant holds'"
-                .into(),
+                .replace("CATCH_ALL", &lit(CATCH_ALL)),
         ),
     ];
     ValidatingAdmissionPolicy {
@@ -131,11 +157,10 @@ fn policy_object(ctx: &BuildContext) -> ValidatingAdmissionPolicy {
 fn matching() -> MatchResources {
     MatchResources {
         namespace_selector: Some(tenant_namespaces()),
-        resource_rules: Some(vec![namespaced_rule(
-            &["networking.k8s.io"],
-            &["ingresses"],
-            CU,
-        )]),
+        resource_rules: Some(vec![
+            namespaced_rule(&["networking.k8s.io"], &["ingresses"], CU),
+            namespaced_rule(&["gateway.networking.k8s.io"], &GATEWAY_RESOURCES, CU),
+        ]),
         match_policy: Some("Equivalent".into()),
         ..Default::default()
     }
