@@ -60,7 +60,7 @@ enum Command {
         /// the operator's flag of the same name).
         #[arg(long, default_value = build::DEFAULT_OPERATOR_NAMESPACE)]
         operator_namespace: String,
-        /// The compute quota of strict and standard tenants that bound no cpu or memory, per
+        /// The compute quota of strict and standard tenants that bound no cpu, memory or pod count, per
         /// tenant type (as the operator's flag of the same name): `TYPE:KEY=QUANTITY,...` or
         /// `TYPE:none`, repeatable. Types not named keep the built-in defaults.
         #[arg(long, value_parser = compute_setting)]
@@ -97,7 +97,7 @@ enum QuotaCommand {
         /// Exit with code 1 when there is any warning.
         #[arg(long)]
         fail_on_warning: bool,
-        /// The compute quota of strict and standard tenants that bound no cpu or memory, per
+        /// The compute quota of strict and standard tenants that bound no cpu, memory or pod count, per
         /// tenant type (as the operator's flag of the same name): `TYPE:KEY=QUANTITY,...` or
         /// `TYPE:none`, repeatable. Types not named keep the built-in defaults.
         #[arg(long, value_parser = compute_setting)]

@@ -374,7 +374,7 @@ spec: {tenantId: b, tenantType: production, isolation: {isolationLevel: permissi
             "quota",
             "total",
             "--default-compute-quota",
-            "staging:pods=3",
+            "staging:gpus=3",
             "-",
         ],
         TWO,

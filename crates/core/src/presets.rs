@@ -160,12 +160,14 @@ impl Isolation {
     }
 }
 
-/// The compute quota keys a default may set.
-pub const COMPUTE_KEYS: [&str; 4] = [
+/// The quota keys a default may set: compute, and the pod count (a tenant of tiny pods could
+/// otherwise fill every node's pod capacity within its cpu quota).
+pub const COMPUTE_KEYS: [&str; 5] = [
     "requests.cpu",
     "limits.cpu",
     "requests.memory",
     "limits.memory",
+    "pods",
 ];
 
 /// The compute quota a strict or standard tenant gets for a resource (cpu, memory) its spec
@@ -187,19 +189,20 @@ impl Default for ComputeDefaults {
 
 impl ComputeDefaults {
     /// The built-in defaults (see docs/field-origins.md): requests a node's worth for
-    /// production, half that for staging, a quarter for development; limits twice the requests.
+    /// production, half that for staging, a quarter for development; limits twice the requests;
+    /// pods in the same proportion.
     pub fn builtin() -> ComputeDefaults {
-        let m = |rc: &str, lc: &str, rm: &str, lm: &str| -> BTreeMap<String, String> {
+        let m = |rc: &str, lc: &str, rm: &str, lm: &str, p: &str| -> BTreeMap<String, String> {
             COMPUTE_KEYS
                 .iter()
-                .zip([rc, lc, rm, lm])
+                .zip([rc, lc, rm, lm, p])
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect()
         };
         ComputeDefaults {
-            production: m("8", "16", "16Gi", "32Gi"),
-            staging: m("4", "8", "8Gi", "16Gi"),
-            development: m("2", "4", "4Gi", "8Gi"),
+            production: m("8", "16", "16Gi", "32Gi", "200"),
+            staging: m("4", "8", "8Gi", "16Gi", "100"),
+            development: m("2", "4", "4Gi", "8Gi", "50"),
         }
     }
 
@@ -257,6 +260,9 @@ impl ComputeDefaults {
                         "{k:?} is not a compute quota key ({})",
                         COMPUTE_KEYS.join(", ")
                     ));
+                }
+                if k == "pods" && !v.parse::<u32>().is_ok_and(|n| n > 0) {
+                    return Err(format!("pods={v}: must be a positive whole number"));
                 }
                 match crate::quantity::Quantity::parse(v) {
                     Ok(q) if q > crate::quantity::Quantity::ZERO => {}

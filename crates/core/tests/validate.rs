@@ -1279,17 +1279,18 @@ fn a_tenant_without_compute_quota_is_told_what_bounds_it() {
     let w = warned("");
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(
-        w[0].contains("cpu and memory") && w[0].contains("default compute quota"),
+        w[0].contains("sets no cpu, memory and pod count quota")
+            && w[0].contains("default compute quota"),
         "{w:?}"
     );
-    let w = warned("spec: {quota: {cpuQuota: '4'}}");
+    let w = warned("spec: {quota: {cpuQuota: '4', podQuota: 10}}");
     assert!(w[0].contains("sets no memory quota"), "{w:?}");
     let w = warned("spec: {isolation: {isolationLevel: permissive}, quota: {memoryLimit: 4Gi}}");
     assert!(
         w[0].contains("permissive preset adds none") && w[0].contains("all of the cluster's cpu"),
         "{w:?}"
     );
-    assert!(warned("spec: {quota: {cpuLimit: '4', memoryQuota: 4Gi}}").is_empty());
+    assert!(warned("spec: {quota: {cpuLimit: '4', memoryQuota: 4Gi, podQuota: 10}}").is_empty());
 }
 
 // ----- the API -----

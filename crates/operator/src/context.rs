@@ -101,9 +101,9 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_NAMESPACE", default_value = tenant_core::build::DEFAULT_OPERATOR_NAMESPACE)]
     pub operator_namespace: String,
 
-    /// The compute quota of strict and standard tenants whose spec bounds no cpu (or no
-    /// memory), per tenant type: `TYPE:KEY=QUANTITY,...` (KEY: requests.cpu, limits.cpu,
-    /// requests.memory, limits.memory) or `TYPE:none`; repeat per type (`;` between them in the
+    /// The compute quota of strict and standard tenants whose spec bounds no cpu, memory or pod
+    /// count, per tenant type: `TYPE:KEY=QUANTITY,...` (KEY: requests.cpu, limits.cpu,
+    /// requests.memory, limits.memory, pods) or `TYPE:none`; repeat per type (`;` between them in the
     /// variable). Types not named keep the built-in defaults (docs/tenant-api.md).
     #[arg(
         long,
@@ -368,7 +368,7 @@ mod tests {
         assert_eq!(parse(&[]), Ok(builtin.clone()));
         let Ok(d) = parse(&[
             "--default-compute-quota",
-            "production:requests.cpu=32,requests.memory=64Gi",
+            "production:requests.cpu=32,requests.memory=64Gi,pods=300",
             "--default-compute-quota",
             "development:none",
         ]) else {
@@ -376,7 +376,7 @@ mod tests {
         };
         assert_eq!(
             d.describe(TenantType::Production),
-            "requests.cpu=32, requests.memory=64Gi"
+            "pods=300, requests.cpu=32, requests.memory=64Gi"
         );
         assert_eq!(d.describe(TenantType::Development), "none");
         assert_eq!(
@@ -387,9 +387,10 @@ mod tests {
         for bad in [
             "production",
             "prod:requests.cpu=1",
-            "production:pods=3",
+            "production:gpus=3",
             "production:requests.cpu=lots",
             "production:requests.cpu=0",
+            "production:pods=1.5",
             "production:",
         ] {
             assert!(

@@ -117,6 +117,7 @@ async fn a_tenant_without_compute_quota_cannot_take_the_cluster() -> Result<()> 
         ("limits.cpu", "4"),
         ("requests.memory", "4Gi"),
         ("limits.memory", "8Gi"),
+        ("pods", "50"),
     ] {
         ensure!(
             hard(&q, k).as_deref() == Some(v),

@@ -206,8 +206,8 @@ pub struct TenantSpec {
 
     // ----- guardrails, cost and monitoring sections -----
     /// ResourceQuota of the namespace: compute, storage and object counts. Strict and standard
-    /// Tenants that bound no cpu (or no memory) here or in resourceLimits get the platform's
-    /// default compute quota for their tenantType (the operator's --default-compute-quota).
+    /// Tenants that bound no cpu, memory or pod count here or in resourceLimits get the
+    /// platform's default for their tenantType (the operator's --default-compute-quota).
     pub quota: Option<QuotaSpec>,
     /// LimitRange and workload rules: per-pod and per-container maxima and defaults, QoS, minimum replicas.
     pub limits: Option<LimitsSpec>,

@@ -430,6 +430,7 @@ mod tests {
                 ("limits.cpu", "16"),
                 ("requests.memory", "16Gi"),
                 ("limits.memory", "32Gi"),
+                ("pods", "200"),
             ] {
                 assert_eq!(hard.unscoped[k], K8sQuantity(v.into()), "{k}");
             }
@@ -451,9 +452,11 @@ mod tests {
         let mut spec = spec_at(IsolationLevel::Standard);
         spec.quota = Some(QuotaSpec {
             cpu_quota: Some("64".into()),
+            pod_quota: Some(500),
             ..Default::default()
         });
         let hard = hard_with(spec.clone(), &builtin);
+        assert_eq!(hard.unscoped[PODS], K8sQuantity("500".into()));
         assert_eq!(hard.unscoped[REQUESTS_CPU], K8sQuantity("64".into()));
         assert!(
             !hard.unscoped.contains_key(LIMITS_CPU),

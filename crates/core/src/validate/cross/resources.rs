@@ -31,33 +31,42 @@ impl<'a> QuotaKeys<'a> {
     }
 }
 
-/// A tenant whose spec bounds no cpu or no memory: strict and standard get the platform's
+/// A tenant whose spec bounds no cpu, memory or pod count: strict and standard get the platform's
 /// default compute quota (said here, since it is not in the spec); permissive gets nothing, and
 /// one tenant could then take the cluster.
 fn compute_bounded(spec: &TenantSpec, keys: &QuotaKeys, ctx: &mut Ctx) {
     let level = crate::presets::Isolation::resolve(spec.isolation.as_ref()).level;
+    let pods = spec.quota.as_ref().and_then(|q| q.pod_quota).is_some();
     let unbounded: Vec<&str> = [
-        ("cpu", keys.requests_cpu.or(keys.limits_cpu)),
-        ("memory", keys.requests_memory.or(keys.limits_memory)),
+        ("cpu", keys.requests_cpu.or(keys.limits_cpu).is_some()),
+        (
+            "memory",
+            keys.requests_memory.or(keys.limits_memory).is_some(),
+        ),
+        ("pod count", pods),
     ]
     .into_iter()
-    .filter(|(_, q)| q.is_none())
+    .filter(|(_, bounded)| !bounded)
     .map(|(r, _)| r)
     .collect();
     ctx.check(
         "quota.presetCompute",
         "spec.quota",
-        "cpu and memory are bounded by a quota (the spec's or the platform's default)",
+        "cpu, memory and the pod count are bounded by a quota (the spec's or the platform's default)",
         |g| {
             if unbounded.is_empty() {
                 return;
             }
-            let what = unbounded.join(" and ");
+            let what = match unbounded.split_last() {
+                Some((last, [])) => last.to_string(),
+                Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+                None => String::new(),
+            };
             if level == IsolationLevel::Permissive {
                 g.warn(
                     "spec.quota",
                     format!(
-                        "sets no {what} quota, and the permissive preset adds none: this tenant's pods may use all of the cluster's {what}; set spec.quota.cpuQuota/memoryQuota (or cpuLimit/memoryLimit)"
+                        "sets no {what} quota, and the permissive preset adds none: this tenant's pods may use all of the cluster's {what}; set spec.quota.cpuQuota/memoryQuota (or cpuLimit/memoryLimit) and podQuota"
                     ),
                 );
             } else {
