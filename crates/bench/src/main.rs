@@ -26,7 +26,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 use tenant_api::Tenant;
 use tenant_core::build::{self, BuildContext};
@@ -277,6 +277,11 @@ fn load_template(path: &Path) -> Result<Tenant> {
 fn tenant_named(template: &Tenant, id: &str, namespace: &str) -> Tenant {
     let mut spec = template.spec.clone();
     spec.tenant_id = id.to_string();
+    // Every tenant its own host under the template's domain: a host belongs to one tenant (the
+    // operator's domain map then holds one entry per tenant).
+    if let Some(d) = spec.custom_domain.as_mut() {
+        *d = format!("{id}.{}", d.trim_start_matches("*."));
+    }
     let mut t = Tenant::new(id, spec);
     t.metadata.namespace = Some(namespace.to_string());
     t
@@ -686,14 +691,20 @@ impl Operator {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
-        let log = std::fs::File::create(cp.state_dir().join("logs/tenant-operator-bench.log"))?;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(cp.state_dir().join("logs/tenant-operator-bench.log"))?;
         let mut cmd = Command::new(&args.operator_bin);
         cmd.arg("run")
             .arg("--metrics-addr")
             .arg(format!("127.0.0.1:{port}"))
             .env("KUBECONFIG", cp.kubeconfig_path(OPERATOR_USER))
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_OPERATOR_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(log.try_clone()?)
             .stderr(log);
         if let Some(c) = args.operator_concurrency {
             cmd.arg("--concurrency").arg(c.to_string());

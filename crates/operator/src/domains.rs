@@ -38,9 +38,9 @@ impl Keeper {
             Api::namespaced(self.client.clone(), &self.config.operator_namespace);
         let mut stored: Option<serde_json::Value> = None;
         loop {
-            let tenants: Vec<Tenant> = self.store.state().iter().map(|t| (**t).clone()).collect();
+            // the cached Tenants themselves (shared), not copies
             let desired = domains::config_map(
-                &tenants,
+                &self.store.state(),
                 &self.config.operator_namespace,
                 self.config.unclaimed_hosts,
             );

@@ -37,14 +37,6 @@ async fn publish(client: &Client, ns: &str, host: &str) -> kube::Result<Ingress>
         .await
 }
 
-fn refused(what: &str, r: kube::Result<Ingress>) -> Result<String> {
-    match r {
-        Err(kube::Error::Api(s)) if s.code == 403 || s.code == 422 => Ok(s.message),
-        Err(e) => bail!("{what}: expected a refusal, got error {e}"),
-        Ok(_) => bail!("{what}: expected a refusal, but it was allowed"),
-    }
-}
-
 /// Waits until the domain map holds `domain` for `tenant_id`, and says `unclaimed`.
 async fn map_holds(h: &Harness, domain: &str, tenant_id: &str, unclaimed: &str) -> Result<()> {
     let api: Api<ConfigMap> = Api::namespaced(h.admin.clone(), "tenant-system");

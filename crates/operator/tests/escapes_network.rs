@@ -9,7 +9,7 @@
 
 mod common;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use common::*;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -17,34 +17,11 @@ use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use tenant_api::{IsolationSpec, NetworkPolicySpec, Phase, PodsInNamespaces, Tenant, labels};
+use tenant_api::{IsolationSpec, NetworkPolicySpec, Phase, PodsInNamespaces, labels};
 
 const FROM_PODS: &str = "tenant-allow-from-pods";
 const DNS: &str = "tenant-allow-dns";
 const PROMETHEUS: (&str, &str) = ("app.kubernetes.io/name", "prometheus");
-
-/// The API server refused (403 Forbidden or 422 Invalid, as RBAC and the admission policies
-/// answer); anything else, success included, is a failure.
-fn refused<T: std::fmt::Debug>(what: &str, r: Result<T, kube::Error>) -> Result<String> {
-    match r {
-        Err(kube::Error::Api(s)) if s.code == 403 || s.code == 422 => Ok(s.message),
-        Err(e) => bail!("{what}: expected a refusal, got error {e}"),
-        Ok(v) => bail!("{what}: expected a refusal, but it was allowed: {v:?}"),
-    }
-}
-
-async fn running_tenant(
-    h: &Harness,
-    prefix: &str,
-    f: impl FnOnce(&mut Tenant),
-) -> Result<(Tenant, String)> {
-    let mut t = h.tenant(prefix);
-    f(&mut t);
-    h.create(&t).await?;
-    let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
-    let ns = status_namespace(&t)?;
-    Ok((t, ns))
-}
 
 /// A policy's spec as JSON, read as the admin.
 async fn policy(h: &Harness, ns: &str, name: &str) -> Result<Value> {

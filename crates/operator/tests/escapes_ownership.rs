@@ -8,7 +8,7 @@
 
 mod common;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use common::*;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
@@ -18,15 +18,6 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 use tenant_api::{Phase, labels};
 use testenv::{poll_until, unique_name};
-
-/// The API server refused (403 or 422); anything else, success included, is a failure.
-fn refused<T: std::fmt::Debug>(what: &str, r: Result<T, kube::Error>) -> Result<String> {
-    match r {
-        Err(kube::Error::Api(s)) if s.code == 403 || s.code == 422 => Ok(s.message),
-        Err(e) => bail!("{what}: expected a refusal, got error {e}"),
-        Ok(v) => bail!("{what}: expected a refusal, but it was allowed: {v:?}"),
-    }
-}
 
 /// Gives `user` the right to read and patch namespaces, and not to delete them.
 async fn namespace_patcher(admin: &Client, user: &str) -> Result<()> {

@@ -6,14 +6,13 @@
 
 mod common;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use common::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use tenant_api::{IsolationLevel, IsolationSpec, Phase, Tenant};
 use testenv::unique_name;
@@ -22,20 +21,6 @@ use testenv::unique_name;
 /// the test that makes it the cluster's `globalDefault` does not change what the others see.
 const PLATFORM_DEFAULT: &str = "escapes-platform-default";
 const CRITICAL: [&str; 2] = ["system-node-critical", "system-cluster-critical"];
-
-fn from<T: DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).expect("valid object JSON")
-}
-
-/// The API server's refusal message (403 from admission, 422 from schema validation); a
-/// success or any other error fails the test.
-fn refused<T: std::fmt::Debug>(what: &str, r: Result<T, kube::Error>) -> Result<String> {
-    match r {
-        Err(kube::Error::Api(s)) if s.code == 403 || s.code == 422 => Ok(s.message),
-        Err(e) => bail!("{what}: expected a refusal, got error {e}"),
-        Ok(v) => bail!("{what}: expected a refusal, but it was admitted: {v:?}"),
-    }
-}
 
 /// Asserts that the refusal message names every one of `needles`.
 fn names(what: &str, message: &str, needles: &[&str]) -> Result<()> {
@@ -91,11 +76,11 @@ fn pod_spec(priority_class: Option<&str>) -> Value {
 }
 
 fn pod(name: &str, priority_class: Option<&str>) -> Pod {
-    from(json!({"metadata": {"name": name}, "spec": pod_spec(priority_class)}))
+    from_json(json!({"metadata": {"name": name}, "spec": pod_spec(priority_class)}))
 }
 
 fn deployment(name: &str, priority_class: Option<&str>) -> Deployment {
-    from(json!({
+    from_json(json!({
         "metadata": {"name": name},
         "spec": {
             "replicas": 1,
@@ -110,7 +95,7 @@ fn service(name: &str, kind: &str, extra: Value) -> Service {
     if let (Some(s), Value::Object(extra)) = (spec.as_object_mut(), extra) {
         s.extend(extra);
     }
-    from(json!({"metadata": {"name": name}, "spec": spec}))
+    from_json(json!({"metadata": {"name": name}, "spec": spec}))
 }
 
 /// Creates (or keeps) a PriorityClass as the cluster admin.
@@ -120,7 +105,7 @@ async fn priority_class(
     value: i32,
     global_default: bool,
 ) -> Result<()> {
-    let pc: PriorityClass = from(json!({
+    let pc: PriorityClass = from_json(json!({
         "metadata": {"name": name},
         "value": value,
         "globalDefault": global_default,

@@ -4,7 +4,7 @@
 
 mod common;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Context, Result, ensure};
 use common::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{LimitRange, Namespace, Pod, ResourceQuota, Service};
@@ -12,41 +12,12 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{Role, RoleBinding};
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tenant_api::{IsolationLevel, IsolationSpec, Phase, RbacSpec, Tenant, TenantPolicy, labels};
+use tenant_api::{IsolationLevel, IsolationSpec, RbacSpec, TenantPolicy, labels};
 use testenv::poll_until;
 
-fn from<T: DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).expect("valid object JSON")
-}
-
-/// The API server refused (403 Forbidden or 422 Invalid, as RBAC, Pod Security and the
-/// admission policies answer); anything else, success included, is a failure.
-fn refused<T: std::fmt::Debug>(what: &str, r: Result<T, kube::Error>) -> Result<String> {
-    match r {
-        Err(kube::Error::Api(s)) if s.code == 403 || s.code == 422 => Ok(s.message),
-        Err(e) => bail!("{what}: expected a refusal, got error {e}"),
-        Ok(v) => bail!("{what}: expected a refusal, but it was allowed: {v:?}"),
-    }
-}
-
-/// A Tenant administered by `owner` (as spec.owner) or by a group (rbac.adminGroups).
-async fn running_tenant(
-    h: &Harness,
-    prefix: &str,
-    f: impl FnOnce(&mut Tenant),
-) -> Result<(Tenant, String)> {
-    let mut t = h.tenant(prefix);
-    f(&mut t);
-    h.create(&t).await?;
-    let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
-    let ns = status_namespace(&t)?;
-    Ok((t, ns))
-}
-
 fn pod(name: &str, image: &str, extra: Value) -> Pod {
-    from(json!({"metadata": {"name": name}, "spec": pod_spec(image, extra)}))
+    from_json(json!({"metadata": {"name": name}, "spec": pod_spec(image, extra)}))
 }
 
 /// A pod spec that passes Pod Security "restricted" and the strict admission rules.
@@ -98,7 +69,7 @@ async fn a_tenant_admin_can_deploy_but_not_escape() -> Result<()> {
 
     // Deploys a workload in its namespace; kwok runs the pod.
     let deployments: Api<Deployment> = Api::namespaced(alice.clone(), &alice_ns);
-    let d: Deployment = from(json!({
+    let d: Deployment = from_json(json!({
         "metadata": {"name": "web"},
         "spec": {
             "replicas": 1,
@@ -175,7 +146,7 @@ async fn a_tenant_admin_can_deploy_but_not_escape() -> Result<()> {
             lr.delete(&l.name_any(), &DeleteParams::default()).await,
         )?;
     }
-    let own_lr: LimitRange = from(
+    let own_lr: LimitRange = from_json(
         json!({"metadata": {"name": "mine"}, "spec": {"limits": [{"type": "Container", "max": {"cpu": "64"}}]}}),
     );
     refused(
@@ -192,7 +163,7 @@ async fn a_tenant_admin_can_deploy_but_not_escape() -> Result<()> {
             np.delete(&p.name_any(), &DeleteParams::default()).await,
         )?;
     }
-    let allow_all: NetworkPolicy = from(
+    let allow_all: NetworkPolicy = from_json(
         json!({"metadata": {"name": "allow-all"}, "spec": {"podSelector": {}, "ingress": [{}], "policyTypes": ["Ingress"]}}),
     );
     refused(
@@ -228,7 +199,7 @@ async fn a_tenant_admin_can_deploy_but_not_escape() -> Result<()> {
     // Cannot bind itself to a cluster role it was not given, nor grant itself more than it has.
     let rbs: Api<RoleBinding> = Api::namespaced(alice.clone(), &alice_ns);
     for cr in ["cluster-admin", "admin", "edit"] {
-        let rb: RoleBinding = from(json!({
+        let rb: RoleBinding = from_json(json!({
             "metadata": {"name": format!("me-{cr}")},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": cr},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice"}]
@@ -240,7 +211,7 @@ async fn a_tenant_admin_can_deploy_but_not_escape() -> Result<()> {
         eprintln!("bind {cr}: {msg}");
     }
     let roles: Api<Role> = Api::namespaced(alice.clone(), &alice_ns);
-    let greedy: Role = from(json!({
+    let greedy: Role = from_json(json!({
         "metadata": {"name": "greedy"},
         "rules": [{"apiGroups": [""], "resources": ["resourcequotas"], "verbs": ["update", "delete"]}]
     }));
@@ -277,7 +248,7 @@ async fn a_tenant_admin_can_deploy_but_not_escape() -> Result<()> {
     // Positive control: binding a teammate to the tenant-viewer ClusterRole in her namespace is
     // fine (the tenant roles are meant to be bound by tenant admins), and grants nothing beyond
     // that namespace.
-    let ok: RoleBinding = from(json!({
+    let ok: RoleBinding = from_json(json!({
         "metadata": {"name": "teammate-viewer"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "tenant-viewer"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "eve"}]
@@ -379,14 +350,14 @@ async fn strict_isolation_rejects_privileged_hostpath_foreign_images_and_nodepor
     pods.create(&PostParams::default(), &pod("debuggee", good, json!({})))
         .await
         .context("a compliant pod")?;
-    let debugger: Role = from(json!({
+    let debugger: Role = from_json(json!({
         "metadata": {"name": "debugger"},
         "rules": [{"apiGroups": [""], "resources": ["pods/ephemeralcontainers"], "verbs": ["get", "patch", "update"]}]
     }));
     Api::<Role>::namespaced(h.admin.clone(), &ns)
         .create(&PostParams::default(), &debugger)
         .await?;
-    let binding: RoleBinding = from(json!({
+    let binding: RoleBinding = from_json(json!({
         "metadata": {"name": "carol-debugger"},
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "debugger"},
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "carol"}]
@@ -425,7 +396,7 @@ async fn strict_isolation_rejects_privileged_hostpath_foreign_images_and_nodepor
         )
         .await
         .context("an ephemeral container from the allowed registry")?;
-    let svc: Service = from(
+    let svc: Service = from_json(
         json!({"metadata": {"name": "np"}, "spec": {"type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80}]}}),
     );
     let m = refused(

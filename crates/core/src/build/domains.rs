@@ -8,6 +8,7 @@
 //! hosts no tenant holds (`allow` or `refuse`). The policy refuses a tenant's Ingress for a host
 //! another tenant holds, and, with `refuse`, for a host nobody holds.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use serde_json::json;
@@ -69,9 +70,10 @@ fn overlaps(a: &str, b: &str) -> bool {
 /// The held domains, key -> tenantId: every Tenant's `customDomain`, oldest Tenant first; a
 /// domain that overlaps one an older Tenant holds is not held by the younger one (that Tenant
 /// has a domain conflict to resolve).
-pub fn claims(tenants: &[Tenant]) -> BTreeMap<String, String> {
+pub fn claims<T: Borrow<Tenant>>(tenants: &[T]) -> BTreeMap<String, String> {
     let mut ordered: Vec<&Tenant> = tenants
         .iter()
+        .map(Borrow::borrow)
         .filter(|t| t.metadata.deletion_timestamp.is_none())
         .filter(|t| t.spec.custom_domain.as_deref().is_some_and(valid_domain))
         .collect();
@@ -116,7 +118,11 @@ fn valid_domain(d: &str) -> bool {
 }
 
 /// The ConfigMap of the map, in `namespace`.
-pub fn config_map(tenants: &[Tenant], namespace: &str, unclaimed: Unclaimed) -> Object {
+pub fn config_map<T: Borrow<Tenant>>(
+    tenants: &[T],
+    namespace: &str,
+    unclaimed: Unclaimed,
+) -> Object {
     let mut data = claims(tenants);
     data.insert(UNCLAIMED_KEY.to_string(), unclaimed.as_str().to_string());
     Object::from_value(json!({
@@ -177,7 +183,7 @@ mod tests {
     fn a_wildcard_is_a_key_without_a_star() {
         let c = claims(&[tenant("w", "*.shop.example.com", 1)]);
         assert_eq!(c.get("_.shop.example.com").map(String::as_str), Some("w"));
-        let cm = config_map(&[], "tenant-system", Unclaimed::Refuse);
+        let cm = config_map::<Tenant>(&[], "tenant-system", Unclaimed::Refuse);
         assert_eq!(cm.manifest["data"][UNCLAIMED_KEY], "refuse");
         assert_eq!(cm.namespace.as_deref(), Some("tenant-system"));
         assert_eq!(cm.name, CONFIG_MAP);

@@ -71,6 +71,9 @@ pub struct Context {
     validated: validate::Memo,
     /// The tampering findings already reported, per Tenant uid.
     tampered: Reported,
+    /// Per Tenant uid, the resourceVersion a status write of this operator was based on, until
+    /// the Tenant cache shows a newer version (see [`Context::stale`]).
+    written: Mutex<HashMap<String, String>>,
 }
 
 /// Findings already reported per Tenant uid, so each is reported once.
@@ -117,6 +120,42 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             validated: validate::Memo::default(),
             tampered: Reported::default(),
+            written: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether the cached Tenant is older than this operator's last status write to it. A
+    /// reconcile triggered again (by a namespace or child event) before the cache has seen that
+    /// write would compare against the old status and write the same status twice. The write's
+    /// own watch event triggers a reconcile with the fresh object, so the stale one can wait.
+    fn stale(&self, tenant: &Tenant) -> bool {
+        let Some(uid) = tenant.metadata.uid.as_deref() else {
+            return false;
+        };
+        let mut written = self
+            .written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match written.get(uid) {
+            Some(rv) if tenant.metadata.resource_version.as_ref() == Some(rv) => true,
+            Some(_) => {
+                written.remove(uid);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Records that a status write was based on `tenant`'s version.
+    fn wrote_status(&self, tenant: &Tenant) {
+        if let (Some(uid), Some(rv)) = (
+            tenant.metadata.uid.as_ref(),
+            tenant.metadata.resource_version.as_ref(),
+        ) {
+            self.written
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(uid.clone(), rv.clone());
         }
     }
 
@@ -125,6 +164,10 @@ impl Context {
         self.metrics.set_phase(&owner.key(), None);
         self.validated.forget(uid);
         self.tampered.forget(uid);
+        self.written
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(uid);
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -197,8 +240,17 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
     result
 }
 
+/// How soon a reconcile that met a stale Tenant cache looks again (the watch event of the status
+/// write normally comes first).
+const STALE_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The driver: the steps in order; each hands the next what it found.
 async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
+    if ctx.stale(tenant) {
+        // our own status write is on its way through the watch and triggers the next reconcile;
+        // the requeue is a safety net only
+        return Ok(Action::requeue(STALE_RETRY));
+    }
     let mut pass = Pass::new(tenant, ctx)?;
     // The controller starts once the Tenant cache is synced; the kinds' stores may still be
     // listing, and "not cached yet" must not read as "missing" (a needless re-apply, or a

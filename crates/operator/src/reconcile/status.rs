@@ -46,6 +46,7 @@ pub async fn write(pass: &mut Pass<'_>, outcome: &Outcome) -> Result<bool> {
         )
         .await
         .map_err(Error::Status)?;
+    pass.ctx.wrote_status(pass.tenant);
     let old_phase = pass.status.as_ref().and_then(|s| s.phase);
     pass.status = stored.status.or(Some(new));
     let phase = pass.status.as_ref().and_then(|s| s.phase);

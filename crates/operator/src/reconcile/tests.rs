@@ -234,6 +234,39 @@ async fn a_no_op_reconcile_makes_no_request() {
 }
 
 #[tokio::test]
+async fn a_reconcile_on_a_stale_cache_does_not_write_the_status_again() {
+    let config = Config::for_tests();
+    let t = tenant(valid_spec());
+    let live = live_objects(&t, &config);
+    let (ctx, mut api) = context(&t, &live, &["PrometheusRule"]);
+    let mut written = Value::Null;
+    run(&t, &ctx, || async {
+        written = api
+            .expect("PATCH", &format!("{TENANT_PATH}/status?"), Value::Null)
+            .await
+            .body["status"]
+            .clone();
+    })
+    .await;
+    // Triggered again (a namespace event) before the cache shows the write: the same version
+    // of the Tenant, with the old status. No request; a short requeue as a safety net.
+    let action = run(&t, &ctx, || async {}).await;
+    assert_eq!(action, Action::requeue(super::STALE_RETRY));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), api.0.next_request())
+            .await
+            .is_err(),
+        "no request on a stale cache"
+    );
+    // The cache catches up (a newer version): reconciled as usual, and nothing to write.
+    let mut fresh = t.clone();
+    fresh.metadata.resource_version = Some("8".into());
+    fresh.status = Some(serde_json::from_value(written).unwrap());
+    let action = run(&fresh, &ctx, || async {}).await;
+    assert_eq!(action, Action::requeue(ctx.config.resync));
+}
+
+#[tokio::test]
 async fn a_new_tenant_gets_its_finalizer() {
     let config = Config::for_tests();
     let mut t = tenant(valid_spec());

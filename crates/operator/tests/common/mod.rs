@@ -495,3 +495,32 @@ where
     }
     Ok(())
 }
+
+/// An object from its JSON (a test's literal).
+pub fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).expect("valid object JSON")
+}
+
+/// The API server refused (403 Forbidden or 422 Invalid, as RBAC, Pod Security and the
+/// admission policies answer): its message. Anything else, success included, is a failure.
+pub fn refused<T: std::fmt::Debug>(what: &str, r: Result<T, kube::Error>) -> Result<String> {
+    match r {
+        Err(kube::Error::Api(s)) if s.code == 403 || s.code == 422 => Ok(s.message),
+        Err(e) => bail!("{what}: expected a refusal, got error {e}"),
+        Ok(v) => bail!("{what}: expected a refusal, but it was allowed: {v:?}"),
+    }
+}
+
+/// A Tenant (changed by `f`) created and Running, with its namespace.
+pub async fn running_tenant(
+    h: &Harness,
+    prefix: &str,
+    f: impl FnOnce(&mut Tenant),
+) -> Result<(Tenant, String)> {
+    let mut t = h.tenant(prefix);
+    f(&mut t);
+    h.create(&t).await?;
+    let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
+    let ns = status_namespace(&t)?;
+    Ok((t, ns))
+}
