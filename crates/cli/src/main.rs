@@ -15,6 +15,7 @@ use std::io::Write;
 use std::process::ExitCode;
 use tenant_api::Tenant;
 use tenant_core::build::{self, BuildContext};
+use tenant_core::presets::{ComputeDefaults, ComputeSetting};
 use tenant_core::validate::{self, CheckStatus, Report};
 
 #[derive(Parser)]
@@ -63,8 +64,8 @@ enum Command {
         /// The compute quota of strict and standard tenants that bound no cpu, memory or pod count, per
         /// tenant type (as the operator's flag of the same name): `TYPE:KEY=QUANTITY,...` or
         /// `TYPE:none`, repeatable. Types not named keep the built-in defaults.
-        #[arg(long, value_parser = compute_setting)]
-        default_compute_quota: Vec<String>,
+        #[arg(long, value_parser = ComputeSetting::parse)]
+        default_compute_quota: Vec<ComputeSetting>,
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
@@ -100,8 +101,8 @@ enum QuotaCommand {
         /// The compute quota of strict and standard tenants that bound no cpu, memory or pod count, per
         /// tenant type (as the operator's flag of the same name): `TYPE:KEY=QUANTITY,...` or
         /// `TYPE:none`, repeatable. Types not named keep the built-in defaults.
-        #[arg(long, value_parser = compute_setting)]
-        default_compute_quota: Vec<String>,
+        #[arg(long, value_parser = ComputeSetting::parse)]
+        default_compute_quota: Vec<ComputeSetting>,
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
         /// Tenant YAML files (`-` for standard input).
@@ -158,7 +159,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 operator_user: &operator_user,
                 default_priority_class: &default_priority_class,
                 operator_namespace: &operator_namespace,
-                compute_defaults: &compute_defaults(&default_compute_quota)?,
+                compute_defaults: &ComputeDefaults::with(&default_compute_quota),
             },
         ),
         Command::Quota {
@@ -174,7 +175,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &files,
             capacity.as_deref(),
             fail_on_warning,
-            &compute_defaults(&default_compute_quota)?,
+            &ComputeDefaults::with(&default_compute_quota),
             output,
         ),
         Command::Crd { out_dir } => cmd_crd(out_dir.as_deref()),
@@ -348,28 +349,11 @@ fn cmd_render(files: &[String], no_shared: bool, platform: &BuildContext) -> Res
     Ok(ExitCode::SUCCESS)
 }
 
-/// One `--default-compute-quota` setting, checked on its own.
-fn compute_setting(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    tenant_core::presets::ComputeDefaults::builtin().set(s)?;
-    Ok(s.to_string())
-}
-
-/// The built-in compute defaults with the settings applied in order.
-fn compute_defaults(settings: &[String]) -> Result<tenant_core::presets::ComputeDefaults> {
-    let mut d = tenant_core::presets::ComputeDefaults::builtin();
-    for s in settings {
-        d.set(s)
-            .map_err(|e| anyhow::anyhow!("--default-compute-quota: {e}"))?;
-    }
-    Ok(d)
-}
-
 fn cmd_quota_total(
     files: &[String],
     capacity: Option<&str>,
     fail_on_warning: bool,
-    compute: &tenant_core::presets::ComputeDefaults,
+    compute: &ComputeDefaults,
     output: Format,
 ) -> Result<ExitCode> {
     let capacity = match capacity {

@@ -235,10 +235,53 @@ impl ComputeDefaults {
     /// Applies one setting: `TYPE:KEY=QUANTITY[,KEY=QUANTITY...]` replaces the defaults of a
     /// tenant type, `TYPE:none` removes them. KEY is one of [`COMPUTE_KEYS`].
     pub fn set(&mut self, setting: &str) -> Result<(), String> {
+        self.apply(ComputeSetting::parse(setting)?);
+        Ok(())
+    }
+
+    /// Applies a checked setting.
+    pub fn apply(&mut self, setting: ComputeSetting) {
+        *self.of_mut(setting.tenant_type) = setting.keys;
+    }
+
+    /// The built-in defaults with `settings` applied in order (the operator's and the CLI's
+    /// `--default-compute-quota`).
+    pub fn with(settings: &[ComputeSetting]) -> ComputeDefaults {
+        let mut d = ComputeDefaults::builtin();
+        for s in settings {
+            d.apply(s.clone());
+        }
+        d
+    }
+
+    /// `key=value, ...` of a tenant type, for messages; `none` when it has none.
+    pub fn describe(&self, t: TenantType) -> String {
+        let m = self.of(t);
+        if m.is_empty() {
+            return "none".into();
+        }
+        m.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// One checked `--default-compute-quota` setting: the defaults of one tenant type (empty: none).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ComputeSetting {
+    pub tenant_type: TenantType,
+    pub keys: BTreeMap<String, String>,
+}
+
+impl ComputeSetting {
+    /// `TYPE:KEY=QUANTITY[,KEY=QUANTITY...]` or `TYPE:none`; the error names what is wrong.
+    pub fn parse(setting: &str) -> Result<ComputeSetting, String> {
+        let setting = setting.trim();
         let (ty, rest) = setting
             .split_once(':')
             .ok_or_else(|| format!("{setting:?}: expected TYPE:KEY=QUANTITY,... or TYPE:none"))?;
-        let ty = match ty.trim() {
+        let tenant_type = match ty.trim() {
             "production" => TenantType::Production,
             "staging" => TenantType::Staging,
             "development" => TenantType::Development,
@@ -277,20 +320,7 @@ impl ComputeDefaults {
                 ));
             }
         }
-        *self.of_mut(ty) = keys;
-        Ok(())
-    }
-
-    /// `key=value, ...` of a tenant type, for messages; `none` when it has none.
-    pub fn describe(&self, t: TenantType) -> String {
-        let m = self.of(t);
-        if m.is_empty() {
-            return "none".into();
-        }
-        m.iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        Ok(ComputeSetting { tenant_type, keys })
     }
 }
 

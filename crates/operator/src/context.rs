@@ -109,9 +109,9 @@ pub struct RunArgs {
         long,
         env = "TENANT_OPERATOR_DEFAULT_COMPUTE_QUOTA",
         value_delimiter = ';',
-        value_parser = compute_setting
+        value_parser = tenant_core::presets::ComputeSetting::parse
     )]
-    pub default_compute_quota: Vec<String>,
+    pub default_compute_quota: Vec<tenant_core::presets::ComputeSetting>,
 
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
@@ -233,7 +233,7 @@ impl From<RunArgs> for Config {
             default_priority_class: a.default_priority_class,
             operator_namespace: a.operator_namespace,
             unclaimed_hosts: a.unclaimed_hosts.into(),
-            compute_defaults: compute_defaults(&a.default_compute_quota),
+            compute_defaults: tenant_core::presets::ComputeDefaults::with(&a.default_compute_quota),
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),
@@ -243,23 +243,6 @@ impl From<RunArgs> for Config {
             wait_requeue: Duration::from_secs(2),
         }
     }
-}
-
-/// One `--default-compute-quota` setting, checked on its own.
-fn compute_setting(s: &str) -> Result<String, String> {
-    let s = s.trim();
-    tenant_core::presets::ComputeDefaults::builtin().set(s)?;
-    Ok(s.to_string())
-}
-
-/// The built-in compute defaults with the settings (each already checked) applied in order.
-fn compute_defaults(settings: &[String]) -> tenant_core::presets::ComputeDefaults {
-    let mut d = tenant_core::presets::ComputeDefaults::builtin();
-    for s in settings.iter().filter(|s| !s.is_empty()) {
-        // checked by compute_setting when the arguments were parsed
-        let _ = d.set(s);
-    }
-    d
 }
 
 /// `--default-priority-class`: empty, or a PriorityClass name outside the reserved `system-` ones.

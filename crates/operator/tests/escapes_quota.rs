@@ -18,30 +18,9 @@ use tenant_core::presets::ComputeDefaults;
 /// What the platform sets for staging tenants in this test; the other types keep the built-in.
 const STAGING: &str = "staging:requests.cpu=3,requests.memory=6Gi";
 
-/// A pod that passes Pod Security "restricted" and the strict preset, asking for `resources`
-/// (`null`: none, so the LimitRange fills them in).
+/// A restricted pod asking for `resources` (`null`: none).
 fn pod(name: &str, resources: Value) -> Pod {
-    let mut container = json!({
-        "name": "app",
-        "image": "registry.k8s.io/pause:3.10",
-        "imagePullPolicy": "Always",
-        "securityContext": {
-            "allowPrivilegeEscalation": false,
-            "capabilities": {"drop": ["ALL"]},
-            "appArmorProfile": {"type": "RuntimeDefault"}
-        }
-    });
-    if !resources.is_null() {
-        container["resources"] = resources;
-    }
-    serde_json::from_value(json!({
-        "metadata": {"name": name},
-        "spec": {
-            "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [container]
-        }
-    }))
-    .expect("valid pod JSON")
+    from_json(json!({"metadata": {"name": name}, "spec": restricted_pod_spec(resources)}))
 }
 
 fn cpu(requests: &str, limits: &str) -> Value {

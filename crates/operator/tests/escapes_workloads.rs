@@ -53,22 +53,12 @@ async fn alices_tenant(
     status_namespace(&t)
 }
 
-/// A pod spec that passes Pod Security "restricted" and the strict preset's admission rules.
+/// A restricted pod spec with small requests, naming `priority_class`.
 fn pod_spec(priority_class: Option<&str>) -> Value {
-    let mut spec = json!({
-        "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
-        "containers": [{
-            "name": "app",
-            "image": "registry.k8s.io/pause:3.10",
-            "imagePullPolicy": "Always",
-            "securityContext": {
-                "allowPrivilegeEscalation": false,
-                "capabilities": {"drop": ["ALL"]},
-                "appArmorProfile": {"type": "RuntimeDefault"}
-            },
-            "resources": {"requests": {"cpu": "50m", "memory": "32Mi"}, "limits": {"cpu": "50m", "memory": "32Mi"}}
-        }]
-    });
+    let mut spec = restricted_pod_spec(json!({
+        "requests": {"cpu": "50m", "memory": "32Mi"},
+        "limits": {"cpu": "50m", "memory": "32Mi"}
+    }));
     if let Some(c) = priority_class {
         spec["priorityClassName"] = json!(c);
     }

@@ -126,8 +126,9 @@ impl Context {
 
     /// Whether the cached Tenant is older than this operator's last status write to it. A
     /// reconcile triggered again (by a namespace or child event) before the cache has seen that
-    /// write would compare against the old status and write the same status twice. The write's
-    /// own watch event triggers a reconcile with the fresh object, so the stale one can wait.
+    /// write would compare against the old status and write the same status twice; it looks again
+    /// shortly instead, once the cache has caught up. (Status writes do not trigger reconciles:
+    /// only a new generation does.)
     fn stale(&self, tenant: &Tenant) -> bool {
         let Some(uid) = tenant.metadata.uid.as_deref() else {
             return false;
@@ -240,15 +241,14 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
     result
 }
 
-/// How soon a reconcile that met a stale Tenant cache looks again (the watch event of the status
-/// write normally comes first).
+/// How soon a reconcile that met a stale Tenant cache looks again (the cache normally has the
+/// status write within milliseconds).
 const STALE_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The driver: the steps in order; each hands the next what it found.
 async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     if ctx.stale(tenant) {
-        // our own status write is on its way through the watch and triggers the next reconcile;
-        // the requeue is a safety net only
+        // our own status write is on its way through the watch: look again once it is cached
         return Ok(Action::requeue(STALE_RETRY));
     }
     let mut pass = Pass::new(tenant, ctx)?;

@@ -249,7 +249,7 @@ async fn a_reconcile_on_a_stale_cache_does_not_write_the_status_again() {
     })
     .await;
     // Triggered again (a namespace event) before the cache shows the write: the same version
-    // of the Tenant, with the old status. No request; a short requeue as a safety net.
+    // of the Tenant, with the old status. No request; it looks again shortly.
     let action = run(&t, &ctx, || async {}).await;
     assert_eq!(action, Action::requeue(super::STALE_RETRY));
     assert!(

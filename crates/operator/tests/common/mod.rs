@@ -524,3 +524,25 @@ pub async fn running_tenant(
     let ns = status_namespace(&t)?;
     Ok((t, ns))
 }
+
+/// A pod spec that passes Pod Security "restricted" and the strict preset's admission rules,
+/// asking for `resources` (`null`: none, so the namespace's LimitRange fills them in).
+pub fn restricted_pod_spec(resources: Value) -> Value {
+    let mut spec = serde_json::json!({
+        "securityContext": {"runAsNonRoot": true, "runAsUser": 1000, "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{
+            "name": "app",
+            "image": "registry.k8s.io/pause:3.10",
+            "imagePullPolicy": "Always",
+            "securityContext": {
+                "allowPrivilegeEscalation": false,
+                "capabilities": {"drop": ["ALL"]},
+                "appArmorProfile": {"type": "RuntimeDefault"}
+            }
+        }]
+    });
+    if !resources.is_null() {
+        spec["containers"][0]["resources"] = resources;
+    }
+    spec
+}
