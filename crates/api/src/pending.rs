@@ -124,104 +124,6 @@ use Concern::*;
 
 /// Every field the operator accepts but does not act on yet (or only partly), in spec order.
 pub const PENDING: &[Pending] = &[
-    // services
-    row(
-        "spec.imageTag",
-        Services,
-        "the image tag of every service's Deployment",
-    ),
-    row(
-        "spec.imageRepository",
-        Services,
-        "the image repository of every service's Deployment",
-    ),
-    Pending {
-        default: Some(true),
-        ..partly(
-            "spec.active",
-            Services,
-            "scaling every service to zero when false",
-            "sets phase Suspended when false; no service is scaled",
-        )
-    },
-    row(
-        "spec.deployedAt",
-        Services,
-        "rolling every service out when it changes",
-    ),
-    row(
-        "spec.services",
-        Services,
-        "one Deployment and Service per service",
-    ),
-    row(
-        "spec.serviceSettings",
-        Services,
-        "image, port, replicas, ingress path, resources and environment of each service",
-    ),
-    row(
-        "spec.tenantConfig.features",
-        Services,
-        "`TENANT_FEATURES` and `FEATURE_<NAME>=true` in the services' environment",
-    ),
-    // domain
-    partly(
-        "spec.customDomain",
-        Domain,
-        "an Ingress for this host with TLS",
-        "reserves the host for this tenant (other tenants' Ingresses for it are refused) and opens the tenant's NetworkPolicies to the ingress controller when networkPolicy.ingressEnabled is unset; no Ingress is created",
-    ),
-    row(
-        "spec.ingressTlsSecretName",
-        Domain,
-        "the TLS Secret of the custom domain's Ingress",
-    ),
-    // data
-    row(
-        "spec.mongoURI",
-        Data,
-        "the MongoDB connection in the tenant's connection Secret",
-    ),
-    row(
-        "spec.mongoUsername",
-        Data,
-        "the MongoDB user in the tenant's connection Secret",
-    ),
-    row(
-        "spec.mongoPassword",
-        Data,
-        "the MongoDB password in the tenant's connection Secret",
-    ),
-    row(
-        "spec.mongoPasswordSecretRef",
-        Data,
-        "the MongoDB password in the tenant's connection Secret",
-    ),
-    row(
-        "spec.natsURL",
-        Data,
-        "the NATS connection in the tenant's connection Secret",
-    ),
-    row(
-        "spec.redisURL",
-        Data,
-        "the Redis connection in the tenant's connection Secret",
-    ),
-    row(
-        "spec.redisPassword",
-        Data,
-        "the Redis password in the tenant's connection Secret",
-    ),
-    row(
-        "spec.redisPasswordSecretRef",
-        Data,
-        "the Redis password in the tenant's connection Secret",
-    ),
-    row(
-        "spec.dataIsolation",
-        Data,
-        "the tenant's MongoDB database, NATS subject prefix and Redis key prefix",
-    ),
     // backup
     row(
         "spec.backupConfig",
@@ -289,19 +191,9 @@ pub const PENDING: &[Pending] = &[
         "the namespace's labels for the log pipeline",
     ),
     row(
-        "spec.monitoring.logLevel",
-        Monitoring,
-        "LOG_LEVEL in the services' environment",
-    ),
-    row(
         "spec.monitoring.logRetention",
         Monitoring,
         "the retention of the tenant's logs",
-    ),
-    row(
-        "spec.monitoring.logFormat",
-        Monitoring,
-        "LOG_FORMAT in the services' environment",
     ),
     partly(
         "spec.monitoring.alertingEnabled",
@@ -422,7 +314,11 @@ mod tests {
         assert!(!row.is_set_in(&json!({"spec": {"billing": {"currency": null}}})));
         assert!(!row.is_set_in(&json!({"spec": {"billing": {}}})));
         assert!(!row.is_set_in(&json!({"spec": {}})));
-        let active = find("spec.active").unwrap();
+        // a field whose default is true is set only when false
+        let active = Pending {
+            default: Some(true),
+            ..super::row("spec.active", Services, "scaling")
+        };
         assert!(active.is_set_in(&json!({"spec": {"active": false}})));
         assert!(
             !active.is_set_in(&json!({"spec": {"active": true}})),
@@ -438,8 +334,7 @@ mod tests {
             serde_json::from_value(json!({"properties": {"spec": {"properties": {
                 "backupConfig": {"description": "Backup settings.", "properties": {
                     "schedule": {"description": "When."}
-                }},
-                "serviceSettings": {"description": "Per service.", "additionalProperties": {
+                }, "additionalProperties": {
                     "properties": {"port": {"description": "Port."}}
                 }},
                 "monitoring": {"properties": {"customDashboards": {"items": {
@@ -462,7 +357,7 @@ mod tests {
             format!("When. {NOT_ACTED_ON}")
         );
         assert_eq!(
-            d("/serviceSettings/additionalProperties/properties/port/description"),
+            d("/backupConfig/additionalProperties/properties/port/description"),
             format!("Port. {NOT_ACTED_ON}")
         );
         // A section with some fields acted on is not marked as a whole.

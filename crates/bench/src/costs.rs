@@ -183,6 +183,8 @@ pub async fn request_costs(
             quota: Some(quota),
             active: true,
             shared_policies: true,
+            services: Vec::new(),
+            deployed_at: None,
         })
     };
     let hard = json!({"limits.cpu": "2", "limits.memory": "4Gi", "requests.storage": "20Gi", "services.nodeports": "0"});

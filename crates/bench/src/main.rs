@@ -382,9 +382,13 @@ async fn bare_client(admin: &Client, template: &Tenant, args: &Args) -> Result<T
         .iter()
         .filter(|o| served(o))
         .count();
-    // The same "Ready" as the operator's: applied, and the quota enforced (kube-controller-manager
-    // has filled in status.hard; until then the apiserver refuses the namespace's pods).
+    // The same "Ready" as the operator's: applied, the quota enforced (kube-controller-manager
+    // has filled in status.hard; until then the apiserver refuses the namespace's pods), and
+    // every service's Deployment available.
     let quotas = quota_enforced_watch(admin.clone(), "bare-");
+    let services = template.spec.services.as_ref().map_or(0, Vec::len);
+    let deployments =
+        (services > 0).then(|| deployments_available_watch(admin.clone(), "bare-", services));
     let start = Instant::now();
     let results: Vec<(String, Instant, Duration, u64)> = stream::iter(tenants.iter())
         .map(|t| {
@@ -413,9 +417,18 @@ async fn bare_client(admin: &Client, template: &Tenant, args: &Args) -> Result<T
         .try_collect()
         .await?;
     let applied = start.elapsed();
-    let enforced = quotas
+    let mut enforced = quotas
         .wait_for(args.tenants, Duration::from_secs(args.timeout_seconds))
         .await?;
+    if let Some(d) = deployments {
+        let available = d
+            .wait_for(args.tenants, Duration::from_secs(args.timeout_seconds))
+            .await?;
+        for (ns, at) in available {
+            let e = enforced.entry(ns).or_insert(at);
+            *e = (*e).max(at);
+        }
+    }
     let mut per_tenant = Vec::new();
     let mut last = start;
     for (ns, t0, apply_time, _) in &results {
@@ -494,6 +507,52 @@ fn quota_enforced_watch(client: Client, id_prefix: &'static str) -> QuotaWatch {
     QuotaWatch { rx, task }
 }
 
+/// Records when every one of `per_namespace` Deployments in a tenant namespace is available
+/// (its current template on all its replicas), once per namespace.
+fn deployments_available_watch(
+    client: Client,
+    id_prefix: &'static str,
+    per_namespace: usize,
+) -> QuotaWatch {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let api: Api<k8s_openapi::api::apps::v1::Deployment> = Api::all(client);
+    let task = tokio::spawn(async move {
+        let cfg = watcher::Config::default().labels("shop.pilab.hu/tenant-id");
+        let mut s = watcher(api, cfg).applied_objects().boxed();
+        let mut available: HashMap<String, std::collections::HashSet<String>> = HashMap::new();
+        while let Some(Ok(d)) = s.next().await {
+            let ours = d
+                .labels()
+                .get("shop.pilab.hu/tenant-id")
+                .is_some_and(|id| id.starts_with(id_prefix));
+            if !ours {
+                continue;
+            }
+            let want = d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+            let st = d.status.clone().unwrap_or_default();
+            let done = st.observed_generation >= d.metadata.generation
+                && st.updated_replicas.unwrap_or(0) == want
+                && st.available_replicas.unwrap_or(0) >= want
+                && st.replicas.unwrap_or(0) == want;
+            let ns = d.namespace().unwrap_or_default();
+            let set = available.entry(ns.clone()).or_default();
+            let before = set.len();
+            if done {
+                set.insert(d.name_any());
+            } else {
+                set.remove(&d.name_any());
+            }
+            if before < per_namespace
+                && set.len() == per_namespace
+                && tx.send((ns, Instant::now())).is_err()
+            {
+                break;
+            }
+        }
+    });
+    QuotaWatch { rx, task }
+}
+
 impl QuotaWatch {
     async fn wait_for(mut self, n: usize, timeout: Duration) -> Result<HashMap<String, Instant>> {
         let mut seen = HashMap::new();
@@ -503,8 +562,8 @@ impl QuotaWatch {
                 Ok(Some((ns, at))) => {
                     seen.entry(ns).or_insert(at);
                 }
-                Ok(None) => bail!("the ResourceQuota watch ended"),
-                Err(_) => bail!("only {} of {n} quotas enforced in time", seen.len()),
+                Ok(None) => bail!("the watch ended"),
+                Err(_) => bail!("only {} of {n} namespaces ready in time", seen.len()),
             }
         }
         self.task.abort();

@@ -66,6 +66,10 @@ enum Command {
         /// `TYPE:none`, repeatable. Types not named keep the built-in defaults.
         #[arg(long, value_parser = ComputeSetting::parse)]
         default_compute_quota: Vec<ComputeSetting>,
+        /// The IngressClass of the tenants' Ingresses (as the operator's flag of the same
+        /// name); empty: the cluster's default class.
+        #[arg(long, default_value = "")]
+        ingress_class: String,
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
@@ -150,6 +154,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             default_priority_class,
             operator_namespace,
             default_compute_quota,
+            ingress_class,
             files,
         } => cmd_render(
             &files,
@@ -160,6 +165,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 default_priority_class: &default_priority_class,
                 operator_namespace: &operator_namespace,
                 compute_defaults: &ComputeDefaults::with(&default_compute_quota),
+                ingress_class: &ingress_class,
             },
         ),
         Command::Quota {
@@ -343,7 +349,8 @@ fn cmd_render(files: &[String], no_shared: bool, platform: &BuildContext) -> Res
         if i > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&to_yaml(&o.manifest)?);
+        // Secret values never leave the Tenant files through render.
+        out.push_str(&to_yaml(&o.redacted())?);
     }
     write_stdout(&out)?;
     Ok(ExitCode::SUCCESS)

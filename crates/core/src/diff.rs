@@ -74,6 +74,17 @@ pub fn first_difference(desired: &Value, live: &Value) -> Option<String> {
     walk(desired, Some(live), &mut String::new())
 }
 
+/// [`first_difference`] of an object's manifest, fit for a log line: for a Secret only the path
+/// is named, never the values.
+pub fn describe_difference(desired: &Object, live: &Value) -> Option<String> {
+    let d = first_difference(&desired.manifest, live)?;
+    if desired.kind == "Secret" {
+        let path = d.split(':').next().unwrap_or_default();
+        return Some(format!("{path}: {}", crate::object::REDACTED));
+    }
+    Some(d)
+}
+
 fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,

@@ -3,6 +3,9 @@
 use serde::Serialize;
 use serde_json::Value;
 
+/// What a redacted Secret value reads.
+pub const REDACTED: &str = "<redacted>";
+
 /// One object the operator manages, as the JSON manifest it applies.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Object {
@@ -65,6 +68,22 @@ impl Object {
             namespace: s("/metadata/namespace"),
             manifest,
         }
+    }
+
+    /// The manifest with every value of a Secret's `data` and `stringData` replaced by
+    /// [`REDACTED`]: what may be printed or logged. Other kinds are returned as they are.
+    pub fn redacted(&self) -> Value {
+        let mut m = self.manifest.clone();
+        if self.kind == "Secret" && self.api_version == "v1" {
+            for field in ["data", "stringData"] {
+                if let Some(Value::Object(data)) = m.get_mut(field) {
+                    for v in data.values_mut() {
+                        *v = Value::String(REDACTED.into());
+                    }
+                }
+            }
+        }
+        m
     }
 
     /// `group/version/kind/namespace/name`, unique among one tenant's objects.

@@ -106,6 +106,15 @@ impl Quantity {
         self.0.checked_add(other.0).map(Quantity)
     }
 
+    /// The value in nano-units.
+    pub const fn nanos(self) -> i128 {
+        self.0
+    }
+
+    pub const fn from_nanos(n: i128) -> Quantity {
+        Quantity(n)
+    }
+
     pub fn is_zero(self) -> bool {
         self.0 == 0
     }

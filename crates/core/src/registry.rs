@@ -16,16 +16,18 @@ pub enum Concern {
     Network,
     Rbac,
     Policy,
+    Services,
     Monitoring,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 6] = [
+    pub const ALL: [Concern; 7] = [
         Concern::Namespace,
         Concern::Quota,
         Concern::Network,
         Concern::Rbac,
         Concern::Policy,
+        Concern::Services,
         Concern::Monitoring,
     ];
 
@@ -37,6 +39,7 @@ impl Concern {
             Concern::Network => c::NETWORK_ISOLATED,
             Concern::Rbac => c::RBAC_READY,
             Concern::Policy => c::POLICY_READY,
+            Concern::Services => c::SERVICES_READY,
             Concern::Monitoring => c::MONITORING_READY,
         }
     }
@@ -48,9 +51,9 @@ impl Concern {
     }
 
     /// Whether the concern's condition is always reported (the guardrails), or only when the
-    /// tenant has objects of the concern (integrations such as monitoring).
+    /// tenant has objects of the concern (its services, integrations such as monitoring).
     pub fn always_reported(self) -> bool {
-        !matches!(self, Concern::Monitoring)
+        !matches!(self, Concern::Services | Concern::Monitoring)
     }
 
     /// Words for an object count in a condition message (`"3 monitoring objects applied"`).
@@ -61,6 +64,7 @@ impl Concern {
             Concern::Network => "network objects",
             Concern::Rbac => "RBAC objects",
             Concern::Policy => "policy objects",
+            Concern::Services => "service objects",
             Concern::Monitoring => "monitoring objects",
         }
     }
@@ -196,6 +200,13 @@ pub const KINDS: &[ManagedKind] = &[
     K::new("", "v1", "ServiceAccount", "serviceaccounts", C::Rbac),
     K::new(RBAC, "v1", "Role", "roles", C::Rbac),
     K::new(RBAC, "v1", "RoleBinding", "rolebindings", C::Rbac),
+    K::new("", "v1", "ConfigMap", "configmaps", C::Services),
+    K::new("", "v1", "Secret", "secrets", C::Services),
+    K::new("apps", "v1", "Deployment", "deployments", C::Services),
+    K::new("", "v1", "Service", "services", C::Services),
+    K::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", C::Services),
+    K::new("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", C::Services),
+    K::new("networking.k8s.io", "v1", "Ingress", "ingresses", C::Services),
     K::new("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", C::Monitoring).served_by(Source::Crd),
     // shared, cluster-wide
     K::new(ADMISSION, "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", C::Policy).cluster_scoped().shared(),

@@ -69,6 +69,150 @@ pub struct Progress {
     pub active: bool,
     /// The cluster-wide admission policies (which read the TenantPolicy) are in place.
     pub shared_policies: bool,
+    /// The tenant's services, as their live Deployments report them (spec order).
+    pub services: Vec<ServiceState>,
+    /// `spec.deployedAt`, recorded as `status.lastDeployedAt` once every service rolled it out.
+    pub deployed_at: Option<Time>,
+}
+
+/// How far one service's Deployment is.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ServiceState {
+    pub name: String,
+    /// Replicas the Deployment wants (the HPA's choice when autoscaled).
+    pub desired: i64,
+    /// Replicas available.
+    pub available: i64,
+    /// The Deployment runs its current template on exactly `desired` available replicas.
+    pub complete: bool,
+    /// Why the rollout does not progress (a pod refused by quota or admission, a stalled
+    /// rollout), from the Deployment's conditions.
+    pub problem: Option<String>,
+}
+
+impl ServiceState {
+    /// The state of service `name` from its live Deployment (`None`: not there yet).
+    pub fn of(name: &str, live: Option<&Value>) -> ServiceState {
+        let Some(d) = live else {
+            return ServiceState {
+                name: name.to_string(),
+                ..ServiceState::default()
+            };
+        };
+        let int = |p: &str| d.pointer(p).and_then(Value::as_i64);
+        let desired = int("/spec/replicas").unwrap_or(1);
+        let available = int("/status/availableReplicas").unwrap_or(0);
+        let observed = int("/status/observedGeneration").unwrap_or(0)
+            >= int("/metadata/generation").unwrap_or(1);
+        let complete = observed
+            && int("/status/updatedReplicas").unwrap_or(0) == desired
+            && int("/status/replicas").unwrap_or(0) == desired
+            && available >= desired;
+        let conditions = d
+            .pointer("/status/conditions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let text = |c: &Value, k: &str| c.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let problem = conditions.iter().find_map(|c| {
+            match (
+                text(c, "type").as_str(),
+                text(c, "status").as_str(),
+                text(c, "reason").as_str(),
+            ) {
+                ("ReplicaFailure", "True", reason) => {
+                    Some(format!("{reason}: {}", text(c, "message")))
+                }
+                ("Progressing", "False", "ProgressDeadlineExceeded") => {
+                    Some(format!("rollout stalled: {}", text(c, "message")))
+                }
+                _ => None,
+            }
+        });
+        ServiceState {
+            name: name.to_string(),
+            desired,
+            available,
+            complete: complete && problem.is_none(),
+            problem: if complete { None } else { problem },
+        }
+    }
+}
+
+/// `status.servicesReady`: services whose rollout is complete over all services.
+pub fn services_ready(services: &[ServiceState]) -> Option<String> {
+    (!services.is_empty()).then(|| {
+        format!(
+            "{}/{}",
+            services.iter().filter(|s| s.complete).count(),
+            services.len()
+        )
+    })
+}
+
+/// The ServicesReady condition, when the tenant has services.
+fn services_condition(p: &Progress) -> Option<Cond> {
+    let all = &p.services;
+    if all.is_empty() {
+        return None;
+    }
+    let ready = services_ready(all).unwrap_or_default();
+    let names = |f: &dyn Fn(&ServiceState) -> bool| {
+        all.iter()
+            .filter(|s| f(s))
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !p.active {
+        return Some(if all.iter().all(|s| s.complete) {
+            Cond::new(
+                c::SERVICES_READY,
+                true,
+                "Suspended",
+                format!(
+                    "{} scaled to zero (spec.active=false)",
+                    plural(all.len(), "service")
+                ),
+            )
+        } else {
+            Cond::new(
+                c::SERVICES_READY,
+                false,
+                "ScalingDown",
+                format!("scaling to zero: {}", names(&|s| !s.complete)),
+            )
+        });
+    }
+    let problems: Vec<String> = all
+        .iter()
+        .filter_map(|s| s.problem.as_ref().map(|m| format!("{}: {m}", s.name)))
+        .collect();
+    Some(if !problems.is_empty() {
+        Cond::new(
+            c::SERVICES_READY,
+            false,
+            "RolloutStalled",
+            format!("{ready} available; {}", problems.join("; ")),
+        )
+    } else if all.iter().all(|s| s.complete) {
+        Cond::new(
+            c::SERVICES_READY,
+            true,
+            "Available",
+            format!("{ready} available"),
+        )
+    } else {
+        Cond::new(
+            c::SERVICES_READY,
+            false,
+            "RollingOut",
+            format!(
+                "{ready} available; rolling out: {}",
+                names(&|s| !s.complete)
+            ),
+        )
+    })
 }
 
 /// What a reconcile concluded.
@@ -82,6 +226,8 @@ pub enum Outcome {
     BuildFailed { message: String },
     /// The namespace exists and is not ours.
     Conflict { namespace: String, holder: String },
+    /// An older Tenant holds the custom domain (or one overlapping it): nothing was applied.
+    DomainConflict { domain: String, holder: String },
     /// Our namespace from an earlier incarnation is still being deleted.
     NamespaceTerminating { namespace: String },
     /// An apply or delete failed.
@@ -189,6 +335,18 @@ pub fn conditions(outcome: &Outcome) -> (Phase, Vec<Cond>) {
                     Cond::new(c::READY, false, "NamespaceConflict", msg.clone()),
                     spec_ok,
                     Cond::new(c::NAMESPACE_READY, false, "NamespaceConflict", msg),
+                ],
+            )
+        }
+        Outcome::DomainConflict { domain, holder } => {
+            let msg = format!(
+                "customDomain {domain} is already held by {holder}, an older Tenant; nothing was applied for this Tenant: choose another domain, or remove it from the other Tenant"
+            );
+            (
+                Phase::Failed,
+                vec![
+                    Cond::new(c::READY, false, "DomainConflict", msg.clone()),
+                    spec_ok,
                 ],
             )
         }
@@ -369,9 +527,16 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
     conds.push(net);
     conds.push(rbac);
     conds.push(policy);
+    let services = services_condition(p);
+    if let Some(s) = &services {
+        conds.push(s.clone());
+    }
 
     // Integrations: a condition only when the tenant has objects of that concern.
-    for concern in Concern::ALL.into_iter().filter(|c| !c.always_reported()) {
+    for concern in Concern::ALL
+        .into_iter()
+        .filter(|c| !c.always_reported() && *c != Concern::Services)
+    {
         let of_concern = |kind: &str| registry::by_kind(kind).map(|k| k.concern) == Some(concern);
         let n: usize = p
             .kinds
@@ -421,6 +586,16 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
             Phase::Provisioning,
             Cond::new(c::READY, false, &b.reason, b.message.clone()),
         ),
+        None if p.active && services.as_ref().is_some_and(|s| !s.status) => {
+            let s = services
+                .as_ref()
+                .map(|s| (s.reason.clone(), s.message.clone()));
+            let (reason, message) = s.unwrap_or_default();
+            (
+                Phase::Deployment,
+                Cond::new(c::READY, false, &reason, message),
+            )
+        }
         None if !p.active => (
             Phase::Suspended,
             Cond::new(
@@ -514,6 +689,7 @@ pub fn desired_status(
         Outcome::Conflict { .. } | Outcome::InvalidSpec { .. } | Outcome::BuildFailed { .. } => {
             None
         }
+        Outcome::DomainConflict { .. } => current.and_then(|s| s.namespace.clone()),
         Outcome::Cleaning { namespace } => namespace.clone(),
     };
     // The namespace's uid stays recorded through every outcome but a conflict (an invalid spec
@@ -534,6 +710,23 @@ pub fn desired_status(
         }
         _ => current.and_then(|s| s.quota.clone()),
     };
+    // Services: what the live Deployments report; an outcome that did not look at them keeps
+    // what was recorded.
+    let (services_ready, last_deployed_at) = match outcome {
+        Outcome::Applied(p) => {
+            let done = !p.services.is_empty() && p.services.iter().all(|s| s.complete);
+            let last = if done && p.active && p.deployed_at.is_some() {
+                p.deployed_at.clone()
+            } else {
+                current.and_then(|s| s.last_deployed_at.clone())
+            };
+            (services_ready(&p.services), last)
+        }
+        _ => (
+            current.and_then(|s| s.services_ready.clone()),
+            current.and_then(|s| s.last_deployed_at.clone()),
+        ),
+    };
     TenantStatus {
         phase: Some(phase),
         observed_generation: generation,
@@ -542,6 +735,8 @@ pub fn desired_status(
         isolation_level: Some(crate::Effective::of(tenant).isolation.level),
         conditions: Some(merge_conditions(&old_conds, &conds, generation, now)),
         quota,
+        services_ready,
+        last_deployed_at,
         ..TenantStatus::default()
     }
 }
@@ -565,6 +760,8 @@ pub fn owned_by_reconcile(status: &TenantStatus) -> TenantStatus {
         isolation_level: status.isolation_level,
         conditions: (!conditions.is_empty()).then_some(conditions),
         quota: status.quota.clone(),
+        services_ready: status.services_ready.clone(),
+        last_deployed_at: status.last_deployed_at.clone(),
         ..TenantStatus::default()
     }
 }
@@ -622,6 +819,8 @@ mod tests {
             quota: Some(rq),
             active: true,
             shared_policies: true,
+            services: Vec::new(),
+            deployed_at: None,
         }
     }
 
@@ -817,5 +1016,87 @@ mod tests {
         let s = "é".repeat(600);
         let t = truncate(&s, 1024);
         assert!(t.len() <= 1024 && t.ends_with("..."));
+    }
+
+    fn deployment(replicas: i64, available: i64, conditions: Value) -> Value {
+        json!({
+            "metadata": {"generation": 2},
+            "spec": {"replicas": replicas},
+            "status": {"observedGeneration": 2, "replicas": replicas, "updatedReplicas": replicas,
+                       "availableReplicas": available, "conditions": conditions},
+        })
+    }
+
+    #[test]
+    fn services_hold_running_until_every_one_is_available() {
+        let ok = deployment(2, 2, json!([]));
+        let rolling = deployment(2, 1, json!([]));
+        let mut p = progress(true);
+        p.services = vec![
+            ServiceState::of("api", Some(&ok)),
+            ServiceState::of("web", Some(&rolling)),
+        ];
+        let (phase, conds) = conditions(&Outcome::Applied(p.clone()));
+        assert_eq!(phase, Phase::Deployment);
+        assert_eq!(conds[0].reason, "RollingOut");
+        assert!(
+            conds[0].message.contains("1/2 available"),
+            "{}",
+            conds[0].message
+        );
+        assert!(conds[0].message.contains("web"), "{}", conds[0].message);
+
+        p.services[1] = ServiceState::of("web", Some(&ok));
+        p.deployed_at = Some(ts(100));
+        let (phase, conds) = conditions(&Outcome::Applied(p.clone()));
+        assert_eq!(phase, Phase::Running);
+        assert!(
+            conds
+                .iter()
+                .any(|c| c.type_ == c::SERVICES_READY && c.status)
+        );
+        let st = desired_status(&tenant(), None, &Outcome::Applied(p), &ts(1));
+        assert_eq!(st.services_ready.as_deref(), Some("2/2"));
+        assert_eq!(st.last_deployed_at, Some(ts(100)));
+    }
+
+    #[test]
+    fn a_refused_pod_stalls_the_rollout_naming_the_service_and_cause() {
+        let refused = deployment(
+            1,
+            0,
+            json!([{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                    "message": "pods \"web-1\" is forbidden: exceeded quota: tenant-quota"}]),
+        );
+        let mut p = progress(true);
+        p.services = vec![ServiceState::of("web", Some(&refused))];
+        let (phase, conds) = conditions(&Outcome::Applied(p));
+        assert_eq!(phase, Phase::Deployment);
+        assert!(!conds[0].status);
+        assert_eq!(conds[0].reason, "RolloutStalled");
+        assert!(
+            conds[0].message.contains("web: FailedCreate")
+                && conds[0].message.contains("exceeded quota"),
+            "{}",
+            conds[0].message
+        );
+    }
+
+    #[test]
+    fn an_inactive_tenant_is_suspended_once_scaled_down() {
+        let mut p = progress(true);
+        p.active = false;
+        p.services = vec![ServiceState::of("web", Some(&deployment(0, 0, json!([]))))];
+        let (phase, conds) = conditions(&Outcome::Applied(p.clone()));
+        assert_eq!(phase, Phase::Suspended);
+        let s = conds.iter().find(|c| c.type_ == c::SERVICES_READY).unwrap();
+        assert_eq!((s.status, s.reason.as_str()), (true, "Suspended"));
+        let mut draining = deployment(0, 0, json!([]));
+        draining["status"]["replicas"] = json!(1);
+        p.services = vec![ServiceState::of("web", Some(&draining))];
+        let (phase, conds) = conditions(&Outcome::Applied(p));
+        assert_eq!(phase, Phase::Suspended);
+        let s = conds.iter().find(|c| c.type_ == c::SERVICES_READY).unwrap();
+        assert_eq!((s.status, s.reason.as_str()), (false, "ScalingDown"));
     }
 }

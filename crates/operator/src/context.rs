@@ -113,6 +113,11 @@ pub struct RunArgs {
     )]
     pub default_compute_quota: Vec<tenant_core::presets::ComputeSetting>,
 
+    /// The IngressClass of the tenants' Ingresses (spec.ingressClassName); empty: the
+    /// cluster's default IngressClass.
+    #[arg(long, env = "TENANT_OPERATOR_INGRESS_CLASS", default_value = "")]
+    pub ingress_class: String,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -156,6 +161,7 @@ impl Config {
             default_priority_class: &self.default_priority_class,
             operator_namespace: &self.operator_namespace,
             compute_defaults: &self.compute_defaults,
+            ingress_class: &self.ingress_class,
         }
     }
 }
@@ -176,6 +182,8 @@ pub struct Config {
     pub operator_namespace: String,
     /// The compute quota of strict and standard tenants that set none.
     pub compute_defaults: tenant_core::presets::ComputeDefaults,
+    /// The IngressClass of the tenants' Ingresses (empty: the cluster default).
+    pub ingress_class: String,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -206,6 +214,7 @@ impl Config {
             operator_namespace: tenant_core::build::DEFAULT_OPERATOR_NAMESPACE.into(),
             unclaimed_hosts: Default::default(),
             compute_defaults: Default::default(),
+            ingress_class: String::new(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -234,6 +243,7 @@ impl From<RunArgs> for Config {
             operator_namespace: a.operator_namespace,
             unclaimed_hosts: a.unclaimed_hosts.into(),
             compute_defaults: tenant_core::presets::ComputeDefaults::with(&a.default_compute_quota),
+            ingress_class: a.ingress_class,
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),

@@ -28,7 +28,7 @@ pub use namespace::NamespaceConfig;
 pub use network::{NetworkPolicySpec, PodsInNamespaces};
 pub use quota::QuotaSpec;
 pub use rbac::{RbacSpec, RoleRules};
-pub use services::ServiceSettings;
+pub use services::{Autoscaling, Probes, ServiceSettings};
 
 use crate::common::{BackupConfig, ResourceLimits, SecretKeyRef};
 use crate::status::{CostSummary, Phase, QuotaSummary};

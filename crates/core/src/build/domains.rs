@@ -78,11 +78,13 @@ pub fn claims<T: Borrow<Tenant>>(tenants: &[T]) -> BTreeMap<String, String> {
         .filter(|t| t.spec.custom_domain.as_deref().is_some_and(valid_domain))
         .collect();
     ordered.sort_by(|a, b| {
-        let age = |t: &Tenant| t.metadata.creation_timestamp.clone().map(|c| c.0);
-        age(a)
-            .cmp(&age(b))
-            .then_with(|| a.metadata.namespace.cmp(&b.metadata.namespace))
-            .then_with(|| a.metadata.name.cmp(&b.metadata.name))
+        if older(a, b) {
+            std::cmp::Ordering::Less
+        } else if older(b, a) {
+            std::cmp::Ordering::Greater
+        } else {
+            std::cmp::Ordering::Equal
+        }
     });
     let mut out: BTreeMap<String, String> = BTreeMap::new();
     for t in ordered {
@@ -98,6 +100,51 @@ pub fn claims<T: Borrow<Tenant>>(tenants: &[T]) -> BTreeMap<String, String> {
         }
     }
     out
+}
+
+/// Whether `a` was created before `b` (ties broken by namespace and name), the order in which
+/// Tenants claim domains.
+fn older(a: &Tenant, b: &Tenant) -> bool {
+    let age = |t: &Tenant| t.metadata.creation_timestamp.clone().map(|c| c.0);
+    age(a)
+        .cmp(&age(b))
+        .then_with(|| a.metadata.namespace.cmp(&b.metadata.namespace))
+        .then_with(|| a.metadata.name.cmp(&b.metadata.name))
+        .is_lt()
+}
+
+/// The oldest other Tenant (not being deleted) whose `customDomain` overlaps `tenant`'s and that
+/// is older than `tenant`: it holds the domain, and `tenant` may not publish it (its Ingress
+/// would fight the holder's for the same host). `None` when `tenant` holds its domain or has
+/// none.
+pub fn holder<'a>(
+    tenant: &Tenant,
+    others: impl IntoIterator<Item = &'a Tenant>,
+) -> Option<&'a Tenant> {
+    let mine = key(tenant
+        .spec
+        .custom_domain
+        .as_deref()
+        .filter(|d| valid_domain(d))?);
+    others
+        .into_iter()
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+        // strictly older: never the Tenant itself
+        .filter(|o| older(o, tenant))
+        .filter(|o| {
+            o.spec
+                .custom_domain
+                .as_deref()
+                .filter(|d| valid_domain(d))
+                .is_some_and(|d| overlaps(&key(d), &mine))
+        })
+        .min_by(|a, b| {
+            if older(a, b) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            }
+        })
 }
 
 /// A lower-case DNS name, optionally `*.`-prefixed (the CRD's rule; anything else is skipped,
@@ -177,6 +224,25 @@ mod tests {
         assert_eq!(c.get("a.b.example.org").map(String::as_str), Some("sub"));
         assert_eq!(c.get("other.net").map(String::as_str), Some("other"));
         assert_eq!(c.len(), 3);
+    }
+
+    #[test]
+    fn the_younger_of_two_tenants_on_one_domain_has_a_holder() {
+        let a = tenant("a", "shop.example.com", 10);
+        let b = tenant("b", "shop.example.com", 20);
+        let w = tenant("w", "*.example.com", 30);
+        let all = [a.clone(), b.clone(), w.clone()];
+        assert!(holder(&a, &all).is_none());
+        assert_eq!(
+            holder(&b, &all).map(|t| t.spec.tenant_id.as_str()),
+            Some("a")
+        );
+        assert_eq!(
+            holder(&w, &all).map(|t| t.spec.tenant_id.as_str()),
+            Some("a")
+        );
+        let other = tenant("c", "other.example.org", 5);
+        assert!(holder(&other, &all).is_none());
     }
 
     #[test]

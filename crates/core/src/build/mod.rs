@@ -6,8 +6,10 @@
 //! the tenant's common labels, so the operator can list what it manages and delete what the
 //! spec no longer wants.
 
+pub mod config;
 pub mod domains;
 pub mod finalizer;
+pub mod ingress;
 pub mod limits;
 pub mod monitoring;
 pub mod namespace;
@@ -15,6 +17,7 @@ pub mod network;
 pub mod policy;
 pub mod quota;
 pub mod rbac;
+pub mod services;
 
 use crate::object::{Object, ObjectError};
 use crate::presets::{ComputeDefaults, Effective};
@@ -35,6 +38,8 @@ pub struct BuildContext<'a> {
     pub operator_namespace: &'a str,
     /// The compute quota of strict and standard tenants whose spec bounds no cpu or memory.
     pub compute_defaults: &'a ComputeDefaults,
+    /// The IngressClass of the tenants' Ingresses; empty: the cluster's default class.
+    pub ingress_class: &'a str,
 }
 
 /// The built-in compute defaults, for callers that set none.
@@ -68,6 +73,7 @@ impl Default for BuildContext<'_> {
             default_priority_class: "",
             operator_namespace: DEFAULT_OPERATOR_NAMESPACE,
             compute_defaults: &BUILTIN_COMPUTE_DEFAULTS,
+            ingress_class: "",
         }
     }
 }
@@ -95,7 +101,9 @@ impl BuildError {
 /// Every object of one tenant, in apply order: the namespace, then its guardrails (admission
 /// parameters, quota, limits, network policies), and only then the access grants (service
 /// accounts, roles, bindings), so no tenant user ever holds access to an unguarded namespace;
-/// then the integrations (the alert rule), whose kinds a cluster may not serve.
+/// then the tenant's services (configuration, Deployments, Services, disruption budgets,
+/// autoscalers, the Ingress), which the guardrails already constrain when their pods are
+/// created; then the integrations (the alert rule), whose kinds a cluster may not serve.
 pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
     let eff = Effective::of(tenant);
     let mut out = vec![namespace::build(tenant, &eff, ctx)?];
@@ -104,6 +112,7 @@ pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>
     out.extend(limits::build(tenant, &eff, ctx)?);
     out.extend(network::build(tenant, &eff, ctx)?);
     out.extend(rbac::build(tenant, &eff, ctx)?);
+    out.extend(services::build(tenant, &eff, ctx)?);
     out.extend(monitoring::build(tenant, &eff, ctx)?);
     Ok(out)
 }

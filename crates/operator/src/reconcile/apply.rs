@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 use tenant_core::Object;
 use tenant_core::claim::Claim;
-use tenant_core::diff::{first_difference, is_subset, needs_replace};
+use tenant_core::diff::{describe_difference, is_subset, needs_replace};
 use tracing::{debug, info, warn};
 
 use super::build::Desired;
@@ -147,7 +147,7 @@ async fn ensure(
         if is_subset(&obj.manifest, l) {
             return Ok((Change::Unchanged, live));
         }
-        debug!(kind = %obj.kind, name = %obj.name, difference = ?first_difference(&obj.manifest, l), "live object differs");
+        debug!(kind = %obj.kind, name = %obj.name, difference = ?describe_difference(obj, l), "live object differs");
         if needs_replace(obj, l)
             && let Some(r) = live_ref(obj, l)
         {

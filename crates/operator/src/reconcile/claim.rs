@@ -135,6 +135,18 @@ impl NamespaceLocks {
     }
 }
 
+/// An older Tenant holds the custom domain: `Ready=False, DomainConflict`, nothing applied, and
+/// a look again later (the holder's changes do not trigger this Tenant).
+pub fn domain_conflict(domain: String, holder: String) -> Refusal {
+    Refusal {
+        message: format!("customDomain {domain} is held by {holder}; nothing was applied"),
+        outcome: Box::new(Outcome::DomainConflict { domain, holder }),
+        reason: "DomainConflict",
+        action: "Claim",
+        then: Action::requeue(CONFLICT_RECHECK),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

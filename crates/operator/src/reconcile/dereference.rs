@@ -1,8 +1,9 @@
 //! Dereference: what the Tenant's spec refers to, read from the watched state (no request).
 //!
 //! Today that is the other Tenants the builders need: those this Tenant grants cross-tenant
-//! access to, and the other environments of the same tenantId. Passing only these (not the
-//! whole store) keeps a reconcile O(1) in the number of Tenants.
+//! access to, and the other environments of the same tenantId (passing only these, not the
+//! whole store, keeps the builders O(1) in the number of Tenants); and the older Tenant that
+//! holds this Tenant's custom domain, if any (one pass over the cached Tenants).
 
 use std::collections::HashSet;
 
@@ -13,6 +14,8 @@ use super::Pass;
 /// What the spec refers to.
 pub struct Refs {
     pub related: Vec<Tenant>,
+    /// `(domain, holder)` when an older Tenant holds this Tenant's custom domain.
+    pub domain_holder: Option<(String, String)>,
 }
 
 pub fn run(pass: &Pass<'_>) -> Refs {
@@ -26,10 +29,21 @@ pub fn run(pass: &Pass<'_>) -> Refs {
             .collect(),
         _ => HashSet::new(),
     };
-    let related = pass
-        .ctx
-        .tenants
-        .state()
+    let all = pass.ctx.tenants.state();
+    let domain_holder =
+        tenant_core::build::domains::holder(tenant, all.iter().map(|t| &**t)).map(|h| {
+            (
+                tenant.spec.custom_domain.clone().unwrap_or_default(),
+                format!(
+                    "Tenant {}/{} (tenantId {}, customDomain {})",
+                    h.metadata.namespace.as_deref().unwrap_or(""),
+                    h.metadata.name.as_deref().unwrap_or(""),
+                    h.spec.tenant_id,
+                    h.spec.custom_domain.as_deref().unwrap_or("")
+                ),
+            )
+        });
+    let related = all
         .iter()
         .filter(|t| t.metadata.uid != tenant.metadata.uid)
         .filter(|t| {
@@ -37,5 +51,8 @@ pub fn run(pass: &Pass<'_>) -> Refs {
         })
         .map(|t| (**t).clone())
         .collect();
-    Refs { related }
+    Refs {
+        related,
+        domain_holder,
+    }
 }

@@ -264,6 +264,9 @@ async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     if let Err(refusal) = validate::run(&pass) {
         return status::refuse(&mut pass, refusal).await;
     }
+    if let Some((domain, holder)) = refs.domain_holder.clone() {
+        return status::refuse(&mut pass, claim::domain_conflict(domain, holder)).await;
+    }
     let desired = match build::run(&pass, &refs) {
         Ok(d) => d,
         Err(refusal) => return status::refuse(&mut pass, refusal).await,

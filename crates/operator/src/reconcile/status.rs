@@ -11,7 +11,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use serde_json::{Value, json};
 use tenant_api::{Tenant, labels};
-use tenant_core::status::{self, Outcome, Progress};
+use tenant_core::status::{self, Outcome, Progress, ServiceState};
 use tracing::info;
 
 use super::apply::Applied;
@@ -135,6 +135,13 @@ pub async fn applied(
         quota,
         active: pass.tenant.spec.active,
         shared_policies: pass.ctx.shared.ok(),
+        services: desired
+            .objects
+            .iter()
+            .filter(|o| o.kind == "Deployment")
+            .map(|o| ServiceState::of(&o.name, applied.live.get(&o.key())))
+            .collect(),
+        deployed_at: pass.tenant.spec.deployed_at.clone(),
     };
     write(pass, &Outcome::Applied(progress)).await?;
     Ok(Action::requeue(pass.ctx.config.resync))

@@ -114,6 +114,24 @@ async fn install(client: &Client) -> Result<()> {
                 let text = std::fs::read_to_string(repo_path(&format!("deploy/operator/{file}")))?;
                 apply_yaml(client, &text, None).await?;
             }
+            // The domain map the ingress-hosts policy reads. A cluster-wide operator keeps it;
+            // the tests' operators are scoped to their namespaces and do not, so without this
+            // every Ingress (the operator's own included) would be refused for want of it.
+            // Created only when absent: a test's cluster-wide operator takes it over.
+            let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(
+                client.clone(),
+                tenant_core::build::DEFAULT_OPERATOR_NAMESPACE,
+            );
+            let map: k8s_openapi::api::core::v1::ConfigMap =
+                serde_json::from_value(serde_json::json!({
+                    "metadata": {"name": tenant_core::build::domains::CONFIG_MAP},
+                    "data": {tenant_core::build::domains::UNCLAIMED_KEY: "allow"},
+                }))?;
+            match maps.create(&PostParams::default(), &map).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 409 => {}
+                Err(e) => return Err(e.into()),
+            }
             Ok::<(), anyhow::Error>(())
         })
         .await?;

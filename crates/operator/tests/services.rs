@@ -1,0 +1,444 @@
+//! The tenant's services on the local control plane (kwok runs their pods, so Deployments become
+//! Available): the shop example runs with its Deployments, Services, Ingress and configuration;
+//! hibernation scales to zero and back; `deployedAt` rolls out; an HPA owns the replicas and a
+//! resync writes nothing; two Tenants on one domain; strict isolation admits the services, and an
+//! image outside the allowed registries is reported, not retried hot.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Result, ensure};
+use common::*;
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use k8s_openapi::api::networking::v1::Ingress;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use kube::api::{Api, ListParams, Patch, PatchParams};
+use serde_json::json;
+use tenant_api::{
+    Autoscaling, IsolationLevel, IsolationSpec, Phase, ServiceSettings, Tenant, TenantType,
+    condition as c,
+};
+use testenv::poll_until;
+
+fn available(d: &Deployment) -> i32 {
+    d.status
+        .as_ref()
+        .and_then(|s| s.available_replicas)
+        .unwrap_or(0)
+}
+
+fn replicas(d: &Deployment) -> Option<i32> {
+    d.spec.as_ref().and_then(|s| s.replicas)
+}
+
+/// Waits until the namespace runs `n` pods of `service` (kwok marks them Running).
+async fn wait_pods(h: &Harness, ns: &str, service: &str, n: usize) -> Result<()> {
+    let pods: Api<Pod> = Api::namespaced(h.admin.clone(), ns);
+    let lp = ListParams::default().labels(&format!("app.kubernetes.io/name={service}"));
+    poll_until(&format!("{n} pods of {service}"), TIMEOUT, || {
+        let (pods, lp) = (pods.clone(), lp.clone());
+        async move {
+            let list = pods.list(&lp).await.map_err(|e| e.to_string())?;
+            let live = list
+                .items
+                .iter()
+                .filter(|p| p.metadata.deletion_timestamp.is_none())
+                .count();
+            if live == n {
+                Ok(())
+            } else {
+                Err(format!("{live} pods"))
+            }
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+async fn patch_spec(h: &Harness, name: &str, spec: serde_json::Value) -> Result<()> {
+    h.tenants()
+        .patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({ "spec": spec })),
+        )
+        .await?;
+    Ok(())
+}
+
+/// The example shop runs: 4 Deployments Available, 4 Services, the Ingress for its domain with
+/// its TLS Secret, its features in the ConfigMap; `status.servicesReady` says 4/4. A resync then
+/// writes nothing.
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn the_shop_example_runs_on_its_domain() -> Result<()> {
+    let h = Harness::new("svc-shop").await?;
+    let op = h.start_operator().await?;
+    let t = h
+        .example("customer-shop-1.yaml")?
+        .into_iter()
+        .next()
+        .unwrap();
+    let name = t.name_any();
+    h.create(&t).await?;
+    let t = h.wait_phase(&name, Phase::Running).await?;
+    let ns = status_namespace(&t)?;
+    let st = t.status.clone().unwrap_or_default();
+    ensure!(
+        st.services_ready.as_deref() == Some("4/4"),
+        "servicesReady {:?}: {}",
+        st.services_ready,
+        conditions(&t)
+    );
+    let services_ready = condition(&t, c::SERVICES_READY).expect("ServicesReady");
+    ensure!(services_ready.status == "True", "{}", conditions(&t));
+
+    let deployments: Api<Deployment> = Api::namespaced(h.admin.clone(), &ns);
+    let mut names = Vec::new();
+    for d in deployments.list(&Default::default()).await?.items {
+        ensure!(available(&d) >= 1, "{} not available", d.name_any());
+        let image = d
+            .spec
+            .as_ref()
+            .unwrap()
+            .template
+            .spec
+            .as_ref()
+            .unwrap()
+            .containers[0]
+            .image
+            .clone()
+            .unwrap_or_default();
+        ensure!(
+            image == format!("ghcr.io/pilab-hu/pishop/{}:v1.2.3", d.name_any()),
+            "{image}"
+        );
+        names.push(d.name_any());
+    }
+    names.sort();
+    ensure!(
+        names == ["api", "frontend", "scheduler", "worker"],
+        "{names:?}"
+    );
+    let services: Api<Service> = Api::namespaced(h.admin.clone(), &ns);
+    ensure!(services.list(&Default::default()).await?.items.len() == 4);
+
+    let ingress: Ingress = Api::namespaced(h.admin.clone(), &ns)
+        .get("tenant-ingress")
+        .await?;
+    let spec = ingress.spec.unwrap();
+    let rule = &spec.rules.as_ref().unwrap()[0];
+    ensure!(rule.host.as_deref() == Some("shop.customer.com"));
+    let paths: BTreeMap<String, String> = rule
+        .http
+        .as_ref()
+        .unwrap()
+        .paths
+        .iter()
+        .map(|p| {
+            (
+                p.path.clone().unwrap_or_default(),
+                p.backend.service.as_ref().unwrap().name.clone(),
+            )
+        })
+        .collect();
+    ensure!(
+        paths
+            == BTreeMap::from([
+                ("/".to_string(), "frontend".to_string()),
+                ("/api".to_string(), "api".to_string())
+            ]),
+        "{paths:?}"
+    );
+    let tls = &spec.tls.unwrap()[0];
+    ensure!(tls.secret_name.as_deref() == Some("customer-shop-tls"));
+
+    let cm: ConfigMap = Api::namespaced(h.admin.clone(), &ns)
+        .get("tenant-config")
+        .await?;
+    let data = cm.data.unwrap();
+    ensure!(
+        data["TENANT_FEATURES"] == "advanced-analytics,custom-themes,api-access",
+        "{data:?}"
+    );
+    for f in [
+        "FEATURE_ADVANCED_ANALYTICS",
+        "FEATURE_CUSTOM_THEMES",
+        "FEATURE_API_ACCESS",
+    ] {
+        ensure!(data.get(f).map(String::as_str) == Some("true"), "{f}");
+    }
+
+    // A resync with everything running writes nothing.
+    let since = jiff::Timestamp::now();
+    let before = op.metrics.writes_total();
+    op.stop().await?;
+    let op2 = h
+        .start_operator_with(|c| c.resync = Duration::from_secs(3))
+        .await?;
+    op2.wait_ready().await?;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let writes = op2.metrics.writes_total();
+    let audited = operator_writes_since(h.cp, since, std::slice::from_ref(&ns))?;
+    ensure!(
+        writes == 0 && audited.is_empty(),
+        "a resync of a running shop wrote: {writes} (metric, {before} before), audit: {audited:?}"
+    );
+    h.teardown().await?;
+    op2.stop().await
+}
+
+fn one_service(t: &mut Tenant, settings: ServiceSettings) {
+    t.spec.tenant_type = TenantType::Staging;
+    t.spec.image_tag = Some("1.0.0".into());
+    t.spec.services = Some(vec!["web".into()]);
+    t.spec.service_settings = Some(BTreeMap::from([("web".to_string(), settings)]));
+}
+
+/// `active: false` scales the service to zero (phase Suspended), `true` brings it back;
+/// a new `deployedAt` makes a new ReplicaSet and is recorded once rolled out.
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn hibernation_and_rollouts() -> Result<()> {
+    let h = Harness::new("svc-sleep").await?;
+    let op = h.start_operator().await?;
+    let (t, ns) = running_tenant(&h, "sleep", |t| {
+        one_service(
+            t,
+            ServiceSettings {
+                replicas: Some(2),
+                ..Default::default()
+            },
+        )
+    })
+    .await?;
+    let name = t.name_any();
+    wait_pods(&h, &ns, "web", 2).await?;
+    let deployments: Api<Deployment> = Api::namespaced(h.admin.clone(), &ns);
+    ensure!(replicas(&deployments.get("web").await?) == Some(2));
+
+    patch_spec(&h, &name, json!({"active": false})).await?;
+    h.wait_phase(&name, Phase::Suspended).await?;
+    ensure!(replicas(&deployments.get("web").await?) == Some(0));
+    wait_pods(&h, &ns, "web", 0).await?;
+    poll_until("ServicesReady Suspended", TIMEOUT, || {
+        let h = &h;
+        let name = name.clone();
+        async move {
+            let t = h.get(&name).await.map_err(|e| e.to_string())?;
+            match condition(&t, c::SERVICES_READY) {
+                Some(s) if s.reason == "Suspended" && s.status == "True" => Ok(()),
+                _ => Err(conditions(&t)),
+            }
+        }
+    })
+    .await?;
+    // namespace, configuration and guardrails stay
+    ensure!(h.namespace(&ns).await?.is_some());
+    Api::<ConfigMap>::namespaced(h.admin.clone(), &ns)
+        .get("tenant-config")
+        .await?;
+
+    patch_spec(&h, &name, json!({"active": true})).await?;
+    h.wait_phase(&name, Phase::Running).await?;
+    wait_pods(&h, &ns, "web", 2).await?;
+
+    let rs: Api<ReplicaSet> = Api::namespaced(h.admin.clone(), &ns);
+    let before = rs.list(&Default::default()).await?.items.len();
+    // whole seconds: metav1.Time has no finer resolution
+    let at = Time(jiff::Timestamp::from_second(
+        jiff::Timestamp::now().as_second(),
+    )?);
+    patch_spec(&h, &name, json!({ "deployedAt": at })).await?;
+    let t = poll_until("the rollout recorded", TIMEOUT, || {
+        let h = &h;
+        let name = name.clone();
+        let at = at.clone();
+        async move {
+            let t = h.get(&name).await.map_err(|e| e.to_string())?;
+            let st = t.status.clone().unwrap_or_default();
+            if st.last_deployed_at.as_ref() == Some(&at) && st.phase == Some(Phase::Running) {
+                Ok(t)
+            } else {
+                Err(format!(
+                    "lastDeployedAt {:?}, phase {:?}: {}",
+                    st.last_deployed_at,
+                    st.phase,
+                    conditions(&t)
+                ))
+            }
+        }
+    })
+    .await?;
+    let after = rs.list(&Default::default()).await?.items.len();
+    ensure!(
+        after == before + 1,
+        "ReplicaSets {before} -> {after}: {}",
+        conditions(&t)
+    );
+    wait_pods(&h, &ns, "web", 2).await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
+/// With autoscaling, the HPA owns the replica count: the operator applies no `replicas`, the
+/// HPA raises the Deployment to its minimum, and a resync writes nothing.
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn an_hpa_owns_the_replicas() -> Result<()> {
+    let h = Harness::new("svc-hpa").await?;
+    let op = h.start_operator().await?;
+    let (_t, ns) = running_tenant(&h, "hpa", |t| {
+        one_service(
+            t,
+            ServiceSettings {
+                autoscaling: Some(Autoscaling {
+                    min_replicas: Some(3),
+                    max_replicas: 5,
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        )
+    })
+    .await?;
+    let hpa: HorizontalPodAutoscaler = Api::namespaced(h.admin.clone(), &ns).get("web").await?;
+    ensure!(hpa.spec.as_ref().unwrap().min_replicas == Some(3));
+    let deployments: Api<Deployment> = Api::namespaced(h.admin.clone(), &ns);
+    poll_until("the HPA scales web to 3", TIMEOUT, || {
+        let d = deployments.clone();
+        async move {
+            let d = d.get("web").await.map_err(|e| e.to_string())?;
+            if replicas(&d) == Some(3) && available(&d) == 3 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "replicas {:?}, available {}",
+                    replicas(&d),
+                    available(&d)
+                ))
+            }
+        }
+    })
+    .await?;
+    // the HPA's choice stands; the operator writes nothing over it
+    let since = jiff::Timestamp::now();
+    op.stop().await?;
+    let op2 = h
+        .start_operator_with(|c| c.resync = Duration::from_secs(3))
+        .await?;
+    op2.wait_ready().await?;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let audited = operator_writes_since(h.cp, since, std::slice::from_ref(&ns))?;
+    ensure!(
+        op2.metrics.writes_total() == 0 && audited.is_empty(),
+        "writes over the HPA: {audited:?}"
+    );
+    ensure!(replicas(&deployments.get("web").await?) == Some(3));
+    h.teardown().await?;
+    op2.stop().await
+}
+
+/// A second Tenant naming a domain an older Tenant holds gets `DomainConflict` and nothing is
+/// applied for it; once the holder is gone, it proceeds.
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn two_tenants_cannot_hold_one_domain() -> Result<()> {
+    let h = Harness::new("svc-domain").await?;
+    let op = h.start_operator().await?;
+    let domain = format!("{}.example.com", h.ns);
+    let (first, _) = running_tenant(&h, "first", |t| {
+        t.spec.custom_domain = Some(domain.clone());
+        one_service(t, ServiceSettings::default());
+    })
+    .await?;
+    let mut second = h.tenant("second");
+    one_service(&mut second, ServiceSettings::default());
+    second.spec.custom_domain = Some(domain.clone());
+    h.create(&second).await?;
+    let t = h.wait_phase(&second.name_any(), Phase::Failed).await?;
+    let ready = condition(&t, c::READY).expect("Ready");
+    ensure!(
+        ready.reason == "DomainConflict" && ready.message.contains(&first.name_any()),
+        "{}",
+        conditions(&t)
+    );
+    let ns = tenant_core::naming::namespace_name(&second.spec);
+    ensure!(
+        h.namespace(&ns).await?.is_none(),
+        "namespace {ns} was created for the conflicting Tenant"
+    );
+    h.teardown().await?;
+    op.stop().await
+}
+
+/// Under strict isolation the services are admitted (Pod Security restricted and the admission
+/// policies); an image outside `allowedRegistries` is refused with the service and the rule
+/// named, and the operator does not retry it hot.
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn strict_tenants_run_their_services_and_hear_about_refused_images() -> Result<()> {
+    let h = Harness::new("svc-strict").await?;
+    let op = h.start_operator().await?;
+    let strict = |t: &mut Tenant, registries: Vec<String>| {
+        one_service(t, ServiceSettings::default());
+        t.spec.tenant_type = TenantType::Production;
+        t.spec.isolation = Some(IsolationSpec {
+            isolation_level: Some(IsolationLevel::Strict),
+            allowed_registries: Some(registries),
+            ..Default::default()
+        });
+    };
+    let (_t, ns) =
+        running_tenant(&h, "strict", |t| strict(t, vec!["ghcr.io/pilab-hu".into()])).await?;
+    wait_pods(&h, &ns, "web", 1).await?;
+
+    // An image outside allowedRegistries: refused before anything is applied, with the
+    // service, the image and the rule named, and not retried until the spec changes.
+    let mut bad = h.tenant("badreg");
+    strict(&mut bad, vec!["registry.example.com".into()]);
+    h.create(&bad).await?;
+    let name = bad.name_any();
+    let t = h.wait_phase(&name, Phase::Failed).await?;
+    let ready = condition(&t, c::READY).unwrap();
+    ensure!(
+        ready.reason == "InvalidSpec"
+            && ready.message.contains("\"web\"")
+            && ready.message.contains("allowedRegistries"),
+        "{}",
+        conditions(&t)
+    );
+    ensure!(
+        h.namespace(&tenant_core::naming::namespace_name(&bad.spec))
+            .await?
+            .is_none()
+    );
+    // (the refusal's Event is published just after the status write)
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let reconciles = op.metrics.reconciles_total();
+    let rv = h.get(&name).await?.resource_version();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let r = op.metrics.reconciles_total() - reconciles;
+    ensure!(r <= 2, "{r} reconciles of a refused Tenant in 10 s");
+    ensure!(
+        h.get(&name).await?.resource_version() == rv,
+        "the refused Tenant was written again"
+    );
+
+    // The same tenant admitting the registry: admitted by Pod Security and the policies.
+    patch_spec(
+        &h,
+        &name,
+        json!({"isolation": {"allowedRegistries": ["registry.example.com", "ghcr.io/pilab-hu"]}}),
+    )
+    .await?;
+    h.wait_phase(&name, Phase::Running).await?;
+    h.teardown().await?;
+    op.stop().await
+}
