@@ -70,6 +70,11 @@ enum Command {
         /// name); empty: the cluster's default class.
         #[arg(long, default_value = "")]
         ingress_class: String,
+        /// A registry credential the operator copies in (as its `--pull-secret`), given here as
+        /// `NAME=REGISTRY[,REGISTRY...]`, since render never reads the platform's Secret: the
+        /// copy is printed with its data redacted. Repeatable.
+        #[arg(long = "pull-secret", value_parser = declared_pull_secret)]
+        pull_secrets: Vec<tenant_core::build::pull_secrets::PullSecretSource>,
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
@@ -155,6 +160,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             operator_namespace,
             default_compute_quota,
             ingress_class,
+            pull_secrets,
             files,
         } => cmd_render(
             &files,
@@ -166,6 +172,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 operator_namespace: &operator_namespace,
                 compute_defaults: &ComputeDefaults::with(&default_compute_quota),
                 ingress_class: &ingress_class,
+                pull_secrets: &pull_secrets,
             },
         ),
         Command::Quota {
@@ -325,6 +332,25 @@ fn valid_tenants(docs: &[Document]) -> Result<Option<Vec<Tenant>>> {
 }
 
 /// `platform`: the operator's settings the objects depend on (its other Tenants are the files).
+/// `NAME=REGISTRY[,REGISTRY...]` of `render --pull-secret`.
+fn declared_pull_secret(
+    s: &str,
+) -> std::result::Result<tenant_core::build::pull_secrets::PullSecretSource, String> {
+    let (name, registries) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected NAME=REGISTRY[,REGISTRY...]"))?;
+    let registries: Vec<String> = registries
+        .split(',')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    if name.trim().is_empty() || registries.is_empty() {
+        return Err(format!("{s:?}: expected NAME=REGISTRY[,REGISTRY...]"));
+    }
+    Ok(tenant_core::build::pull_secrets::PullSecretSource::declared(name.trim(), &registries))
+}
+
 fn cmd_render(files: &[String], no_shared: bool, platform: &BuildContext) -> Result<ExitCode> {
     let docs = read_documents(files)?;
     let Some(tenants) = valid_tenants(&docs)? else {

@@ -118,6 +118,17 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_INGRESS_CLASS", default_value = "")]
     pub ingress_class: String,
 
+    /// A registry credential (a Secret of type kubernetes.io/dockerconfigjson in the operator's
+    /// namespace) to copy into every tenant namespace whose services pull from one of its
+    /// registries; repeatable (`,` between names in the variable). Rotating the Secret updates
+    /// every copy.
+    #[arg(
+        long = "pull-secret",
+        env = "TENANT_OPERATOR_PULL_SECRETS",
+        value_delimiter = ','
+    )]
+    pub pull_secrets: Vec<String>,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -154,6 +165,7 @@ impl Config {
     pub fn build_context<'a>(
         &'a self,
         others: &'a [tenant_api::Tenant],
+        pull_secrets: &'a [tenant_core::build::pull_secrets::PullSecretSource],
     ) -> tenant_core::build::BuildContext<'a> {
         tenant_core::build::BuildContext {
             other_tenants: others,
@@ -162,6 +174,7 @@ impl Config {
             operator_namespace: &self.operator_namespace,
             compute_defaults: &self.compute_defaults,
             ingress_class: &self.ingress_class,
+            pull_secrets,
         }
     }
 }
@@ -184,6 +197,8 @@ pub struct Config {
     pub compute_defaults: tenant_core::presets::ComputeDefaults,
     /// The IngressClass of the tenants' Ingresses (empty: the cluster default).
     pub ingress_class: String,
+    /// The platform's registry credentials (Secret names in the operator's namespace).
+    pub pull_secrets: Vec<String>,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -215,6 +230,7 @@ impl Config {
             unclaimed_hosts: Default::default(),
             compute_defaults: Default::default(),
             ingress_class: String::new(),
+            pull_secrets: Vec::new(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -244,6 +260,12 @@ impl From<RunArgs> for Config {
             unclaimed_hosts: a.unclaimed_hosts.into(),
             compute_defaults: tenant_core::presets::ComputeDefaults::with(&a.default_compute_quota),
             ingress_class: a.ingress_class,
+            pull_secrets: a
+                .pull_secrets
+                .into_iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),

@@ -12,6 +12,7 @@ pub mod io;
 pub mod kinds;
 pub mod leader;
 pub mod metrics;
+pub mod pull_secrets;
 pub mod reconcile;
 pub mod shared;
 
@@ -254,6 +255,16 @@ impl Shell {
         // shared policies going in after a failed start.
         let kinds = Arc::new(Kinds::new());
         let (owners_tx, owners_rx) = futures::channel::mpsc::unbounded::<ObjectRef<Tenant>>();
+        // The platform's registry credentials: a change reconciles every Tenant.
+        let pull_secrets = pull_secrets::PullSecrets::new(config.pull_secrets.clone());
+        let pull_all = all_tx.clone();
+        let pull_task = tokio::spawn(pull_secrets.clone().follow(
+            client.clone(),
+            config.operator_namespace.clone(),
+            move || {
+                let _ = pull_all.unbounded_send(());
+            },
+        ));
         let triggers = Triggers {
             tenants: owners_tx,
             all: all_tx,
@@ -298,6 +309,7 @@ impl Shell {
                 kinds,
                 tenants: store,
                 shared,
+                pull_secrets,
             },
         ));
         info!(
@@ -322,6 +334,7 @@ impl Shell {
             })
             .await;
         readiness.abort();
+        pull_task.abort();
         if let Some(task) = domain_map {
             task.abort();
         }

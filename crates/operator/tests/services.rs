@@ -442,3 +442,113 @@ async fn strict_tenants_run_their_services_and_hear_about_refused_images() -> Re
     h.teardown().await?;
     op.stop().await
 }
+
+/// The platform's registry credential (`--pull-secret`) is copied into the namespace of a tenant
+/// pulling from its registry, referenced by the pods, kept in step when rotated, and not
+/// readable by the tenant's viewers; a tenant pulling from elsewhere gets no copy.
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn registry_credentials_follow_the_platform_secret() -> Result<()> {
+    use k8s_openapi::api::core::v1::Secret;
+    use kube::api::PostParams;
+    let h = Harness::new("svc-pull").await?;
+    let source = format!("ghcr-{}", h.ns);
+    let secrets: Api<Secret> = Api::namespaced(h.admin.clone(), "tenant-system");
+    let config = |token: &str| json!({".dockerconfigjson": base64(&format!(r#"{{"auths":{{"ghcr.io":{{"auth":"{token}"}}}}}}"#))});
+    secrets
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "metadata": {"name": source},
+                "type": "kubernetes.io/dockerconfigjson",
+                "data": config("first"),
+            })),
+        )
+        .await?;
+    let op = h
+        .start_operator_with(|c| c.pull_secrets = vec![source.clone()])
+        .await?;
+    let (_t, ns) = running_tenant(&h, "pull", |t| {
+        one_service(t, ServiceSettings::default());
+        t.spec.rbac = Some(tenant_api::RbacSpec {
+            viewers: Some(vec!["eve".into()]),
+            ..Default::default()
+        });
+    })
+    .await?;
+    let copy_name = format!("pull-{source}");
+    let copies: Api<Secret> = Api::namespaced(h.admin.clone(), &ns);
+    let copy = copies.get(&copy_name).await?;
+    ensure!(copy.type_.as_deref() == Some("kubernetes.io/dockerconfigjson"));
+    let d: Deployment = Api::namespaced(h.admin.clone(), &ns).get("web").await?;
+    let refs: Vec<String> = d
+        .spec
+        .unwrap()
+        .template
+        .spec
+        .unwrap()
+        .image_pull_secrets
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    ensure!(refs == [copy_name.clone()], "{refs:?}");
+
+    // rotation reaches the copy
+    secrets
+        .patch(
+            &source,
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"data": config("second")})),
+        )
+        .await?;
+    let want = secrets.get(&source).await?.data.unwrap();
+    poll_until("the copy rotated", TIMEOUT, || {
+        let (copies, name, want) = (copies.clone(), copy_name.clone(), want.clone());
+        async move {
+            let c = copies.get(&name).await.map_err(|e| e.to_string())?;
+            if c.data.as_ref() == Some(&want) {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        }
+    })
+    .await?;
+
+    // a viewer (eve) cannot read it
+    let eve: Api<Secret> = Api::namespaced(h.cp.client_as("eve").await?, &ns);
+    refused(
+        "eve, a viewer, reads the registry credential",
+        eve.get(&copy_name).await,
+    )?;
+
+    // a tenant pulling from another registry gets no copy
+    let (_t2, ns2) = running_tenant(&h, "nopull", |t| {
+        one_service(
+            t,
+            ServiceSettings {
+                image: Some("registry.example.com/web:1".into()),
+                ..Default::default()
+            },
+        );
+    })
+    .await?;
+    ensure!(
+        Api::<Secret>::namespaced(h.admin.clone(), &ns2)
+            .get_opt(&copy_name)
+            .await?
+            .is_none()
+    );
+    h.teardown().await?;
+    secrets.delete(&source, &Default::default()).await?;
+    op.stop().await
+}
+
+fn base64(s: &str) -> String {
+    use k8s_openapi::ByteString;
+    serde_json::to_value(ByteString(s.as_bytes().to_vec()))
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}

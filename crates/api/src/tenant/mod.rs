@@ -167,6 +167,13 @@ pub struct TenantSpec {
     #[schemars(length(max = 32), inner(length(max = 50)))]
     pub services: Option<Vec<String>>,
 
+    /// Secrets of type kubernetes.io/dockerconfigjson in the tenant's namespace that the services'
+    /// pods pull their images with, beside the platform's registry credentials the operator
+    /// copies in for the registries the services pull from.
+    #[x_kube(validation = Rule::new("self.all(s, s.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$'))").message("each must be a Secret name (DNS subdomain)"))]
+    #[schemars(length(max = 8), inner(length(max = 253)))]
+    pub image_pull_secrets: Option<Vec<String>>,
+
     /// Per-service settings, keyed by service name (each must be listed in `services`).
     #[x_kube(validation = Rule::new("self.size() <= 32").message("at most 32 entries"))]
     #[schemars(extend("maxProperties" = 32))]
@@ -245,6 +252,7 @@ impl TenantSpec {
             redis_password_secret_ref: None,
             data_isolation: None,
             services: None,
+            image_pull_secrets: None,
             service_settings: None,
             environment: None,
             resource_limits: None,

@@ -15,6 +15,7 @@ pub mod monitoring;
 pub mod namespace;
 pub mod network;
 pub mod policy;
+pub mod pull_secrets;
 pub mod quota;
 pub mod rbac;
 pub mod services;
@@ -40,6 +41,9 @@ pub struct BuildContext<'a> {
     pub compute_defaults: &'a ComputeDefaults,
     /// The IngressClass of the tenants' Ingresses; empty: the cluster's default class.
     pub ingress_class: &'a str,
+    /// The platform's registry credentials, copied into the namespaces whose services pull from
+    /// their registries.
+    pub pull_secrets: &'a [pull_secrets::PullSecretSource],
 }
 
 /// The built-in compute defaults, for callers that set none.
@@ -74,6 +78,7 @@ impl Default for BuildContext<'_> {
             operator_namespace: DEFAULT_OPERATOR_NAMESPACE,
             compute_defaults: &BUILTIN_COMPUTE_DEFAULTS,
             ingress_class: "",
+            pull_secrets: &[],
         }
     }
 }

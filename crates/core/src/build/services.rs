@@ -29,9 +29,10 @@ use k8s_openapi::api::autoscaling::v2::{
 };
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
-    EnvVarSource, HTTPGetAction, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecretEnvSource, SecretKeySelector, SecurityContext,
-    Service, ServicePort, ServiceSpec, TCPSocketAction, Toleration, TopologySpreadConstraint,
+    EnvVarSource, HTTPGetAction, LocalObjectReference, PodSecurityContext, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile, SecretEnvSource,
+    SecretKeySelector, SecurityContext, Service, ServicePort, ServiceSpec, TCPSocketAction,
+    Toleration, TopologySpreadConstraint,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
@@ -39,7 +40,7 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use tenant_api::{ServiceSettings, Tenant, TenantType, labels};
 
 use super::namespace::object_meta;
-use super::{BuildContext, BuildError, config};
+use super::{BuildContext, BuildError, config, pull_secrets};
 use crate::object::Object;
 use crate::presets::Effective;
 
@@ -279,13 +280,14 @@ fn env(tenant: &Tenant, plan: &ServicePlan) -> Vec<EnvVar> {
     out.into_values().collect()
 }
 
-/// The pod template of one service.
+/// The pod template of one service; `pull` names the registry credentials of its pods.
 fn pod_template(
     tenant: &Tenant,
     eff: &Effective,
     plan: &ServicePlan,
     resources: ResourceRequirements,
     config: &config::Config,
+    pull: &[String],
 ) -> PodTemplateSpec {
     let iso = &eff.isolation;
     let sel = selector(tenant, &plan.name);
@@ -403,6 +405,11 @@ fn pod_template(
             security_context: Some(pod_security),
             node_selector,
             tolerations,
+            image_pull_secrets: (!pull.is_empty()).then(|| {
+                pull.iter()
+                    .map(|n| LocalObjectReference { name: n.clone() })
+                    .collect()
+            }),
             topology_spread_constraints: Some(vec![TopologySpreadConstraint {
                 max_skew: 1,
                 topology_key: "kubernetes.io/hostname".into(),
@@ -424,6 +431,7 @@ fn deployment(
     plan: &ServicePlan,
     resources: ResourceRequirements,
     config: &config::Config,
+    pull: &[String],
 ) -> Deployment {
     let active = tenant.spec.active;
     let max_unavailable = if tenant.spec.tenant_type == TenantType::Production {
@@ -456,7 +464,7 @@ fn deployment(
             }),
             revision_history_limit: Some(5),
             progress_deadline_seconds: Some(PROGRESS_DEADLINE_SECONDS),
-            template: pod_template(tenant, eff, plan, resources, config),
+            template: pod_template(tenant, eff, plan, resources, config, pull),
             ..DeploymentSpec::default()
         }),
         status: None,
@@ -565,9 +573,22 @@ pub fn build(
     }
     let resources = sizing::resources(tenant, eff, ctx, &plans)?;
     let active = tenant.spec.active;
+    // the platform's credentials for the registries the services pull from, then the tenant's own
+    let mut pull: Vec<String> = Vec::new();
+    for source in pull_secrets::needed(&plans, ctx.pull_secrets) {
+        out.push(Object::from_resource(&pull_secrets::copy(
+            tenant, eff, source,
+        ))?);
+        pull.push(pull_secrets::copy_name(&source.name));
+    }
+    for own in tenant.spec.image_pull_secrets.iter().flatten() {
+        if !pull.contains(own) {
+            pull.push(own.clone());
+        }
+    }
     for (plan, res) in plans.iter().zip(resources) {
         out.push(Object::from_resource(&deployment(
-            tenant, eff, plan, res, &cfg,
+            tenant, eff, plan, res, &cfg, &pull,
         ))?);
         out.push(Object::from_resource(&service(tenant, eff, plan))?);
         let running = if plan.autoscaled(active) {

@@ -25,7 +25,8 @@ impl Desired {
 }
 
 pub fn run(pass: &Pass<'_>, refs: &Refs) -> Result<Desired, Refusal> {
-    let bctx = pass.ctx.config.build_context(&refs.related);
+    let pull = pass.ctx.pull_secrets.current();
+    let bctx = pass.ctx.config.build_context(&refs.related, &pull);
     match build::tenant_objects(pass.tenant, &bctx) {
         Ok(objects) => {
             let namespace = objects

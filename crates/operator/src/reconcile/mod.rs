@@ -43,6 +43,7 @@ use crate::context::Config;
 use crate::error::{Error, Result};
 use crate::kinds::Kinds;
 use crate::metrics::Metrics;
+use crate::pull_secrets::PullSecrets;
 use crate::shared::SharedPolicies;
 
 pub use claim::NamespaceLocks;
@@ -52,6 +53,7 @@ pub struct Watched {
     pub kinds: Arc<Kinds>,
     pub tenants: Store<Tenant>,
     pub shared: SharedPolicies,
+    pub pull_secrets: PullSecrets,
 }
 
 /// Shared state of every reconcile.
@@ -63,6 +65,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Whether the shared admission policies are in place.
     pub shared: SharedPolicies,
+    /// The platform's registry credentials.
+    pub pull_secrets: PullSecrets,
     recorder: Recorder,
     locks: NamespaceLocks,
     /// Consecutive failures per Tenant, for the error backoff.
@@ -115,6 +119,7 @@ impl Context {
             tenants: w.tenants,
             metrics,
             shared: w.shared,
+            pull_secrets: w.pull_secrets,
             recorder,
             locks: NamespaceLocks::default(),
             failures: Mutex::new(HashMap::new()),
@@ -256,6 +261,8 @@ async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     // listing, and "not cached yet" must not read as "missing" (a needless re-apply, or a
     // prune or cleanup that misses objects).
     ctx.kinds.wait_ready().await;
+    // Likewise the registry credentials: a reconcile without them would prune their copies.
+    ctx.pull_secrets.wait_ready().await;
     if tenant.metadata.deletion_timestamp.is_some() {
         return cleanup::run(&mut pass).await;
     }
