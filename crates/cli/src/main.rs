@@ -75,6 +75,10 @@ enum Command {
         /// copy is printed with its data redacted. Repeatable.
         #[arg(long = "pull-secret", value_parser = declared_pull_secret)]
         pull_secrets: Vec<tenant_core::build::pull_secrets::PullSecretSource>,
+        /// The cert-manager issuer of custom domains without a TLS Secret (as the operator's
+        /// flag of the same name): `ClusterIssuer/<name>` or `Issuer/<name>`.
+        #[arg(long, default_value = "")]
+        cert_issuer: String,
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
@@ -161,6 +165,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             default_compute_quota,
             ingress_class,
             pull_secrets,
+            cert_issuer,
             files,
         } => cmd_render(
             &files,
@@ -173,6 +178,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 compute_defaults: &ComputeDefaults::with(&default_compute_quota),
                 ingress_class: &ingress_class,
                 pull_secrets: &pull_secrets,
+                cert_issuer: &cert_issuer,
             },
         ),
         Command::Quota {

@@ -207,6 +207,7 @@ pub const KINDS: &[ManagedKind] = &[
     K::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", C::Services),
     K::new("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", C::Services),
     K::new("networking.k8s.io", "v1", "Ingress", "ingresses", C::Services),
+    K::new("cert-manager.io", "v1", "Certificate", "certificates", C::Services).served_by(Source::Crd),
     K::new("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", C::Monitoring).served_by(Source::Crd),
     // shared, cluster-wide
     K::new(ADMISSION, "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", C::Policy).cluster_scoped().shared(),

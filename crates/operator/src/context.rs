@@ -129,6 +129,12 @@ pub struct RunArgs {
     )]
     pub pull_secrets: Vec<String>,
 
+    /// The cert-manager issuer that obtains the certificate of a custom domain whose Tenant names
+    /// no ingressTlsSecretName: `ClusterIssuer/<name>` (or `Issuer/<name>`, which must then exist
+    /// in every tenant namespace). Empty: no certificates.
+    #[arg(long, env = "TENANT_OPERATOR_CERT_ISSUER", default_value = "", value_parser = cert_issuer)]
+    pub cert_issuer: String,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -175,6 +181,7 @@ impl Config {
             compute_defaults: &self.compute_defaults,
             ingress_class: &self.ingress_class,
             pull_secrets,
+            cert_issuer: &self.cert_issuer,
         }
     }
 }
@@ -199,6 +206,8 @@ pub struct Config {
     pub ingress_class: String,
     /// The platform's registry credentials (Secret names in the operator's namespace).
     pub pull_secrets: Vec<String>,
+    /// The cert-manager issuer of custom domains without a TLS Secret (empty: none).
+    pub cert_issuer: String,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -231,6 +240,7 @@ impl Config {
             compute_defaults: Default::default(),
             ingress_class: String::new(),
             pull_secrets: Vec::new(),
+            cert_issuer: String::new(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -266,6 +276,7 @@ impl From<RunArgs> for Config {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect(),
+            cert_issuer: a.cert_issuer,
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),
@@ -278,6 +289,15 @@ impl From<RunArgs> for Config {
 }
 
 /// `--default-priority-class`: empty, or a PriorityClass name outside the reserved `system-` ones.
+/// `--cert-issuer`: empty, or `ClusterIssuer/<name>` / `Issuer/<name>`.
+fn cert_issuer(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    tenant_core::build::ingress::parse_issuer(s)?;
+    Ok(s.to_string())
+}
+
 fn priority_class(s: &str) -> Result<String, String> {
     let s = s.trim();
     if s.is_empty() {

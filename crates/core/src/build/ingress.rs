@@ -1,7 +1,9 @@
 //! The Ingress of the tenant's custom domain: `tenant-ingress`, host `customDomain`, one path per
 //! published service (`frontend` at `/`, `api` at `/api`, any service at its
 //! `serviceSettings.<name>.ingressPath`), TLS from `ingressTlsSecretName`. The ingress class is
-//! the operator's `--ingress-class` (unset: the cluster's default class).
+//! the operator's `--ingress-class` (unset: the cluster's default class). Without
+//! `ingressTlsSecretName`, and with the operator's `--cert-issuer` set, a cert-manager Certificate
+//! `tenant-tls` obtains the certificate into the Secret `tenant-tls` the Ingress serves.
 //!
 //! No Ingress without a custom domain or without a published service. Two Tenants never get an
 //! Ingress for the same host: the reconcile refuses the younger one (`DomainConflict`) before
@@ -21,6 +23,23 @@ use crate::presets::Effective;
 
 /// The Ingress's name.
 pub const INGRESS: &str = "tenant-ingress";
+/// The cert-manager Certificate's name, and the name of the TLS Secret it obtains.
+pub const CERTIFICATE: &str = "tenant-tls";
+pub const CERT_MANAGER_API: &str = "cert-manager.io/v1";
+
+/// `(kind, name)` of an issuer setting `ClusterIssuer/<name>` or `Issuer/<name>`.
+pub fn parse_issuer(s: &str) -> Result<(&str, &str), String> {
+    match s.split_once('/') {
+        Some((kind @ ("ClusterIssuer" | "Issuer"), name))
+            if !name.is_empty() && !name.contains('/') =>
+        {
+            Ok((kind, name))
+        }
+        _ => Err(format!(
+            "{s:?} must be ClusterIssuer/<name> or Issuer/<name>"
+        )),
+    }
+}
 
 /// `(path, service)` of every published service, longest path first (the order an ingress
 /// controller matches in anyway; a fixed order keeps the manifest stable).
@@ -72,10 +91,44 @@ pub fn build(
             },
         })
         .collect();
-    let tls = tenant.spec.ingress_tls_secret_name.as_ref().map(|secret| {
+    // TLS: the Tenant's own Secret, else one cert-manager obtains from the platform's issuer
+    let mut out = Vec::new();
+    let secret =
+        match (&tenant.spec.ingress_tls_secret_name, ctx.cert_issuer) {
+            (Some(s), _) => Some(s.clone()),
+            (None, "") => None,
+            (None, issuer) => {
+                let (kind, name) = parse_issuer(issuer).map_err(|message| BuildError::Invalid {
+                    field: "--cert-issuer".into(),
+                    message,
+                })?;
+                let mut meta = serde_json::to_value(object_meta(tenant, eff, CERTIFICATE))
+                    .map_err(|source| crate::object::ObjectError {
+                        kind: "Certificate".into(),
+                        name: CERTIFICATE.into(),
+                        source,
+                    })?;
+                if let Some(m) = meta.as_object_mut() {
+                    m.retain(|_, v| !v.is_null());
+                }
+                out.push(Object::from_value(serde_json::json!({
+                    "apiVersion": CERT_MANAGER_API,
+                    "kind": "Certificate",
+                    "metadata": meta,
+                    "spec": {
+                        "secretName": CERTIFICATE,
+                        "dnsNames": [domain],
+                        "issuerRef": {"group": "cert-manager.io", "kind": kind, "name": name},
+                        "privateKey": {"rotationPolicy": "Always"},
+                    },
+                })));
+                Some(CERTIFICATE.to_string())
+            }
+        };
+    let tls = secret.map(|secret| {
         vec![IngressTLS {
             hosts: Some(vec![domain.clone()]),
-            secret_name: Some(secret.clone()),
+            secret_name: Some(secret),
         }]
     });
     let ingress = Ingress {
@@ -92,5 +145,6 @@ pub fn build(
         }),
         status: None,
     };
-    Ok(vec![Object::from_resource(&ingress)?])
+    out.push(Object::from_resource(&ingress)?);
+    Ok(out)
 }

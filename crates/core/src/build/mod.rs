@@ -44,6 +44,9 @@ pub struct BuildContext<'a> {
     /// The platform's registry credentials, copied into the namespaces whose services pull from
     /// their registries.
     pub pull_secrets: &'a [pull_secrets::PullSecretSource],
+    /// The cert-manager issuer (`ClusterIssuer/<name>` or `Issuer/<name>`) that obtains the
+    /// certificate of a custom domain whose Tenant names no TLS Secret; empty: none.
+    pub cert_issuer: &'a str,
 }
 
 /// The built-in compute defaults, for callers that set none.
@@ -79,6 +82,7 @@ impl Default for BuildContext<'_> {
             compute_defaults: &BUILTIN_COMPUTE_DEFAULTS,
             ingress_class: "",
             pull_secrets: &[],
+            cert_issuer: "",
         }
     }
 }
