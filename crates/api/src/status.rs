@@ -65,6 +65,19 @@ pub mod condition {
 }
 
 /// Hard limits and current use of the main quota keys, as the ResourceQuota reports them.
+/// A rollout waiting for the tenant's maintenance window.
+#[serde_with::skip_serializing_none]
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingRollout {
+    /// The image tag waiting to roll out (the services run the previous one meanwhile).
+    pub image_tag: Option<String>,
+    /// The deployedAt waiting to roll out.
+    pub deployed_at: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// When the window opens and the rollout runs.
+    pub not_before: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+}
+
 #[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]

@@ -174,7 +174,7 @@ pub async fn request_costs(
             let count = if served(o) { &mut kinds } else { &mut skipped };
             *count.entry(o.kind.clone()).or_insert(0usize) += 1;
         }
-        Outcome::Applied(Progress {
+        Outcome::Applied(Box::new(Progress {
             namespace: ns.clone(),
             namespace_phase: Some("Active".into()),
             namespace_uid: None,
@@ -185,7 +185,9 @@ pub async fn request_costs(
             shared_policies: true,
             services: Vec::new(),
             deployed_at: None,
-        })
+            pending_rollout: None,
+            asleep_until: None,
+        }))
     };
     let hard = json!({"limits.cpu": "2", "limits.memory": "4Gi", "requests.storage": "20Gi", "services.nodeports": "0"});
     for (what, outcome) in [

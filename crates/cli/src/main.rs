@@ -79,6 +79,10 @@ enum Command {
         /// flag of the same name): `ClusterIssuer/<name>` or `Issuer/<name>`.
         #[arg(long, default_value = "")]
         cert_issuer: String,
+        /// A release channel of the platform (as the operator's ConfigMap tenant-releases):
+        /// `CHANNEL=TAG`, repeatable; Tenants with that releaseChannel render with that tag.
+        #[arg(long = "release", value_parser = channel_release)]
+        releases: Vec<(String, String)>,
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
@@ -166,6 +170,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             ingress_class,
             pull_secrets,
             cert_issuer,
+            releases,
             files,
         } => cmd_render(
             &files,
@@ -179,6 +184,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 ingress_class: &ingress_class,
                 pull_secrets: &pull_secrets,
                 cert_issuer: &cert_issuer,
+                releases: &releases.into_iter().collect(),
+                held_release: None,
+                now: tenant_core::schedule::Timestamp::now(),
             },
         ),
         Command::Quota {
@@ -338,6 +346,16 @@ fn valid_tenants(docs: &[Document]) -> Result<Option<Vec<Tenant>>> {
 }
 
 /// `platform`: the operator's settings the objects depend on (its other Tenants are the files).
+/// `CHANNEL=TAG` of `render --release`.
+fn channel_release(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((c, t)) if !c.trim().is_empty() && !t.trim().is_empty() => {
+            Ok((c.trim().to_string(), t.trim().to_string()))
+        }
+        _ => Err(format!("{s:?}: expected CHANNEL=TAG")),
+    }
+}
+
 /// `NAME=REGISTRY[,REGISTRY...]` of `render --pull-secret`.
 fn declared_pull_secret(
     s: &str,

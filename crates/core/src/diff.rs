@@ -105,14 +105,25 @@ fn quantities_equal(a: &str, b: &str) -> bool {
 
 /// Whether `desired` differs from `live` in a field the API server never lets change, so the
 /// object must be deleted and created again: a RoleBinding's `roleRef` (it moves between a
-/// shared ClusterRole and the tenant's own Role when `rbac.roles` overrides a built-in role).
+/// shared ClusterRole and the tenant's own Role when `rbac.roles` overrides a built-in role), a
+/// Deployment's `selector`.
 pub fn needs_replace(desired: &Object, live: &Value) -> bool {
+    let differs = |pointer: &str| match (desired.manifest.pointer(pointer), live.pointer(pointer)) {
+        (Some(d), Some(l)) => !is_subset(d, l),
+        _ => false,
+    };
     match desired.kind.as_str() {
-        "RoleBinding" | "ClusterRoleBinding" => {
-            match (desired.manifest.get("roleRef"), live.get("roleRef")) {
-                (Some(d), Some(l)) => !is_subset(d, l),
-                _ => false,
-            }
+        "RoleBinding" | "ClusterRoleBinding" => differs("/roleRef"),
+        // (it changed once: when the stable and canary tracks came in)
+        "Deployment" => {
+            differs("/spec/selector")
+                || match (
+                    desired.manifest.pointer("/spec/selector"),
+                    live.pointer("/spec/selector"),
+                ) {
+                    (Some(d), Some(l)) => !is_subset(l, d),
+                    _ => false,
+                }
         }
         _ => false,
     }

@@ -12,6 +12,7 @@ pub mod owner;
 pub mod presets;
 pub mod quantity;
 pub mod registry;
+pub mod schedule;
 pub mod status;
 pub mod totals;
 pub mod validate;

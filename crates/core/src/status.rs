@@ -73,6 +73,10 @@ pub struct Progress {
     pub services: Vec<ServiceState>,
     /// `spec.deployedAt`, recorded as `status.lastDeployedAt` once every service rolled it out.
     pub deployed_at: Option<Time>,
+    /// A release the maintenance window holds back.
+    pub pending_rollout: Option<tenant_api::PendingRollout>,
+    /// Asleep by the hibernation timetable until then.
+    pub asleep_until: Option<Time>,
 }
 
 /// How far one service's Deployment is.
@@ -188,6 +192,18 @@ fn services_condition(p: &Progress) -> Option<Cond> {
         .iter()
         .filter_map(|s| s.problem.as_ref().map(|m| format!("{}: {m}", s.name)))
         .collect();
+    let pending = match &p.pending_rollout {
+        Some(r) => format!(
+            "; {} waits for the maintenance window{}",
+            r.image_tag
+                .as_deref()
+                .map_or("a rollout".to_string(), |t| format!("release {t}")),
+            r.not_before
+                .as_ref()
+                .map_or(String::new(), |t| format!(" ({})", t.0))
+        ),
+        None => String::new(),
+    };
     Some(if !problems.is_empty() {
         Cond::new(
             c::SERVICES_READY,
@@ -200,7 +216,7 @@ fn services_condition(p: &Progress) -> Option<Cond> {
             c::SERVICES_READY,
             true,
             "Available",
-            format!("{ready} available"),
+            format!("{ready} available{pending}"),
         )
     } else {
         Cond::new(
@@ -233,7 +249,7 @@ pub enum Outcome {
     /// An apply or delete failed.
     ApplyFailed { namespace: String, message: String },
     /// Every desired object is applied.
-    Applied(Progress),
+    Applied(Box<Progress>),
     /// The Tenant is being deleted.
     Cleaning { namespace: Option<String> },
 }
@@ -602,7 +618,14 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
                 c::READY,
                 true,
                 "Suspended",
-                "guardrails in place; the tenant is inactive (spec.active=false)",
+                match &p.asleep_until {
+                    Some(until) => format!(
+                        "guardrails in place; asleep by the hibernation timetable until {}",
+                        until.0
+                    ),
+                    None => "guardrails in place; the tenant is inactive (spec.active=false)"
+                        .to_string(),
+                },
             ),
         ),
         None => {
@@ -712,19 +735,24 @@ pub fn desired_status(
     };
     // Services: what the live Deployments report; an outcome that did not look at them keeps
     // what was recorded.
-    let (services_ready, last_deployed_at) = match outcome {
+    let (services_ready, last_deployed_at, pending_rollout) = match outcome {
         Outcome::Applied(p) => {
             let done = !p.services.is_empty() && p.services.iter().all(|s| s.complete);
-            let last = if done && p.active && p.deployed_at.is_some() {
+            let held = p
+                .pending_rollout
+                .as_ref()
+                .is_some_and(|r| r.deployed_at.is_some());
+            let last = if done && p.active && p.deployed_at.is_some() && !held {
                 p.deployed_at.clone()
             } else {
                 current.and_then(|s| s.last_deployed_at.clone())
             };
-            (services_ready(&p.services), last)
+            (services_ready(&p.services), last, p.pending_rollout.clone())
         }
         _ => (
             current.and_then(|s| s.services_ready.clone()),
             current.and_then(|s| s.last_deployed_at.clone()),
+            current.and_then(|s| s.pending_rollout.clone()),
         ),
     };
     TenantStatus {
@@ -737,6 +765,7 @@ pub fn desired_status(
         quota,
         services_ready,
         last_deployed_at,
+        pending_rollout,
         ..TenantStatus::default()
     }
 }
@@ -762,6 +791,7 @@ pub fn owned_by_reconcile(status: &TenantStatus) -> TenantStatus {
         quota: status.quota.clone(),
         services_ready: status.services_ready.clone(),
         last_deployed_at: status.last_deployed_at.clone(),
+        pending_rollout: status.pending_rollout.clone(),
         ..TenantStatus::default()
     }
 }
@@ -821,23 +851,25 @@ mod tests {
             shared_policies: true,
             services: Vec::new(),
             deployed_at: None,
+            pending_rollout: None,
+            asleep_until: None,
         }
     }
 
     #[test]
     fn running_needs_an_active_namespace_and_an_enforced_quota() {
-        let (phase, conds) = conditions(&Outcome::Applied(progress(true)));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(progress(true))));
         assert_eq!(phase, Phase::Running);
         assert!(conds.iter().all(|c| c.status), "{conds:?}");
 
-        let (phase, conds) = conditions(&Outcome::Applied(progress(false)));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(progress(false))));
         assert_eq!(phase, Phase::Provisioning);
         assert_eq!(conds[0].type_, c::READY);
         assert_eq!(conds[0].reason, "QuotaPending");
 
         let mut p = progress(true);
         p.namespace_phase = None;
-        let (phase, conds) = conditions(&Outcome::Applied(p));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p)));
         assert_eq!(phase, Phase::Provisioning);
         assert_eq!(conds[0].reason, "NamespacePending");
     }
@@ -846,7 +878,7 @@ mod tests {
     fn inactive_tenants_are_suspended_with_guardrails() {
         let mut p = progress(true);
         p.active = false;
-        let (phase, conds) = conditions(&Outcome::Applied(p));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p)));
         assert_eq!(phase, Phase::Suspended);
         assert_eq!(conds[0].reason, "Suspended");
     }
@@ -883,12 +915,17 @@ mod tests {
     #[test]
     fn unchanged_status_needs_no_write_and_keeps_transition_times() {
         let mut t = tenant();
-        let first = desired_status(&t, None, &Outcome::Applied(progress(true)), &ts(10));
+        let first = desired_status(
+            &t,
+            None,
+            &Outcome::Applied(Box::new(progress(true))),
+            &ts(10),
+        );
         t.status = Some(first.clone());
         let second = desired_status(
             &t,
             t.status.as_ref(),
-            &Outcome::Applied(progress(true)),
+            &Outcome::Applied(Box::new(progress(true))),
             &ts(20),
         );
         assert!(
@@ -901,7 +938,12 @@ mod tests {
         if let Some(q) = p.quota.as_mut() {
             q["status"]["used"]["limits.cpu"] = json!("500m");
         }
-        let third = desired_status(&t, t.status.as_ref(), &Outcome::Applied(p), &ts(30));
+        let third = desired_status(
+            &t,
+            t.status.as_ref(),
+            &Outcome::Applied(Box::new(p)),
+            &ts(30),
+        );
         assert!(needs_write(t.status.as_ref(), &third));
         assert_eq!(
             cond(&third, c::READY).map(|c| c.last_transition_time.clone()),
@@ -912,7 +954,7 @@ mod tests {
         let fourth = desired_status(
             &t,
             t.status.as_ref(),
-            &Outcome::Applied(progress(false)),
+            &Outcome::Applied(Box::new(progress(false))),
             &ts(40),
         );
         assert_eq!(
@@ -928,7 +970,12 @@ mod tests {
     #[test]
     fn other_writers_fields_neither_cause_a_write_nor_are_sent() {
         let t = tenant();
-        let mine = desired_status(&t, None, &Outcome::Applied(progress(true)), &ts(10));
+        let mine = desired_status(
+            &t,
+            None,
+            &Outcome::Applied(Box::new(progress(true))),
+            &ts(10),
+        );
         let mut stored = mine.clone();
         stored.cost = Some(tenant_api::CostSummary {
             hourly: Some("0.42".into()),
@@ -951,7 +998,7 @@ mod tests {
         let again = desired_status(
             &t,
             Some(&stored),
-            &Outcome::Applied(progress(true)),
+            &Outcome::Applied(Box::new(progress(true))),
             &ts(20),
         );
         assert!(!needs_write(Some(&stored), &again));
@@ -977,7 +1024,7 @@ mod tests {
     fn integrations_report_missing_crds_without_holding_ready() {
         let mut p = progress(true);
         p.skipped.insert("PrometheusRule".into(), 1);
-        let (phase, conds) = conditions(&Outcome::Applied(p.clone()));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p.clone())));
         assert_eq!(phase, Phase::Running);
         let mon = conds.iter().find(|c| c.type_ == c::MONITORING_READY);
         assert_eq!(
@@ -986,7 +1033,7 @@ mod tests {
         );
         p.skipped.clear();
         p.kinds.insert("PrometheusRule".into(), 1);
-        let (_, conds) = conditions(&Outcome::Applied(p));
+        let (_, conds) = conditions(&Outcome::Applied(Box::new(p)));
         let mon = conds.iter().find(|c| c.type_ == c::MONITORING_READY);
         assert_eq!(mon.map(|c| c.status), Some(true));
     }
@@ -1036,7 +1083,7 @@ mod tests {
             ServiceState::of("api", Some(&ok)),
             ServiceState::of("web", Some(&rolling)),
         ];
-        let (phase, conds) = conditions(&Outcome::Applied(p.clone()));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p.clone())));
         assert_eq!(phase, Phase::Deployment);
         assert_eq!(conds[0].reason, "RollingOut");
         assert!(
@@ -1048,14 +1095,14 @@ mod tests {
 
         p.services[1] = ServiceState::of("web", Some(&ok));
         p.deployed_at = Some(ts(100));
-        let (phase, conds) = conditions(&Outcome::Applied(p.clone()));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p.clone())));
         assert_eq!(phase, Phase::Running);
         assert!(
             conds
                 .iter()
                 .any(|c| c.type_ == c::SERVICES_READY && c.status)
         );
-        let st = desired_status(&tenant(), None, &Outcome::Applied(p), &ts(1));
+        let st = desired_status(&tenant(), None, &Outcome::Applied(Box::new(p)), &ts(1));
         assert_eq!(st.services_ready.as_deref(), Some("2/2"));
         assert_eq!(st.last_deployed_at, Some(ts(100)));
     }
@@ -1070,7 +1117,7 @@ mod tests {
         );
         let mut p = progress(true);
         p.services = vec![ServiceState::of("web", Some(&refused))];
-        let (phase, conds) = conditions(&Outcome::Applied(p));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p)));
         assert_eq!(phase, Phase::Deployment);
         assert!(!conds[0].status);
         assert_eq!(conds[0].reason, "RolloutStalled");
@@ -1087,14 +1134,14 @@ mod tests {
         let mut p = progress(true);
         p.active = false;
         p.services = vec![ServiceState::of("web", Some(&deployment(0, 0, json!([]))))];
-        let (phase, conds) = conditions(&Outcome::Applied(p.clone()));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p.clone())));
         assert_eq!(phase, Phase::Suspended);
         let s = conds.iter().find(|c| c.type_ == c::SERVICES_READY).unwrap();
         assert_eq!((s.status, s.reason.as_str()), (true, "Suspended"));
         let mut draining = deployment(0, 0, json!([]));
         draining["status"]["replicas"] = json!(1);
         p.services = vec![ServiceState::of("web", Some(&draining))];
-        let (phase, conds) = conditions(&Outcome::Applied(p));
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p)));
         assert_eq!(phase, Phase::Suspended);
         let s = conds.iter().find(|c| c.type_ == c::SERVICES_READY).unwrap();
         assert_eq!((s.status, s.reason.as_str()), (false, "ScalingDown"));

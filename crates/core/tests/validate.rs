@@ -1406,6 +1406,7 @@ fn check_names_are_stable() {
             "monitoring.alertReceivers",
             "monitoring.dashboards",
             "monitoring.retention",
+            "releaseChannel.imageTag",
             "build.renders",
             "pending.notActedOn",
             "pending.partlyActedOn",

@@ -172,6 +172,7 @@ impl Config {
         &'a self,
         others: &'a [tenant_api::Tenant],
         pull_secrets: &'a [tenant_core::build::pull_secrets::PullSecretSource],
+        releases: &'a std::collections::BTreeMap<String, String>,
     ) -> tenant_core::build::BuildContext<'a> {
         tenant_core::build::BuildContext {
             other_tenants: others,
@@ -182,7 +183,30 @@ impl Config {
             ingress_class: &self.ingress_class,
             pull_secrets,
             cert_issuer: &self.cert_issuer,
+            releases,
+            held_release: None,
+            now: self.clock.now(),
         }
+    }
+}
+
+/// The operator's clock: the system time, shifted by an offset only tests set (so a test can
+/// stand five seconds before a sleep time or a maintenance window without waiting for it).
+#[derive(Clone, Debug, Default)]
+pub struct Clock(std::sync::Arc<std::sync::atomic::AtomicI64>);
+
+impl Clock {
+    pub fn now(&self) -> jiff::Timestamp {
+        let offset = self.0.load(std::sync::atomic::Ordering::Relaxed);
+        let now = jiff::Timestamp::now();
+        now.checked_add(jiff::SignedDuration::from_secs(offset))
+            .unwrap_or(now)
+    }
+
+    /// Makes `now()` read `at` from this moment on (and keep running from there).
+    pub fn set(&self, at: jiff::Timestamp) {
+        let offset = at.as_second() - jiff::Timestamp::now().as_second();
+        self.0.store(offset, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -221,6 +245,8 @@ pub struct Config {
     /// Requeue interval while waiting for something asynchronous (namespace deletion, a
     /// conflicting namespace going away).
     pub wait_requeue: Duration,
+    /// The time hibernation timetables and maintenance windows are read at.
+    pub clock: Clock,
 }
 
 impl Config {
@@ -248,6 +274,7 @@ impl Config {
             lease_duration: Duration::from_secs(15),
             lease_renew: Duration::from_secs(5),
             wait_requeue: Duration::from_secs(2),
+            clock: Clock::default(),
         }
     }
 }
@@ -284,6 +311,7 @@ impl From<RunArgs> for Config {
             lease_duration: Duration::from_secs(15),
             lease_renew: Duration::from_secs(5),
             wait_requeue: Duration::from_secs(2),
+            clock: Clock::default(),
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod leader;
 pub mod metrics;
 pub mod pull_secrets;
 pub mod reconcile;
+pub mod releases;
 pub mod shared;
 
 use std::future::Future;
@@ -30,7 +31,7 @@ use tenant_api::Tenant;
 use tokio::sync::watch;
 use tracing::{debug, error, info, warn};
 
-pub use context::Config;
+pub use context::{Clock, Config};
 pub use error::{Error, Result};
 pub use health::Health;
 pub use metrics::Metrics;
@@ -265,6 +266,16 @@ impl Shell {
                 let _ = pull_all.unbounded_send(());
             },
         ));
+        // The platform's release channels: a change reconciles every Tenant.
+        let releases = releases::Releases::default();
+        let releases_all = all_tx.clone();
+        let releases_task = tokio::spawn(releases.clone().follow(
+            client.clone(),
+            config.operator_namespace.clone(),
+            move || {
+                let _ = releases_all.unbounded_send(());
+            },
+        ));
         let triggers = Triggers {
             tenants: owners_tx,
             all: all_tx,
@@ -310,6 +321,7 @@ impl Shell {
                 tenants: store,
                 shared,
                 pull_secrets,
+                releases,
             },
         ));
         info!(
@@ -335,6 +347,7 @@ impl Shell {
             .await;
         readiness.abort();
         pull_task.abort();
+        releases_task.abort();
         if let Some(task) = domain_map {
             task.abort();
         }

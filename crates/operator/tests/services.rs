@@ -552,3 +552,261 @@ fn base64(s: &str) -> String {
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default()
 }
+
+/// `hh:mm:ss` UTC today, as a timestamp.
+fn today_at(h: i8, m: i8, s: i8) -> jiff::Timestamp {
+    jiff::Timestamp::now()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .at(h, m, s, 0)
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .unwrap()
+        .timestamp()
+}
+
+async fn wait_replicas(h: &Harness, ns: &str, name: &str, want: i32) -> Result<Deployment> {
+    let api: Api<Deployment> = Api::namespaced(h.admin.clone(), ns);
+    let name = name.to_string();
+    Ok(
+        poll_until(&format!("{name} at {want} replicas"), TIMEOUT, || {
+            let (api, name) = (api.clone(), name.clone());
+            async move {
+                let d = api.get(&name).await.map_err(|e| e.to_string())?;
+                if replicas(&d) == Some(want) {
+                    Ok(d)
+                } else {
+                    Err(format!("replicas {:?}", replicas(&d)))
+                }
+            }
+        })
+        .await?,
+    )
+}
+
+fn image_of(d: &Deployment) -> String {
+    d.spec
+        .as_ref()
+        .unwrap()
+        .template
+        .spec
+        .as_ref()
+        .unwrap()
+        .containers[0]
+        .image
+        .clone()
+        .unwrap_or_default()
+}
+
+/// The hibernation timetable puts the services to sleep at the sleep time and wakes them at the
+/// wake time (the operator's clock is set a few seconds before each).
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn a_timetable_puts_the_tenant_to_sleep_and_wakes_it() -> Result<()> {
+    let h = Harness::new("svc-timetable").await?;
+    let clock = tenant_operator::Clock::default();
+    clock.set(today_at(2, 59, 54));
+    let op = h.start_operator_with(|c| c.clock = clock.clone()).await?;
+    let (t, ns) = running_tenant(&h, "sleepy", |t| {
+        one_service(t, ServiceSettings::default());
+        t.spec.hibernation = Some(tenant_api::Hibernation {
+            schedules: vec![tenant_api::HibernationSchedule {
+                sleep: "0 3 * * *".into(),
+                wake: "0 4 * * *".into(),
+            }],
+            time_zone: Some("UTC".into()),
+        });
+    })
+    .await?;
+    let name = t.name_any();
+    // 03:00 comes: asleep without any spec change
+    wait_replicas(&h, &ns, "web", 0).await?;
+    let t = h.wait_phase(&name, Phase::Suspended).await?;
+    let ready = condition(&t, c::READY).unwrap();
+    ensure!(
+        ready.message.contains("hibernation timetable"),
+        "{}",
+        conditions(&t)
+    );
+    // a few seconds before 04:00 (a spec edit makes the operator look at the new time)
+    clock.set(today_at(3, 59, 54));
+    patch_spec(&h, &name, json!({"displayName": "sleepy"})).await?;
+    wait_replicas(&h, &ns, "web", 1).await?;
+    h.wait_phase(&name, Phase::Running).await?;
+    h.teardown().await?;
+    op.stop().await
+}
+
+/// A maintenance window holds a new image tag until it opens; the status shows the pending
+/// release and when it runs; a release channel's new tag reaches a following tenant in its
+/// window, and one without a window at once.
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn windows_hold_releases_and_channels_reach_followers() -> Result<()> {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    let h = Harness::new("svc-window").await?;
+    let clock = tenant_operator::Clock::default();
+    clock.set(today_at(4, 59, 40));
+    // the channels live in the operator's namespace, shared by the binary's tests: a unique one
+    let channel = format!(
+        "ch-{}",
+        h.ns.len() + h.ns.bytes().map(usize::from).sum::<usize>()
+    );
+    let releases: Api<ConfigMap> = Api::namespaced(h.admin.clone(), "tenant-system");
+    let publish = |tag: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": "tenant-releases", "namespace": "tenant-system"},
+               "data": {channel.clone(): tag}})
+    };
+    apply_value(&h.admin, &publish("1.0.0")).await?;
+    let op = h.start_operator_with(|c| c.clock = clock.clone()).await?;
+    let window = tenant_api::MaintenanceWindow {
+        schedule: "0 5 * * *".into(),
+        duration: "1h".into(),
+        time_zone: None,
+    };
+    let (pinned, pinned_ns) = running_tenant(&h, "pinned", |t| {
+        one_service(t, ServiceSettings::default());
+        t.spec.maintenance_window = Some(window.clone());
+    })
+    .await?;
+    let (follower, follower_ns) = running_tenant(&h, "follower", |t| {
+        one_service(t, ServiceSettings::default());
+        t.spec.image_tag = None;
+        t.spec.release_channel = Some(channel.clone());
+        t.spec.maintenance_window = Some(window.clone());
+    })
+    .await?;
+    let (eager, eager_ns) = running_tenant(&h, "eager", |t| {
+        one_service(t, ServiceSettings::default());
+        t.spec.image_tag = None;
+        t.spec.release_channel = Some(channel.clone());
+    })
+    .await?;
+    let deployments = |ns: &str| Api::<Deployment>::namespaced(h.admin.clone(), ns);
+    ensure!(image_of(&deployments(&follower_ns).get("web").await?).ends_with(":1.0.0"));
+
+    // 04:59:4x: a new tag and a new channel release wait for 05:00
+    patch_spec(&h, &pinned.name_any(), json!({"imageTag": "1.1.0"})).await?;
+    apply_value(&h.admin, &publish("1.1.0")).await?;
+    // the tenant without a window gets it at once
+    poll_until("the eager tenant on 1.1.0", TIMEOUT, || {
+        let d = deployments(&eager_ns);
+        async move {
+            let img = image_of(&d.get("web").await.map_err(|e| e.to_string())?);
+            if img.ends_with(":1.1.0") {
+                Ok(())
+            } else {
+                Err(img)
+            }
+        }
+    })
+    .await?;
+    let _ = eager;
+    let t = h.get(&pinned.name_any()).await?;
+    let pending = t.status.as_ref().and_then(|s| s.pending_rollout.clone());
+    ensure!(
+        pending.as_ref().and_then(|p| p.image_tag.as_deref()) == Some("1.1.0")
+            && pending
+                .as_ref()
+                .and_then(|p| p.not_before.clone())
+                .map(|t| t.0)
+                == Some(today_at(5, 0, 0)),
+        "pendingRollout {pending:?}: {}",
+        conditions(&t)
+    );
+    ensure!(image_of(&deployments(&pinned_ns).get("web").await?).ends_with(":1.0.0"));
+    ensure!(image_of(&deployments(&follower_ns).get("web").await?).ends_with(":1.0.0"));
+
+    // 05:00: both roll out, and the pending rollout is gone
+    for (name, ns) in [
+        (pinned.name_any(), &pinned_ns),
+        (follower.name_any(), &follower_ns),
+    ] {
+        poll_until(&format!("{name} on 1.1.0 in its window"), TIMEOUT, || {
+            let d = deployments(ns);
+            async move {
+                let img = image_of(&d.get("web").await.map_err(|e| e.to_string())?);
+                if img.ends_with(":1.1.0") {
+                    Ok(())
+                } else {
+                    Err(img)
+                }
+            }
+        })
+        .await?;
+        let t = h.wait_phase(&name, Phase::Running).await?;
+        poll_until(
+            &format!("{name}'s pending rollout cleared"),
+            TIMEOUT,
+            || {
+                let h = &h;
+                let name = name.clone();
+                async move {
+                    let t = h.get(&name).await.map_err(|e| e.to_string())?;
+                    match t.status.and_then(|s| s.pending_rollout) {
+                        None => Ok(()),
+                        Some(p) => Err(format!("{p:?}")),
+                    }
+                }
+            },
+        )
+        .await?;
+        let _ = t;
+    }
+    releases
+        .delete("tenant-releases", &Default::default())
+        .await
+        .ok();
+    h.teardown().await?;
+    op.stop().await
+}
+
+/// A canary runs part of the replicas on its tag behind the same Service, and is promoted by
+/// moving imageTag to it and removing the canary.
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn a_canary_runs_and_is_promoted() -> Result<()> {
+    let h = Harness::new("svc-canary").await?;
+    let op = h.start_operator().await?;
+    let (t, ns) = running_tenant(&h, "canary", |t| {
+        one_service(
+            t,
+            ServiceSettings {
+                replicas: Some(4),
+                ..Default::default()
+            },
+        );
+        t.spec.canary = Some(tenant_api::Canary {
+            image_tag: "2.0.0".into(),
+            weight: Some(25),
+        });
+    })
+    .await?;
+    let name = t.name_any();
+    let stable = wait_replicas(&h, &ns, "web", 3).await?;
+    let canary = wait_replicas(&h, &ns, "web-canary", 1).await?;
+    ensure!(image_of(&stable).ends_with(":1.0.0") && image_of(&canary).ends_with(":2.0.0"));
+    // both tracks behind the one Service
+    wait_pods(&h, &ns, "web", 4).await?;
+    let svc: Service = Api::namespaced(h.admin.clone(), &ns).get("web").await?;
+    let sel = svc.spec.unwrap().selector.unwrap_or_default();
+    ensure!(!sel.contains_key("shop.pilab.hu/track"), "{sel:?}");
+
+    // promote
+    patch_spec(&h, &name, json!({"imageTag": "2.0.0", "canary": null})).await?;
+    let stable = wait_replicas(&h, &ns, "web", 4).await?;
+    ensure!(image_of(&stable).ends_with(":2.0.0"));
+    poll_until("the canary Deployment pruned", TIMEOUT, || {
+        let api: Api<Deployment> = Api::namespaced(h.admin.clone(), &ns);
+        async move {
+            match api.get_opt("web-canary").await.map_err(|e| e.to_string())? {
+                None => Ok(()),
+                Some(_) => Err("still there".into()),
+            }
+        }
+    })
+    .await?;
+    h.wait_phase(&name, Phase::Running).await?;
+    h.teardown().await?;
+    op.stop().await
+}

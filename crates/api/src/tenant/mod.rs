@@ -16,6 +16,7 @@ mod namespace;
 mod network;
 mod quota;
 mod rbac;
+mod rollout;
 mod services;
 
 pub use billing::{BillingCycle, BillingSpec, ChargebackModel};
@@ -28,6 +29,7 @@ pub use namespace::NamespaceConfig;
 pub use network::{NetworkPolicySpec, PodsInNamespaces};
 pub use quota::QuotaSpec;
 pub use rbac::{RbacSpec, RoleRules};
+pub use rollout::{Canary, Hibernation, HibernationSchedule, MaintenanceWindow};
 pub use services::{Autoscaling, Probes, ServiceSettings};
 
 use crate::common::{BackupConfig, ResourceLimits, SecretKeyRef};
@@ -85,6 +87,7 @@ pub(crate) fn default_true() -> bool {
 #[x_kube(validation = Rule::new("self.tenantType == oldSelf.tenantType || (has(self.environment) && !(has(self.namespaceConfig) && has(self.namespaceConfig.pattern) && self.namespaceConfig.pattern.contains('{tenantType}')))").message("tenantType is immutable while it names the namespace (environment unset, or {tenantType} in namespaceConfig.pattern)").field_path(".tenantType"))]
 #[x_kube(validation = Rule::new("has(self.namespaceConfig) == has(oldSelf.namespaceConfig) && (!has(self.namespaceConfig) || self.namespaceConfig == oldSelf.namespaceConfig)").message("namespaceConfig is immutable: changing it would move the tenant to another namespace").field_path(".namespaceConfig"))]
 #[x_kube(validation = Rule::new("!has(self.ingressTlsSecretName) || has(self.customDomain)").message("ingressTlsSecretName needs customDomain: the certificate is served for that host").field_path(".ingressTlsSecretName"))]
+#[x_kube(validation = Rule::new("!(has(self.imageTag) && has(self.releaseChannel))").message("set imageTag or releaseChannel, not both").field_path(".releaseChannel"))]
 #[x_kube(validation = Rule::new("!(has(self.mongoPassword) && has(self.mongoPasswordSecretRef))").message("set mongoPassword or mongoPasswordSecretRef, not both").field_path(".mongoPasswordSecretRef"))]
 #[x_kube(validation = Rule::new("!(has(self.redisPassword) && has(self.redisPasswordSecretRef))").message("set redisPassword or redisPasswordSecretRef, not both").field_path(".redisPasswordSecretRef"))]
 pub struct TenantSpec {
@@ -127,6 +130,22 @@ pub struct TenantSpec {
 
     /// DeployedAt triggers a rollout when changed.
     pub deployed_at: Option<Time>,
+
+    /// Follow a release channel of the platform (e.g. `stable`) instead of pinning `imageTag`:
+    /// the services run the channel's current tag (the operator's ConfigMap `tenant-releases`),
+    /// rolled out in the tenant's maintenance window when it has one.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("must be a DNS label such as stable"))]
+    #[schemars(length(max = 63))]
+    pub release_channel: Option<String>,
+
+    /// A canary release beside the current one.
+    pub canary: Option<Canary>,
+
+    /// Sleep/wake timetable of the services.
+    pub hibernation: Option<Hibernation>,
+
+    /// When releases may roll out.
+    pub maintenance_window: Option<MaintenanceWindow>,
 
     // ----- data stores -----
     /// MongoDB connection string. The tenant gets its own database (see `dataIsolation`).
@@ -242,6 +261,10 @@ impl TenantSpec {
             ingress_tls_secret_name: None,
             active: true,
             deployed_at: None,
+            release_channel: None,
+            canary: None,
+            hibernation: None,
+            maintenance_window: None,
             mongo_uri: None,
             mongo_username: None,
             mongo_password: None,
@@ -327,4 +350,6 @@ pub struct TenantStatus {
     pub services_ready: Option<String>,
     /// The deployedAt value last rolled out.
     pub last_deployed_at: Option<Time>,
+    /// A release held back until the maintenance window opens.
+    pub pending_rollout: Option<crate::status::PendingRollout>,
 }

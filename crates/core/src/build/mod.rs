@@ -47,7 +47,17 @@ pub struct BuildContext<'a> {
     /// The cert-manager issuer (`ClusterIssuer/<name>` or `Issuer/<name>`) that obtains the
     /// certificate of a custom domain whose Tenant names no TLS Secret; empty: none.
     pub cert_issuer: &'a str,
+    /// The platform's release channels: channel -> image tag.
+    pub releases: &'a std::collections::BTreeMap<String, String>,
+    /// The release to run instead of the spec's (the maintenance window holds it back).
+    pub held_release: Option<&'a services::Release>,
+    /// The time the hibernation timetable is read at.
+    pub now: jiff::Timestamp,
 }
+
+/// No release channels.
+pub static NO_RELEASES: std::collections::BTreeMap<String, String> =
+    std::collections::BTreeMap::new();
 
 /// The built-in compute defaults, for callers that set none.
 pub static BUILTIN_COMPUTE_DEFAULTS: std::sync::LazyLock<ComputeDefaults> =
@@ -83,6 +93,9 @@ impl Default for BuildContext<'_> {
             ingress_class: "",
             pull_secrets: &[],
             cert_issuer: "",
+            releases: &NO_RELEASES,
+            held_release: None,
+            now: jiff::Timestamp::now(),
         }
     }
 }

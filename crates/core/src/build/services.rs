@@ -43,6 +43,7 @@ use super::namespace::object_meta;
 use super::{BuildContext, BuildError, config, pull_secrets};
 use crate::object::Object;
 use crate::presets::Effective;
+use crate::schedule;
 
 pub mod sizing;
 
@@ -60,6 +61,120 @@ pub const PORT_NAME: &str = "http";
 pub const CONFIG_HASH: &str = "shop.pilab.hu/config-hash";
 /// Pod template annotation: the `deployedAt` this template was rolled out for.
 pub const DEPLOYED_AT: &str = "shop.pilab.hu/deployed-at";
+/// Pod template annotation: the image tag (release) this template runs.
+pub const RELEASE: &str = "shop.pilab.hu/release";
+/// Label of a service's pods and of its Deployment's selector: `stable` or `canary`.
+pub const TRACK: &str = "shop.pilab.hu/track";
+/// Default share of replicas on a canary, percent.
+pub const DEFAULT_CANARY_WEIGHT: i32 = 10;
+
+/// What the services run: an image tag and the `deployedAt` it was rolled out for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Release {
+    pub tag: String,
+    pub deployed_at: Option<String>,
+}
+
+impl Release {
+    /// The release a live Deployment's pod template records.
+    pub fn of_live(deployment: &serde_json::Value) -> Option<Release> {
+        let a = deployment.pointer("/spec/template/metadata/annotations")?;
+        Some(Release {
+            tag: a.get(RELEASE)?.as_str()?.to_string(),
+            deployed_at: a
+                .get(DEPLOYED_AT)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string),
+        })
+    }
+}
+
+/// The release the spec asks for: `imageTag`, else the platform's current tag of
+/// `releaseChannel`, else `latest`; with `deployedAt`.
+pub fn desired_release(tenant: &Tenant, ctx: &BuildContext) -> Result<Release, BuildError> {
+    let spec = &tenant.spec;
+    let tag = match (&spec.image_tag, &spec.release_channel) {
+        (Some(t), _) => t.clone(),
+        (None, Some(ch)) => ctx.releases.get(ch).cloned().ok_or_else(|| BuildError::Invalid {
+            field: "spec.releaseChannel".into(),
+            message: format!(
+                "channel {ch:?} is not published by the platform (ConfigMap {} in the operator's namespace); published: {}",
+                RELEASES_CONFIG_MAP,
+                if ctx.releases.is_empty() {
+                    "none".to_string()
+                } else {
+                    ctx.releases.keys().cloned().collect::<Vec<_>>().join(", ")
+                }
+            ),
+        })?,
+        (None, None) => DEFAULT_TAG.into(),
+    };
+    Ok(Release {
+        tag,
+        deployed_at: spec.deployed_at.as_ref().map(|t| t.0.to_string()),
+    })
+}
+
+/// The ConfigMap of the platform's release channels (channel -> image tag), in the operator's
+/// namespace.
+pub const RELEASES_CONFIG_MAP: &str = "tenant-releases";
+
+/// Whether the services run now, after `active` and the hibernation timetable.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub active: bool,
+    /// Asleep by the timetable: until when.
+    pub asleep_until: Option<jiff::Timestamp>,
+    /// When the timetable next changes something.
+    pub next_change: Option<jiff::Timestamp>,
+}
+
+/// [`Lifecycle`] of the tenant at `now`.
+pub fn lifecycle(tenant: &Tenant, now: jiff::Timestamp) -> Result<Lifecycle, BuildError> {
+    let Some(h) = &tenant.spec.hibernation else {
+        return Ok(Lifecycle {
+            active: tenant.spec.active,
+            ..Lifecycle::default()
+        });
+    };
+    let invalid = |field: String, message: String| BuildError::Invalid { field, message };
+    let tz = schedule::time_zone(h.time_zone.as_deref())
+        .map_err(|m| invalid("spec.hibernation.timeZone".into(), m))?;
+    let mut pairs = Vec::new();
+    for (i, s) in h.schedules.iter().enumerate() {
+        let f = |w: &str| format!("spec.hibernation.schedules[{i}].{w}");
+        pairs.push((
+            schedule::Cron::parse(&s.sleep).map_err(|m| invalid(f("sleep"), m))?,
+            schedule::Cron::parse(&s.wake).map_err(|m| invalid(f("wake"), m))?,
+        ));
+    }
+    let (asleep, next) = schedule::asleep(&pairs, &tz, now);
+    Ok(Lifecycle {
+        active: tenant.spec.active && !asleep,
+        asleep_until: if asleep { next } else { None },
+        next_change: next,
+    })
+}
+
+/// The maintenance window at `now`: `Some((open, next))` (when it closes, or next opens), `None`
+/// without a window.
+pub fn window(
+    tenant: &Tenant,
+    now: jiff::Timestamp,
+) -> Result<Option<(bool, Option<jiff::Timestamp>)>, BuildError> {
+    let Some(w) = &tenant.spec.maintenance_window else {
+        return Ok(None);
+    };
+    let invalid = |field: &str, message: String| BuildError::Invalid {
+        field: format!("spec.maintenanceWindow.{field}"),
+        message,
+    };
+    let tz = schedule::time_zone(w.time_zone.as_deref()).map_err(|m| invalid("timeZone", m))?;
+    let start = schedule::Cron::parse(&w.schedule).map_err(|m| invalid("schedule", m))?;
+    let seconds = schedule::duration_seconds(&w.duration).map_err(|m| invalid("duration", m))?;
+    Ok(Some(schedule::window(&start, seconds, &tz, now)))
+}
+
 /// Label of every object and pod of one service: the service name.
 pub const SERVICE_LABEL: &str = "app.kubernetes.io/name";
 /// The component label value of the services' objects.
@@ -90,6 +205,8 @@ pub struct ServicePlan {
     pub autoscaling: Option<(i32, i32)>,
     pub ingress_path: Option<String>,
     pub settings: ServiceSettings,
+    /// `(image, replicas)` of the canary beside it.
+    pub canary: Option<(String, i32)>,
 }
 
 impl ServicePlan {
@@ -109,8 +226,9 @@ fn min_replicas(tenant: &Tenant) -> i32 {
         .max(0)
 }
 
-/// The services of the tenant with their defaults, in `spec.services` order.
-pub fn plans(tenant: &Tenant) -> Result<Vec<ServicePlan>, BuildError> {
+/// The services of the tenant with their defaults, running release `tag`, in `spec.services`
+/// order.
+pub fn plans(tenant: &Tenant, tag: &str) -> Result<Vec<ServicePlan>, BuildError> {
     let spec = &tenant.spec;
     let services = spec.services.clone().unwrap_or_default();
     let settings = spec.service_settings.clone().unwrap_or_default();
@@ -126,7 +244,6 @@ pub fn plans(tenant: &Tenant) -> Result<Vec<ServicePlan>, BuildError> {
         .as_deref()
         .unwrap_or(DEFAULT_REPOSITORY)
         .trim_end_matches('/');
-    let tag = spec.image_tag.as_deref().unwrap_or(DEFAULT_TAG);
     services
         .iter()
         .map(|name| {
@@ -172,20 +289,46 @@ pub fn plans(tenant: &Tenant) -> Result<Vec<ServicePlan>, BuildError> {
                 Some(p) => Some(p.to_string()),
                 None => default_ingress_path(name).map(str::to_string),
             };
+            let replicas = autoscaling.map_or(replicas, |(min, _)| min);
+            // A canary of an explicitly named image makes no sense: only release-tagged images.
+            let canary = match (&spec.canary, &s.image) {
+                (Some(c), None) => {
+                    let w = c.weight.unwrap_or(DEFAULT_CANARY_WEIGHT).clamp(1, 99);
+                    let n = ((replicas * w + 50) / 100).max(1);
+                    Some((format!("{repository}/{name}:{}", c.image_tag), n))
+                }
+                _ => None,
+            };
+            // the canary's replicas come out of the service's (one stable replica at least)
+            let replicas = match (&canary, autoscaling) {
+                (Some((_, n)), None) => (replicas - n).max(1),
+                _ => replicas,
+            };
             Ok(ServicePlan {
                 name: name.clone(),
                 image,
                 port: s.port.unwrap_or(DEFAULT_PORT),
-                replicas: autoscaling.map_or(replicas, |(min, _)| min),
+                replicas,
                 autoscaling,
                 ingress_path,
                 settings: s,
+                canary,
             })
         })
         .collect()
 }
 
-/// The labels that select one service's pods.
+/// The labels of one track of a service's pods (what its Deployment selects).
+pub fn track_selector(tenant: &Tenant, service: &str, canary: bool) -> BTreeMap<String, String> {
+    let mut l = selector(tenant, service);
+    l.insert(
+        TRACK.into(),
+        if canary { "canary" } else { "stable" }.into(),
+    );
+    l
+}
+
+/// The labels that select one service's pods (both tracks: what its Service selects).
 pub fn selector(tenant: &Tenant, service: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
         (SERVICE_LABEL.to_string(), service.to_string()),
@@ -280,6 +423,14 @@ fn env(tenant: &Tenant, plan: &ServicePlan) -> Vec<EnvVar> {
     out.into_values().collect()
 }
 
+/// How one Deployment of a service runs: its track, image and release, whether active.
+struct Run<'a> {
+    active: bool,
+    canary: bool,
+    image: &'a str,
+    release: &'a Release,
+}
+
 /// The pod template of one service; `pull` names the registry credentials of its pods.
 fn pod_template(
     tenant: &Tenant,
@@ -288,24 +439,24 @@ fn pod_template(
     resources: ResourceRequirements,
     config: &config::Config,
     pull: &[String],
+    run: &Run,
 ) -> PodTemplateSpec {
     let iso = &eff.isolation;
     let sel = selector(tenant, &plan.name);
-    let mut pod_labels = sel.clone();
+    let mut pod_labels = track_selector(tenant, &plan.name, run.canary);
     pod_labels.insert(labels::ENVIRONMENT.into(), eff.environment.clone());
     pod_labels.insert(labels::PART_OF.into(), "tenant".into());
-    let mut annotations = BTreeMap::from([(CONFIG_HASH.to_string(), config.hash.clone())]);
-    if let Some(at) = &tenant.spec.deployed_at {
-        annotations.insert(DEPLOYED_AT.into(), at.0.to_string());
+    let mut annotations = BTreeMap::from([
+        (CONFIG_HASH.to_string(), config.hash.clone()),
+        (RELEASE.to_string(), run.release.tag.clone()),
+    ]);
+    if let Some(at) = &run.release.deployed_at {
+        annotations.insert(DEPLOYED_AT.into(), at.clone());
     }
+    let image = run.image;
     let pull_always = iso.require_image_pull_policy_always
-        || plan.image.ends_with(":latest")
-        || !plan
-            .image
-            .rsplit('/')
-            .next()
-            .unwrap_or("")
-            .contains([':', '@']);
+        || image.ends_with(":latest")
+        || !image.rsplit('/').next().unwrap_or("").contains([':', '@']);
     let mut env_from = vec![EnvFromSource {
         config_map_ref: Some(ConfigMapEnvSource {
             name: config::CONFIG_MAP.into(),
@@ -325,7 +476,7 @@ fn pod_template(
     let (readiness, liveness, startup) = probes(plan);
     let container = Container {
         name: plan.name.clone(),
-        image: Some(plan.image.clone()),
+        image: Some(image.to_string()),
         image_pull_policy: Some(
             if pull_always {
                 "Always"
@@ -432,27 +583,40 @@ fn deployment(
     resources: ResourceRequirements,
     config: &config::Config,
     pull: &[String],
+    run: &Run,
 ) -> Deployment {
-    let active = tenant.spec.active;
+    let active = run.active;
+    let name = if run.canary {
+        format!("{}-canary", plan.name)
+    } else {
+        plan.name.clone()
+    };
+    let canary_replicas = plan.canary.as_ref().map_or(0, |(_, n)| *n);
     let max_unavailable = if tenant.spec.tenant_type == TenantType::Production {
         0
     } else {
         1
     };
+    let mut metadata = meta(tenant, eff, &name);
+    if let Some(l) = metadata.labels.as_mut() {
+        l.insert(SERVICE_LABEL.into(), plan.name.clone());
+    }
     Deployment {
-        metadata: meta(tenant, eff, &plan.name),
+        metadata,
         spec: Some(DeploymentSpec {
             // An HPA owns the count while autoscaling: the field is left out of the apply, so
             // the operator never writes it back over the HPA's choice.
-            replicas: if plan.autoscaled(active) {
-                None
-            } else if active {
-                Some(plan.replicas)
-            } else {
+            replicas: if !active {
                 Some(0)
+            } else if run.canary {
+                Some(canary_replicas)
+            } else if plan.autoscaled(active) {
+                None
+            } else {
+                Some(plan.replicas)
             },
             selector: LabelSelector {
-                match_labels: Some(selector(tenant, &plan.name)),
+                match_labels: Some(track_selector(tenant, &plan.name, run.canary)),
                 ..LabelSelector::default()
             },
             strategy: Some(DeploymentStrategy {
@@ -464,7 +628,7 @@ fn deployment(
             }),
             revision_history_limit: Some(5),
             progress_deadline_seconds: Some(PROGRESS_DEADLINE_SECONDS),
-            template: pod_template(tenant, eff, plan, resources, config, pull),
+            template: pod_template(tenant, eff, plan, resources, config, pull, run),
             ..DeploymentSpec::default()
         }),
         status: None,
@@ -559,10 +723,15 @@ pub fn build(
     eff: &Effective,
     ctx: &BuildContext,
 ) -> Result<Vec<Object>, BuildError> {
-    let plans = plans(tenant)?;
     if !config::wanted(tenant) {
         return Ok(Vec::new());
     }
+    // the release: the spec's, unless the maintenance window holds the running one
+    let release = match ctx.held_release {
+        Some(r) => r.clone(),
+        None => desired_release(tenant, ctx)?,
+    };
+    let plans = plans(tenant, &release.tag)?;
     let cfg = config::build(tenant, eff)?;
     let mut out = vec![Object::from_resource(&cfg.config_map)?];
     if let Some(secret) = &cfg.secret {
@@ -572,7 +741,7 @@ pub fn build(
         return Ok(out);
     }
     let resources = sizing::resources(tenant, eff, ctx, &plans)?;
-    let active = tenant.spec.active;
+    let active = lifecycle(tenant, ctx.now)?.active;
     // the platform's credentials for the registries the services pull from, then the tenant's own
     let mut pull: Vec<String> = Vec::new();
     for source in pull_secrets::needed(&plans, ctx.pull_secrets) {
@@ -587,9 +756,36 @@ pub fn build(
         }
     }
     for (plan, res) in plans.iter().zip(resources) {
+        let stable = Run {
+            active,
+            canary: false,
+            image: &plan.image,
+            release: &release,
+        };
         out.push(Object::from_resource(&deployment(
-            tenant, eff, plan, res, &cfg, &pull,
+            tenant,
+            eff,
+            plan,
+            res.clone(),
+            &cfg,
+            &pull,
+            &stable,
         ))?);
+        if let (Some((image, _)), Some(c)) = (&plan.canary, &tenant.spec.canary) {
+            let canary_release = Release {
+                tag: c.image_tag.clone(),
+                deployed_at: release.deployed_at.clone(),
+            };
+            let run = Run {
+                active,
+                canary: true,
+                image,
+                release: &canary_release,
+            };
+            out.push(Object::from_resource(&deployment(
+                tenant, eff, plan, res, &cfg, &pull, &run,
+            ))?);
+        }
         out.push(Object::from_resource(&service(tenant, eff, plan))?);
         let running = if plan.autoscaled(active) {
             plan.autoscaling.map_or(0, |(min, _)| min)
@@ -786,7 +982,7 @@ mod tests {
             ..Default::default()
         });
         t.spec.resource_limits = None;
-        let plans = plans(&t).unwrap();
+        let plans = plans(&t, "v1").unwrap();
         assert!(plans.iter().all(|p| p.replicas == 2));
         settings(
             &mut t,
@@ -810,7 +1006,7 @@ mod tests {
     }
 
     fn plans_of(t: &Tenant) -> Result<Vec<ServicePlan>, BuildError> {
-        plans(t)
+        plans(t, "v1")
     }
 
     #[test]

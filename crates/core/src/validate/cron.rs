@@ -159,6 +159,34 @@ impl Field {
     }
 }
 
+/// The five fields a macro stands for.
+fn expand(expr: &str) -> Option<&'static str> {
+    Some(match expr {
+        "@yearly" | "@annually" => "0 0 1 1 *",
+        "@monthly" => "0 0 1 * *",
+        "@weekly" => "0 0 * * 0",
+        "@daily" | "@midnight" => "0 0 * * *",
+        "@hourly" => "0 * * * *",
+        _ => return None,
+    })
+}
+
+/// The value sets of a valid expression's five fields (bit `v` set when `v` is selected) and
+/// whether each was `*` (or `?`): what [`crate::schedule`] evaluates.
+pub(crate) fn fields(expr: &str) -> Result<[(u64, bool); 5], String> {
+    check_cron(expr)?;
+    let expr = expr.trim();
+    let expr = expand(expr).unwrap_or(expr);
+    let parts: Vec<&str> = expr.split_whitespace().collect();
+    let mut sets = [(0u64, false); 5];
+    for ((field, text), slot) in FIELDS.iter().zip(&parts).zip(sets.iter_mut()) {
+        *slot = field
+            .parse(text)
+            .map_err(|e| format!("{} field {text:?}: {e}", field.name))?;
+    }
+    Ok(sets)
+}
+
 /// Checks a cron expression; the error names the field and the rule it breaks.
 pub fn check_cron(expr: &str) -> Result<(), String> {
     let expr = expr.trim();

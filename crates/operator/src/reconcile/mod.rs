@@ -44,6 +44,7 @@ use crate::error::{Error, Result};
 use crate::kinds::Kinds;
 use crate::metrics::Metrics;
 use crate::pull_secrets::PullSecrets;
+use crate::releases::Releases;
 use crate::shared::SharedPolicies;
 
 pub use claim::NamespaceLocks;
@@ -54,6 +55,7 @@ pub struct Watched {
     pub tenants: Store<Tenant>,
     pub shared: SharedPolicies,
     pub pull_secrets: PullSecrets,
+    pub releases: Releases,
 }
 
 /// Shared state of every reconcile.
@@ -67,6 +69,8 @@ pub struct Context {
     pub shared: SharedPolicies,
     /// The platform's registry credentials.
     pub pull_secrets: PullSecrets,
+    /// The platform's release channels.
+    pub releases: Releases,
     recorder: Recorder,
     locks: NamespaceLocks,
     /// Consecutive failures per Tenant, for the error backoff.
@@ -120,6 +124,7 @@ impl Context {
             metrics,
             shared: w.shared,
             pull_secrets: w.pull_secrets,
+            releases: w.releases,
             recorder,
             locks: NamespaceLocks::default(),
             failures: Mutex::new(HashMap::new()),
@@ -263,6 +268,7 @@ async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     ctx.kinds.wait_ready().await;
     // Likewise the registry credentials: a reconcile without them would prune their copies.
     ctx.pull_secrets.wait_ready().await;
+    ctx.releases.wait_ready().await;
     if tenant.metadata.deletion_timestamp.is_some() {
         return cleanup::run(&mut pass).await;
     }

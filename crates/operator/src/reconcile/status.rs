@@ -133,7 +133,7 @@ pub async fn applied(
         kinds,
         skipped: applied.skipped.clone(),
         quota,
-        active: pass.tenant.spec.active,
+        active: pass.tenant.spec.active && desired.asleep_until.is_none(),
         shared_policies: pass.ctx.shared.ok(),
         services: desired
             .objects
@@ -142,7 +142,18 @@ pub async fn applied(
             .map(|o| ServiceState::of(&o.name, applied.live.get(&o.key())))
             .collect(),
         deployed_at: pass.tenant.spec.deployed_at.clone(),
+        pending_rollout: desired.pending.clone(),
+        asleep_until: desired.asleep_until.map(Time),
     };
-    write(pass, &Outcome::Applied(progress)).await?;
-    Ok(Action::requeue(pass.ctx.config.resync))
+    write(pass, &Outcome::Applied(Box::new(progress))).await?;
+    // Look again after the resync period, or when time alone changes what is desired (a sleep
+    // or wake time, a maintenance window opening), whichever comes first.
+    let mut after = pass.ctx.config.resync;
+    if let Some(at) = desired.next_change {
+        let now = pass.ctx.config.clock.now();
+        let wait = at.duration_since(now).unsigned_abs();
+        // a second late, so the change has come when the reconcile looks
+        after = after.min(wait + std::time::Duration::from_secs(1));
+    }
+    Ok(Action::requeue(after))
 }

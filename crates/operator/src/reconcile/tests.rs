@@ -117,7 +117,7 @@ fn valid_spec() -> Value {
 /// What the cluster holds once the Tenant's objects are in place: every desired object as the
 /// API server would store it (a uid, an Active namespace, a quota with its status filled in).
 fn live_objects(t: &Tenant, config: &Config) -> Vec<Value> {
-    let bctx = config.build_context(&[], &[]);
+    let bctx = config.build_context(&[], &[], &tenant_core::build::NO_RELEASES);
     build::tenant_objects(t, &bctx)
         .unwrap()
         .into_iter()
@@ -163,6 +163,7 @@ fn context(tenant: &Tenant, live: &[Value], not_served: &[&str]) -> (Arc<Context
             tenants: store,
             shared,
             pull_secrets: crate::pull_secrets::PullSecrets::new(Vec::new()),
+            releases: crate::releases::Releases::fixed(Default::default()),
         },
     );
     (Arc::new(ctx), ApiServer(handle))

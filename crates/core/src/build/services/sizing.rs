@@ -97,10 +97,14 @@ fn round_down(q: Quantity, unit: i128) -> Quantity {
 
 impl Resource<'_> {
     fn size(&self, plans: &[ServicePlan], hard: &quota::Hard) -> Result<Vec<Pair>, BuildError> {
-        // slots: every replica plus one surge pod per service
+        // slots: every replica plus one surge pod per Deployment (a canary is one more)
         let slots: Vec<i128> = plans
             .iter()
-            .map(|p| i128::from(p.replicas.max(1)) + 1)
+            .map(|p| {
+                i128::from(p.replicas.max(1))
+                    + 1
+                    + p.canary.as_ref().map_or(0, |(_, n)| i128::from(*n) + 1)
+            })
             .collect();
         let mut out: Vec<Pair> = Vec::with_capacity(plans.len());
         for (req, lim) in &self.explicit {

@@ -480,6 +480,113 @@ pub(crate) fn monitoring(spec: &TenantSpec, ctx: &mut Ctx) {
     );
 }
 
+/// Hibernation timetable, maintenance window, release channel and canary.
+pub(crate) fn rollout(spec: &TenantSpec, ctx: &mut Ctx) {
+    use crate::schedule::{duration_seconds as window_seconds, time_zone};
+    if let Some(h) = &spec.hibernation {
+        let p = "spec.hibernation";
+        ctx.check(
+            "hibernation.schedules",
+            &format!("{p}.schedules"),
+            "valid sleep and wake cron times",
+            |g| {
+                if h.schedules.is_empty() {
+                    g.fail_unless_cel(
+                        format!("{p}.schedules"),
+                        "needs at least one sleep/wake pair",
+                    );
+                }
+                for (i, s) in h.schedules.iter().enumerate() {
+                    for (what, expr) in [("sleep", &s.sleep), ("wake", &s.wake)] {
+                        if let Err(e) = check_cron(expr) {
+                            g.fail_unless_cel(
+                                format!("{p}.schedules[{i}].{what}"),
+                                format!("{expr:?}: {e}"),
+                            );
+                        }
+                    }
+                }
+            },
+        );
+        ctx.check(
+            "hibernation.timeZone",
+            &format!("{p}.timeZone"),
+            "unset or an IANA time zone",
+            |g| {
+                if let Err(e) = time_zone(h.time_zone.as_deref()) {
+                    g.fail(format!("{p}.timeZone"), e);
+                }
+            },
+        );
+    }
+    if let Some(w) = &spec.maintenance_window {
+        let p = "spec.maintenanceWindow";
+        ctx.check(
+            "maintenanceWindow.schedule",
+            &format!("{p}.schedule"),
+            "a valid cron time",
+            |g| {
+                if let Err(e) = check_cron(&w.schedule) {
+                    g.fail_unless_cel(format!("{p}.schedule"), format!("{:?}: {e}", w.schedule));
+                }
+            },
+        );
+        ctx.check(
+            "maintenanceWindow.duration",
+            &format!("{p}.duration"),
+            "a positive duration of at most 7 days",
+            |g| match window_seconds(&w.duration) {
+                Err(e) => g.fail_unless_cel(format!("{p}.duration"), e),
+                Ok(0) => g.fail(
+                    format!("{p}.duration"),
+                    format!(
+                        "{:?} must be greater than zero: the window would never be open",
+                        w.duration
+                    ),
+                ),
+                Ok(s) if s > 7 * 86_400 => g.fail(
+                    format!("{p}.duration"),
+                    format!("{:?} is longer than 7 days", w.duration),
+                ),
+                Ok(_) => {}
+            },
+        );
+        ctx.check(
+            "maintenanceWindow.timeZone",
+            &format!("{p}.timeZone"),
+            "unset or an IANA time zone",
+            |g| {
+                if let Err(e) = time_zone(w.time_zone.as_deref()) {
+                    g.fail(format!("{p}.timeZone"), e);
+                }
+            },
+        );
+    }
+    ctx.check(
+        "releaseChannel.imageTag",
+        "spec.releaseChannel",
+        "not both imageTag and releaseChannel",
+        |g| {
+            if spec.image_tag.is_some() && spec.release_channel.is_some() {
+                g.fail_unless_cel(
+                    "spec.releaseChannel",
+                    "set imageTag or releaseChannel, not both",
+                );
+            }
+        },
+    );
+    if let Some(c) = &spec.canary {
+        ctx.check("canary.services", "spec.canary", "a canary needs services to run", |g| {
+            if spec.services.as_ref().is_none_or(Vec::is_empty) {
+                g.fail("spec.canary", "the tenant has no services for the canary to run beside");
+            }
+            if spec.image_tag.as_deref() == Some(c.image_tag.as_str()) {
+                g.warn("spec.canary.imageTag", format!("{:?} is the current imageTag: the canary runs what every replica runs; remove canary to finish a promotion", c.image_tag));
+            }
+        });
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

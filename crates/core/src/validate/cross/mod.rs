@@ -27,17 +27,30 @@ pub(crate) fn tenant(t: &Tenant, ctx: &mut Ctx) {
     misc::billing(spec, ctx);
     misc::tenant_config(spec, ctx);
     misc::monitoring(spec, ctx);
+    misc::rollout(spec, ctx);
     // Last: the builders themselves. Whatever they refuse is reported here with its field, so a
     // valid Tenant always renders (and the operator never meets a build error after validation).
     // After another failure it is not run: the specific check has already said what is wrong.
     if ctx.has_failures() {
         return;
     }
+    // The platform's release channels are not known offline: the tenant's channel stands for
+    // whatever tag the platform publishes (the operator reports an unpublished one).
+    let channels: std::collections::BTreeMap<String, String> = t
+        .spec
+        .release_channel
+        .iter()
+        .map(|c| (c.clone(), "channel-release".to_string()))
+        .collect();
+    let bctx = crate::build::BuildContext {
+        releases: &channels,
+        ..crate::build::BuildContext::default()
+    };
     ctx.check(
         "build.renders",
         "spec",
         "every object renders: the builders accept the spec",
-        |g| match crate::build::tenant_objects(t, &crate::build::BuildContext::default()) {
+        |g| match crate::build::tenant_objects(t, &bctx) {
             Ok(_) => {}
             Err(crate::build::BuildError::Invalid { field, message }) => g.fail(field, message),
             Err(e) => g.fail("spec", e.to_string()),
