@@ -62,6 +62,7 @@ fn crds_are_namespaced_with_status_and_short_names() {
             "Namespace",
             "Phase",
             "Ready",
+            "Services",
             "Cost/mo",
             "Age"
         ]

@@ -86,6 +86,14 @@ async fn main() -> Result<()> {
     // Phase 1: the bare client.
     let cpu0 = plane_cpu(cp);
     let bare = bare_client(&admin, &template, &args).await?;
+    // The bare client's domain map goes: the operator keeps its own, and keys of another field
+    // manager left in it would make the operator's map differ from the live one after a restart.
+    Api::<k8s_openapi::api::core::v1::ConfigMap>::namespaced(
+        admin.clone(),
+        build::DEFAULT_OPERATOR_NAMESPACE,
+    )
+    .delete(build::domains::CONFIG_MAP, &Default::default())
+    .await?;
     let cpu1 = plane_cpu(cp);
     eprintln!(
         "bench: bare client applied {} tenants in {:.1} s",
@@ -371,6 +379,18 @@ async fn bare_client(admin: &Client, template: &Tenant, args: &Args) -> Result<T
     let tenants: Vec<Tenant> = (0..args.tenants)
         .map(|i| tenant_named(template, &format!("bare-{i}"), BENCH_NS))
         .collect();
+    // The domain map the ingress-hosts policy reads (a bare client keeps it too: without it the
+    // API server refuses every Ingress in tenant namespaces). One write for all tenants.
+    ensure_namespace(admin, build::DEFAULT_OPERATOR_NAMESPACE).await?;
+    let map = build::domains::config_map(
+        &tenants,
+        build::DEFAULT_OPERATOR_NAMESPACE,
+        build::domains::Unclaimed::Allow,
+    );
+    res.api(&map)
+        .await?
+        .patch(&map.name, &pp, &Patch::Apply(&map.manifest))
+        .await?;
     let not_served = res
         .not_served(&build::tenant_objects(&tenants[0], &ctx)?)
         .await;

@@ -7,6 +7,7 @@ pub mod cache;
 pub mod context;
 pub mod domains;
 pub mod error;
+mod gate;
 pub mod health;
 pub mod io;
 pub mod kinds;

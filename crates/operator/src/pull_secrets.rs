@@ -16,7 +16,8 @@ use kube::runtime::watcher;
 use kube::runtime::{WatchStreamExt, watcher::Event};
 use kube::{Api, Client, ResourceExt};
 use tenant_core::build::pull_secrets::{KEY, PullSecretSource, TYPE};
-use tokio::sync::watch;
+
+use crate::gate::Gate;
 use tracing::{info, warn};
 
 /// The current sources, shared with the reconciles.
@@ -24,19 +25,16 @@ use tracing::{info, warn};
 pub struct PullSecrets {
     names: Arc<Vec<String>>,
     sources: Arc<RwLock<Vec<PullSecretSource>>>,
-    ready: watch::Receiver<bool>,
-    ready_tx: Arc<watch::Sender<bool>>,
+    ready: Gate,
 }
 
 impl PullSecrets {
     /// Sources named `names` (none: ready at once, nothing to follow).
     pub fn new(names: Vec<String>) -> PullSecrets {
-        let (ready_tx, ready) = watch::channel(names.is_empty());
         PullSecrets {
+            ready: Gate::new(names.is_empty()),
             names: Arc::new(names),
             sources: Arc::default(),
-            ready,
-            ready_tx: Arc::new(ready_tx),
         }
     }
 
@@ -50,8 +48,7 @@ impl PullSecrets {
 
     /// Resolves once the first list of the operator namespace's Secrets is in.
     pub async fn wait_ready(&self) {
-        let mut rx = self.ready.clone();
-        let _ = rx.wait_for(|r| *r).await;
+        self.ready.wait().await;
     }
 
     /// Follows the sources until the task is aborted; `changed` is called after each change.
@@ -111,8 +108,7 @@ impl PullSecrets {
                 *cur = sources;
                 differs
             };
-            let first = !*self.ready.borrow();
-            self.ready_tx.send_replace(true);
+            let first = self.ready.open();
             if changed_now && !first {
                 info!("registry credentials changed; reconciling every Tenant");
                 changed();

@@ -15,24 +15,22 @@ use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 use tenant_core::build::services::RELEASES_CONFIG_MAP;
-use tokio::sync::watch;
+
+use crate::gate::Gate;
 use tracing::{info, warn};
 
 /// The channels as last read, shared with the reconciles.
 #[derive(Clone)]
 pub struct Releases {
     channels: Arc<RwLock<BTreeMap<String, String>>>,
-    ready: watch::Receiver<bool>,
-    ready_tx: Arc<watch::Sender<bool>>,
+    ready: Gate,
 }
 
 impl Default for Releases {
     fn default() -> Self {
-        let (ready_tx, ready) = watch::channel(false);
         Releases {
             channels: Arc::default(),
-            ready,
-            ready_tx: Arc::new(ready_tx),
+            ready: Gate::new(false),
         }
     }
 }
@@ -44,7 +42,7 @@ impl Releases {
         *r.channels
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = channels;
-        r.ready_tx.send_replace(true);
+        r.ready.open();
         r
     }
 
@@ -56,8 +54,7 @@ impl Releases {
     }
 
     pub async fn wait_ready(&self) {
-        let mut rx = self.ready.clone();
-        let _ = rx.wait_for(|r| *r).await;
+        self.ready.wait().await;
     }
 
     /// Follows the ConfigMap until the task is aborted; `changed` after each change.
@@ -97,8 +94,7 @@ impl Releases {
                 *cur = next;
                 d
             };
-            let first = !*self.ready.borrow();
-            self.ready_tx.send_replace(true);
+            let first = self.ready.open();
             if differs && !first {
                 info!(channels = ?self.current(), "release channels changed; reconciling every Tenant");
                 changed();

@@ -583,6 +583,24 @@ async fn wait_replicas(h: &Harness, ns: &str, name: &str, want: i32) -> Result<D
     )
 }
 
+/// Waits until Deployment `name` runs an image ending in `suffix`.
+async fn wait_image(h: &Harness, ns: &str, name: &str, suffix: &str) -> Result<()> {
+    let api: Api<Deployment> = Api::namespaced(h.admin.clone(), ns);
+    poll_until(&format!("{name} on {suffix}"), TIMEOUT, || {
+        let api = api.clone();
+        async move {
+            let img = image_of(&api.get(name).await.map_err(|e| e.to_string())?);
+            if img.ends_with(suffix) {
+                Ok(())
+            } else {
+                Err(img)
+            }
+        }
+    })
+    .await?;
+    Ok(())
+}
+
 fn image_of(d: &Deployment) -> String {
     d.spec
         .as_ref()
@@ -689,18 +707,7 @@ async fn windows_hold_releases_and_channels_reach_followers() -> Result<()> {
     patch_spec(&h, &pinned.name_any(), json!({"imageTag": "1.1.0"})).await?;
     apply_value(&h.admin, &publish("1.1.0")).await?;
     // the tenant without a window gets it at once
-    poll_until("the eager tenant on 1.1.0", TIMEOUT, || {
-        let d = deployments(&eager_ns);
-        async move {
-            let img = image_of(&d.get("web").await.map_err(|e| e.to_string())?);
-            if img.ends_with(":1.1.0") {
-                Ok(())
-            } else {
-                Err(img)
-            }
-        }
-    })
-    .await?;
+    wait_image(&h, &eager_ns, "web", ":1.1.0").await?;
     let _ = eager;
     let t = h.get(&pinned.name_any()).await?;
     let pending = t.status.as_ref().and_then(|s| s.pending_rollout.clone());
@@ -722,18 +729,7 @@ async fn windows_hold_releases_and_channels_reach_followers() -> Result<()> {
         (pinned.name_any(), &pinned_ns),
         (follower.name_any(), &follower_ns),
     ] {
-        poll_until(&format!("{name} on 1.1.0 in its window"), TIMEOUT, || {
-            let d = deployments(ns);
-            async move {
-                let img = image_of(&d.get("web").await.map_err(|e| e.to_string())?);
-                if img.ends_with(":1.1.0") {
-                    Ok(())
-                } else {
-                    Err(img)
-                }
-            }
-        })
-        .await?;
+        wait_image(&h, ns, "web", ":1.1.0").await?;
         let t = h.wait_phase(&name, Phase::Running).await?;
         poll_until(
             &format!("{name}'s pending rollout cleared"),

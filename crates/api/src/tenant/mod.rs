@@ -70,6 +70,11 @@ pub(crate) fn default_true() -> bool {
         json_path = ".status.conditions[?(@.type==\"Ready\")].status"
     ),
     printcolumn(
+        name = "Services",
+        type_ = "string",
+        json_path = ".status.servicesReady"
+    ),
+    printcolumn(
         name = "Cost/mo",
         type_ = "string",
         json_path = ".status.cost.monthlyProjected",
