@@ -806,3 +806,88 @@ async fn a_canary_runs_and_is_promoted() -> Result<()> {
     h.teardown().await?;
     op.stop().await
 }
+
+/// A rollout the quota refuses (the tenant's own pod took the room of the surge pod) is reported
+/// as stalled, naming the service and the cause, and recovers once there is room again.
+#[tokio::test]
+#[ignore = "needs the local control plane (hack/test runs it)"]
+async fn a_rollout_the_quota_refuses_is_reported_and_recovers() -> Result<()> {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::PostParams;
+    let h = Harness::new("svc-stall").await?;
+    let op = h.start_operator().await?;
+    let (t, ns) = running_tenant(&h, "stall", |t| {
+        one_service(
+            t,
+            ServiceSettings {
+                replicas: Some(2),
+                ..Default::default()
+            },
+        );
+        // production: a rollout never lowers capacity, so it needs the surge pod
+        t.spec.tenant_type = TenantType::Production;
+        t.spec.owner = Some("alice".into());
+        t.spec.quota = Some(tenant_api::QuotaSpec {
+            pod_quota: Some(3),
+            ..Default::default()
+        });
+    })
+    .await?;
+    let name = t.name_any();
+    wait_pods(&h, &ns, "web", 2).await?;
+    // alice's own pod takes the third slot
+    let pods: Api<Pod> = Api::namespaced(h.cp.client_as("alice").await?, &ns);
+    pods.create(
+        &PostParams::default(),
+        &from_json(json!({"metadata": {"name": "alice-job"}, "spec": restricted_pod_spec(serde_json::Value::Null)})),
+    )
+    .await?;
+    let at = Time(jiff::Timestamp::from_second(
+        jiff::Timestamp::now().as_second(),
+    )?);
+    patch_spec(&h, &name, json!({ "deployedAt": at })).await?;
+    let t = poll_until("the stalled rollout reported", TIMEOUT, || {
+        let h = &h;
+        let name = name.clone();
+        async move {
+            let t = h.get(&name).await.map_err(|e| e.to_string())?;
+            match condition(&t, c::SERVICES_READY) {
+                Some(s) if s.reason == "RolloutStalled" => Ok(t),
+                _ => Err(conditions(&t)),
+            }
+        }
+    })
+    .await?;
+    let msg = condition(&t, c::SERVICES_READY).unwrap().message.clone();
+    ensure!(
+        msg.contains("web") && msg.contains("exceeded quota"),
+        "{msg}"
+    );
+    ensure!(
+        t.status.as_ref().and_then(|s| s.phase) == Some(Phase::Deployment)
+            && condition(&t, c::READY).is_some_and(|r| r.status == "False"),
+        "{}",
+        conditions(&t)
+    );
+    // room again: the rollout completes
+    Api::<Pod>::namespaced(h.admin.clone(), &ns)
+        .delete("alice-job", &Default::default())
+        .await?;
+    poll_until("the rollout completed", TIMEOUT, || {
+        let h = &h;
+        let name = name.clone();
+        let at = at.clone();
+        async move {
+            let t = h.get(&name).await.map_err(|e| e.to_string())?;
+            let st = t.status.clone().unwrap_or_default();
+            if st.phase == Some(Phase::Running) && st.last_deployed_at.as_ref() == Some(&at) {
+                Ok(())
+            } else {
+                Err(conditions(&t))
+            }
+        }
+    })
+    .await?;
+    h.teardown().await?;
+    op.stop().await
+}
