@@ -803,6 +803,29 @@ pub fn needs_write(old: Option<&TenantStatus>, new: &TenantStatus) -> bool {
     old != owned_by_reconcile(new)
 }
 
+/// Whether the stored status `old` and the new one `new` differ only in progress: the counts of
+/// a rollout (`servicesReady`, condition messages) and the quota's current use, with every
+/// phase, condition status and reason the same. The operator writes such a change at most every
+/// few seconds per Tenant (a rollout of four services otherwise writes the status at every pod).
+pub fn progress_only(old: Option<&TenantStatus>, new: &TenantStatus) -> bool {
+    let Some(old) = old else {
+        return false;
+    };
+    let strip = |s: &TenantStatus| {
+        let mut s = owned_by_reconcile(s);
+        s.services_ready = None;
+        if let Some(q) = s.quota.as_mut() {
+            q.used = None;
+        }
+        for c in s.conditions.iter_mut().flatten() {
+            c.message.clear();
+            c.last_transition_time = Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH);
+        }
+        s
+    };
+    needs_write(Some(old), new) && strip(old) == strip(new)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1105,6 +1128,60 @@ mod tests {
         let st = desired_status(&tenant(), None, &Outcome::Applied(Box::new(p)), &ts(1));
         assert_eq!(st.services_ready.as_deref(), Some("2/2"));
         assert_eq!(st.last_deployed_at, Some(ts(100)));
+    }
+
+    #[test]
+    fn rollout_steps_are_progress_but_transitions_are_not() {
+        let ok = deployment(1, 1, json!([]));
+        let none = deployment(1, 0, json!([]));
+        let mut p = progress(true);
+        p.services = vec![
+            ServiceState::of("api", Some(&none)),
+            ServiceState::of("web", Some(&none)),
+            ServiceState::of("shop", Some(&none)),
+        ];
+        let status_of = |p: &Progress, old: Option<&TenantStatus>| {
+            desired_status(
+                &tenant(),
+                old,
+                &Outcome::Applied(Box::new(p.clone())),
+                &ts(1),
+            )
+        };
+        let zero = status_of(&p, None);
+        assert!(
+            !progress_only(None, &zero),
+            "a first status is not progress"
+        );
+        p.services[0] = ServiceState::of("api", Some(&ok));
+        let one = status_of(&p, Some(&zero));
+        assert_eq!(one.services_ready.as_deref(), Some("1/3"));
+        assert!(progress_only(Some(&zero), &one), "0/3 -> 1/3 is progress");
+        assert!(
+            !progress_only(Some(&one), &one),
+            "no change is nothing to write"
+        );
+        p.services[1] = ServiceState::of("web", Some(&ok));
+        p.services[2] = ServiceState::of("shop", Some(&ok));
+        p.deployed_at = Some(ts(100));
+        let all = status_of(&p, Some(&one));
+        assert_eq!(all.phase, Some(Phase::Running));
+        assert!(
+            !progress_only(Some(&one), &all),
+            "reaching Running is a transition, written at once"
+        );
+        let mut stalled = p.clone();
+        stalled.services[2] = ServiceState::of(
+            "shop",
+            Some(&deployment(
+                1,
+                0,
+                json!([{"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+                        "message": "forbidden"}]),
+            )),
+        );
+        let st = status_of(&stalled, Some(&one));
+        assert!(!progress_only(Some(&one), &st), "a stall is a new reason");
     }
 
     #[test]

@@ -82,6 +82,48 @@ pub struct Context {
     /// Per Tenant uid, the resourceVersion a status write of this operator was based on, until
     /// the Tenant cache shows a newer version (see [`Context::stale`]).
     written: Mutex<HashMap<String, String>>,
+    /// When this operator last wrote each Tenant's status, to space out progress-only writes.
+    pub progress: ProgressWrites,
+}
+
+/// A rollout moves its Tenant's status at every pod (`servicesReady`, the quota's use, the
+/// condition messages). Such progress-only changes are written at most once per
+/// [`ProgressWrites::INTERVAL`] per Tenant; the reconcile looks again when the interval is over,
+/// so the last step is written too. A change of phase, of a condition's status or reason, or of
+/// anything else is written at once.
+#[derive(Default)]
+pub struct ProgressWrites(Mutex<HashMap<String, Instant>>);
+
+impl ProgressWrites {
+    pub const INTERVAL: Duration = Duration::from_secs(5);
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, Instant>> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// How long to hold back the write of `new` over `old` (`None`: write it now).
+    pub fn wait(
+        &self,
+        uid: &str,
+        old: Option<&TenantStatus>,
+        new: &TenantStatus,
+    ) -> Option<Duration> {
+        if !tenant_core::status::progress_only(old, new) {
+            return None;
+        }
+        let since = self.map().get(uid)?.elapsed();
+        (since < Self::INTERVAL).then(|| Self::INTERVAL - since)
+    }
+
+    pub fn wrote(&self, uid: &str) {
+        self.map().insert(uid.to_string(), Instant::now());
+    }
+
+    fn forget(&self, uid: &str) {
+        self.map().remove(uid);
+    }
 }
 
 /// Findings already reported per Tenant uid, so each is reported once.
@@ -131,6 +173,7 @@ impl Context {
             validated: validate::Memo::default(),
             tampered: Reported::default(),
             written: Mutex::new(HashMap::new()),
+            progress: ProgressWrites::default(),
         }
     }
 
@@ -175,6 +218,7 @@ impl Context {
         self.metrics.set_phase(&owner.key(), None);
         self.validated.forget(uid);
         self.tampered.forget(uid);
+        self.progress.forget(uid);
         self.written
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -253,7 +297,7 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
 
 /// How soon a reconcile that met a stale Tenant cache looks again (the cache normally has the
 /// status write within milliseconds).
-const STALE_RETRY: std::time::Duration = std::time::Duration::from_secs(2);
+const STALE_RETRY: Duration = Duration::from_secs(2);
 
 /// The driver: the steps in order; each hands the next what it found.
 async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {

@@ -10,7 +10,7 @@ use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use serde_json::{Value, json};
-use tenant_api::{Tenant, labels};
+use tenant_api::{Tenant, TenantStatus, labels};
 use tenant_core::status::{self, Outcome, Progress, ServiceState};
 use tracing::info;
 
@@ -25,9 +25,20 @@ use crate::error::{Error, Result};
 /// Writes the status `outcome` implies, if a field the reconcile owns differs from the stored
 /// status; returns whether it wrote.
 pub async fn write(pass: &mut Pass<'_>, outcome: &Outcome) -> Result<bool> {
+    let new = desired_status(pass, outcome);
+    put(pass, new).await
+}
+
+/// The status `outcome` implies.
+fn desired_status(pass: &Pass<'_>, outcome: &Outcome) -> TenantStatus {
     let now = Time(k8s_openapi::jiff::Timestamp::now());
     let new = status::desired_status(pass.tenant, pass.status.as_ref(), outcome, &now);
     pass.ctx.metrics.set_phase(&pass.owner.key(), new.phase);
+    new
+}
+
+/// Writes `new` if a field the reconcile owns differs from the stored status.
+async fn put(pass: &mut Pass<'_>, new: TenantStatus) -> Result<bool> {
     if !status::needs_write(pass.status.as_ref(), &new) {
         return Ok(false);
     }
@@ -47,6 +58,7 @@ pub async fn write(pass: &mut Pass<'_>, outcome: &Outcome) -> Result<bool> {
         .await
         .map_err(Error::Status)?;
     pass.ctx.wrote_status(pass.tenant);
+    pass.ctx.progress.wrote(pass.uid);
     let old_phase = pass.status.as_ref().and_then(|s| s.phase);
     pass.status = stored.status.or(Some(new));
     let phase = pass.status.as_ref().and_then(|s| s.phase);
@@ -145,10 +157,17 @@ pub async fn applied(
         pending_rollout: desired.pending.clone(),
         asleep_until: desired.asleep_until.map(Time),
     };
-    write(pass, &Outcome::Applied(Box::new(progress))).await?;
     // Look again after the resync period, or when time alone changes what is desired (a sleep
-    // or wake time, a maintenance window opening), whichever comes first.
+    // or wake time, a maintenance window opening), or when a held-back progress write is due,
+    // whichever comes first.
     let mut after = pass.ctx.config.resync;
+    let new = desired_status(pass, &Outcome::Applied(Box::new(progress)));
+    match pass.ctx.progress.wait(pass.uid, pass.status.as_ref(), &new) {
+        Some(wait) => after = after.min(wait),
+        None => {
+            put(pass, new).await?;
+        }
+    }
     if let Some(at) = desired.next_change {
         let now = pass.ctx.config.clock.now();
         let wait = at.duration_since(now).unsigned_abs();
