@@ -124,6 +124,13 @@ use Concern::*;
 
 /// Every field the operator accepts but does not act on yet (or only partly), in spec order.
 pub const PENDING: &[Pending] = &[
+    // data (Shared is acted on: identities on the platform's shared Redis)
+    partly(
+        "spec.dataStores.mode",
+        Data,
+        "MongoDB, NATS and Redis as StatefulSets in the tenant namespace (Dedicated)",
+        "acts on Shared, the default (identities on the platform's shared servers); Dedicated is not built yet, and such a tenant gets no identity",
+    ),
     // backup
     row(
         "spec.backupConfig",

@@ -59,6 +59,7 @@ pub mod condition {
     pub const RBAC_READY: &str = "RBACReady";
     pub const POLICY_READY: &str = "PolicyReady";
     pub const SERVICES_READY: &str = "ServicesReady";
+    pub const DATA_READY: &str = "DataReady";
     pub const BACKUP_READY: &str = "BackupReady";
     pub const MONITORING_READY: &str = "MonitoringReady";
     pub const BUDGET_OK: &str = "BudgetOK";

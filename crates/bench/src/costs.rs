@@ -187,6 +187,7 @@ pub async fn request_costs(
             deployed_at: None,
             pending_rollout: None,
             asleep_until: None,
+            data: Vec::new(),
         }))
     };
     let hard = json!({"limits.cpu": "2", "limits.memory": "4Gi", "requests.storage": "20Gi", "services.nodeports": "0"});

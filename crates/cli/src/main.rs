@@ -187,6 +187,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 releases: &releases.into_iter().collect(),
                 held_release: None,
                 now: tenant_core::schedule::Timestamp::now(),
+                data: &tenant_core::build::NO_WIRING,
             },
         ),
         Command::Quota {

@@ -18,10 +18,13 @@ pub enum Concern {
     Policy,
     Services,
     Monitoring,
+    /// The tenant's identities on the platform's shared data servers (no cluster objects of
+    /// its own: the connection Secret belongs to Services).
+    Data,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 7] = [
+    pub const ALL: [Concern; 8] = [
         Concern::Namespace,
         Concern::Quota,
         Concern::Network,
@@ -29,6 +32,7 @@ impl Concern {
         Concern::Policy,
         Concern::Services,
         Concern::Monitoring,
+        Concern::Data,
     ];
 
     /// The status condition type of the concern.
@@ -41,19 +45,27 @@ impl Concern {
             Concern::Policy => c::POLICY_READY,
             Concern::Services => c::SERVICES_READY,
             Concern::Monitoring => c::MONITORING_READY,
+            Concern::Data => c::DATA_READY,
         }
     }
 
     /// Whether the concern is part of the guardrails: while its condition is False the tenant
     /// is not Ready. Integrations (monitoring) report their condition without holding Ready.
+    /// The data stores hold Ready too: services without their data do not run.
     pub fn gates_ready(self) -> bool {
-        matches!(self, Concern::Namespace | Concern::Quota | Concern::Policy)
+        matches!(
+            self,
+            Concern::Namespace | Concern::Quota | Concern::Policy | Concern::Data
+        )
     }
 
     /// Whether the concern's condition is always reported (the guardrails), or only when the
     /// tenant has objects of the concern (its services, integrations such as monitoring).
     pub fn always_reported(self) -> bool {
-        !matches!(self, Concern::Services | Concern::Monitoring)
+        !matches!(
+            self,
+            Concern::Services | Concern::Monitoring | Concern::Data
+        )
     }
 
     /// Words for an object count in a condition message (`"3 monitoring objects applied"`).
@@ -66,6 +78,7 @@ impl Concern {
             Concern::Policy => "policy objects",
             Concern::Services => "service objects",
             Concern::Monitoring => "monitoring objects",
+            Concern::Data => "data store identities",
         }
     }
 }

@@ -77,6 +77,47 @@ pub struct Progress {
     pub pending_rollout: Option<tenant_api::PendingRollout>,
     /// Asleep by the hibernation timetable until then.
     pub asleep_until: Option<Time>,
+    /// The tenant's identities on the platform's shared data servers (empty: none).
+    pub data: Vec<StoreState>,
+}
+
+/// One data store's identity for the tenant, as provisioning left it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreState {
+    /// `Redis`, `NATS`, `MongoDB`.
+    pub store: String,
+    pub ready: bool,
+    /// Another tenant (or someone else) holds the name or prefix: nothing was changed.
+    pub conflict: bool,
+    /// What was provisioned, or why not (never a credential).
+    pub message: String,
+}
+
+/// The DataReady condition, when the tenant has provisioned stores.
+fn data_condition(p: &Progress) -> Option<Cond> {
+    if p.data.is_empty() {
+        return None;
+    }
+    let text = |f: &dyn Fn(&StoreState) -> bool| {
+        p.data
+            .iter()
+            .filter(|s| f(s))
+            .map(|s| format!("{}: {}", s.store, s.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    Some(if p.data.iter().any(|s| s.conflict) {
+        Cond::new(c::DATA_READY, false, "DataConflict", text(&|s| s.conflict))
+    } else if p.data.iter().any(|s| !s.ready) {
+        Cond::new(
+            c::DATA_READY,
+            false,
+            "StoreUnavailable",
+            text(&|s| !s.ready),
+        )
+    } else {
+        Cond::new(c::DATA_READY, true, "Provisioned", text(&|_| true))
+    })
 }
 
 /// How far one service's Deployment is.
@@ -547,11 +588,14 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
     if let Some(s) = &services {
         conds.push(s.clone());
     }
+    if let Some(d) = data_condition(p) {
+        conds.push(d);
+    }
 
     // Integrations: a condition only when the tenant has objects of that concern.
     for concern in Concern::ALL
         .into_iter()
-        .filter(|c| !c.always_reported() && *c != Concern::Services)
+        .filter(|c| !c.always_reported() && !matches!(c, Concern::Services | Concern::Data))
     {
         let of_concern = |kind: &str| registry::by_kind(kind).map(|k| k.concern) == Some(concern);
         let n: usize = p
@@ -873,6 +917,7 @@ mod tests {
             active: true,
             shared_policies: true,
             services: Vec::new(),
+            data: Vec::new(),
             deployed_at: None,
             pending_rollout: None,
             asleep_until: None,
@@ -1128,6 +1173,41 @@ mod tests {
         let st = desired_status(&tenant(), None, &Outcome::Applied(Box::new(p)), &ts(1));
         assert_eq!(st.services_ready.as_deref(), Some("2/2"));
         assert_eq!(st.last_deployed_at, Some(ts(100)));
+    }
+
+    #[test]
+    fn data_stores_hold_ready_and_name_the_store() {
+        let mut p = progress(true);
+        p.data = vec![StoreState {
+            store: "Redis".into(),
+            ready: false,
+            conflict: false,
+            message: "redis://r:6379 unreachable: connection refused".into(),
+        }];
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p.clone())));
+        assert_eq!(phase, Phase::Provisioning);
+        assert_eq!(conds[0].reason, "StoreUnavailable");
+        assert!(
+            conds[0].message.contains("Redis: redis://r:6379"),
+            "{}",
+            conds[0].message
+        );
+        p.data[0].conflict = true;
+        let (_, conds) = conditions(&Outcome::Applied(Box::new(p.clone())));
+        assert_eq!(conds[0].reason, "DataConflict");
+        p.data[0] = StoreState {
+            store: "Redis".into(),
+            ready: true,
+            conflict: false,
+            message: "user a".into(),
+        };
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p)));
+        assert_eq!(phase, Phase::Running);
+        assert!(
+            conds
+                .iter()
+                .any(|c| c.type_ == c::DATA_READY && c.status && c.reason == "Provisioned")
+        );
     }
 
     #[test]

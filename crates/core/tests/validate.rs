@@ -1067,6 +1067,18 @@ warns!(
     "spec: {dataIsolation: {natsSubjectPrefix: shop}}"
 );
 fails!(
+    redis_prefix_in_the_operators_own,
+    "data.redisReservedPrefix",
+    "spec.dataIsolation.redisKeyPrefix",
+    "spec: {dataIsolation: {redisKeyPrefix: 'tenant-operator:shop:'}}"
+);
+fails!(
+    redis_prefix_with_a_glob,
+    "cel.rules",
+    "spec.dataIsolation.redisKeyPrefix",
+    "spec: {dataIsolation: {redisKeyPrefix: 'shop:*'}}"
+);
+fails!(
     mongo_database_too_long,
     "data.isolationNames",
     "spec.dataIsolation.mongoDatabase",
@@ -1390,6 +1402,7 @@ fn check_names_are_stable() {
             "rbac.subjects",
             "data.plaintextPasswords",
             "data.credentialsWithoutUrl",
+            "data.redisReservedPrefix",
             "data.isolationNames",
             "backup.schedule",
             "backup.restoreSchedule",

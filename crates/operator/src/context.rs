@@ -135,6 +135,13 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_CERT_ISSUER", default_value = "", value_parser = cert_issuer)]
     pub cert_issuer: String,
 
+    /// The platform's shared Redis: a Secret in the operator's namespace with `url` (the admin
+    /// URL, credentials inside) and optionally `tenantURL` (the address tenants' pods use).
+    /// Every Tenant in shared data mode without a redisURL of its own then gets an ACL user
+    /// limited to its key prefix. Empty: none.
+    #[arg(long, env = "TENANT_OPERATOR_REDIS_SERVER", default_value = "")]
+    pub redis_server: String,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -186,6 +193,7 @@ impl Config {
             releases,
             held_release: None,
             now: self.clock.now(),
+            data: &tenant_core::build::NO_WIRING,
         }
     }
 }
@@ -232,6 +240,8 @@ pub struct Config {
     pub pull_secrets: Vec<String>,
     /// The cert-manager issuer of custom domains without a TLS Secret (empty: none).
     pub cert_issuer: String,
+    /// The platform Secret of the shared Redis (empty: none registered).
+    pub redis_server: String,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -267,6 +277,7 @@ impl Config {
             ingress_class: String::new(),
             pull_secrets: Vec::new(),
             cert_issuer: String::new(),
+            redis_server: String::new(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -304,6 +315,7 @@ impl From<RunArgs> for Config {
                 .filter(|s| !s.is_empty())
                 .collect(),
             cert_issuer: a.cert_issuer,
+            redis_server: a.redis_server.trim().to_string(),
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),

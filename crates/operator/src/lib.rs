@@ -5,6 +5,7 @@
 
 pub mod cache;
 pub mod context;
+pub mod data;
 pub mod domains;
 pub mod error;
 mod gate;
@@ -277,6 +278,17 @@ impl Shell {
                 let _ = releases_all.unbounded_send(());
             },
         ));
+        // The platform's shared data servers: one going down or coming back reconciles every
+        // Tenant (DataReady follows; a server that lost its users gets them back).
+        let data = Arc::new(data::DataServers::new(
+            client.clone(),
+            config.operator_namespace.clone(),
+            Some(config.redis_server.clone()).filter(|s| !s.is_empty()),
+        ));
+        let data_all = all_tx.clone();
+        let data_task = tokio::spawn(data.clone().watch(move || {
+            let _ = data_all.unbounded_send(());
+        }));
         let triggers = Triggers {
             tenants: owners_tx,
             all: all_tx,
@@ -323,6 +335,7 @@ impl Shell {
                 shared,
                 pull_secrets,
                 releases,
+                data,
             },
         ));
         info!(
@@ -349,6 +362,7 @@ impl Shell {
         readiness.abort();
         pull_task.abort();
         releases_task.abort();
+        data_task.abort();
         if let Some(task) = domain_map {
             task.abort();
         }

@@ -21,7 +21,7 @@ mod services;
 
 pub use billing::{BillingCycle, BillingSpec, ChargebackModel};
 pub use config::TenantConfig;
-pub use data::DataIsolation;
+pub use data::{DataDeletionPolicy, DataIsolation, DataStoreMode, DataStores};
 pub use isolation::{AuditLevel, IsolationLevel, IsolationSpec, PodSecurityLevel};
 pub use limits::{LimitsSpec, QosClass};
 pub use monitoring::{CustomDashboard, LogFormat, LogLevel, MonitoringSpec};
@@ -183,6 +183,9 @@ pub struct TenantSpec {
     pub redis_password_secret_ref: Option<SecretKeyRef>,
     /// Per-tenant database, subject prefix and key prefix; derived from tenantId and environment when unset.
     pub data_isolation: Option<DataIsolation>,
+    /// How the operator provides the tenant's data stores: identities on the platform's shared
+    /// servers (default) or dedicated stores in the namespace; retention; credential rotation.
+    pub data_stores: Option<DataStores>,
 
     // ----- services, environment and the sections that came with them -----
     /// Services to provision for this tenant: one Deployment and Service each.
@@ -278,6 +281,7 @@ impl TenantSpec {
             redis_url: None,
             redis_password: None,
             redis_password_secret_ref: None,
+            data_stores: None,
             data_isolation: None,
             services: None,
             image_pull_secrets: None,

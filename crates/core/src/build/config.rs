@@ -24,8 +24,8 @@ use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use tenant_api::{LogFormat, LogLevel, SecretKeyRef, Tenant};
 
-use super::BuildError;
 use super::namespace::object_meta;
+use super::{BuildError, data};
 use crate::presets::Effective;
 
 /// The ConfigMap's name.
@@ -154,9 +154,9 @@ fn config_data(tenant: &Tenant, eff: &Effective) -> BTreeMap<String, String> {
     d
 }
 
-fn secret_data(tenant: &Tenant) -> BTreeMap<String, String> {
+fn secret_data(tenant: &Tenant, wiring: &data::Wiring) -> BTreeMap<String, String> {
     let s = &tenant.spec;
-    [
+    let mut d: BTreeMap<String, String> = [
         ("MONGO_URI", &s.mongo_uri),
         ("MONGO_USERNAME", &s.mongo_username),
         ("MONGO_PASSWORD", &s.mongo_password),
@@ -166,7 +166,10 @@ fn secret_data(tenant: &Tenant) -> BTreeMap<String, String> {
     ]
     .into_iter()
     .filter_map(|(k, v)| v.as_ref().map(|v| (k.to_string(), v.clone())))
-    .collect()
+    .collect();
+    // provisioned identities (only for stores the spec does not configure itself)
+    d.extend(data::secret_entries(wiring));
+    d
 }
 
 /// FNV-1a, 64 bit: stable across releases and platforms (the hash is compared with what an
@@ -187,17 +190,28 @@ fn fnv1a(parts: &[&BTreeMap<String, String>]) -> String {
 }
 
 /// The tenant's ConfigMap, connection Secret (when it has data) and their hash.
-pub fn build(tenant: &Tenant, eff: &Effective) -> Result<Config, BuildError> {
+pub fn build(
+    tenant: &Tenant,
+    eff: &Effective,
+    wiring: &data::Wiring,
+) -> Result<Config, BuildError> {
     let data = config_data(tenant, eff);
-    let secret = secret_data(tenant);
+    let secret = secret_data(tenant, wiring);
     let hash = fnv1a(&[&data, &secret]);
     let config_map = ConfigMap {
         metadata: object_meta(tenant, eff, CONFIG_MAP),
         data: Some(data),
         ..ConfigMap::default()
     };
+    let mut metadata = object_meta(tenant, eff, SECRET);
+    if !wiring.is_empty() {
+        metadata
+            .annotations
+            .get_or_insert_default()
+            .insert(data::ROTATION_ANNOTATION.into(), wiring.rotation.clone());
+    }
     let secret = (!secret.is_empty()).then(|| Secret {
-        metadata: object_meta(tenant, eff, SECRET),
+        metadata,
         type_: Some("Opaque".into()),
         // `data`, not `stringData`: the API server stores stringData as data, so a stringData
         // manifest would never match the live object and be written on every reconcile
@@ -233,7 +247,7 @@ mod tests {
     #[test]
     fn features_become_variables_and_the_list() {
         let t = tenant();
-        let c = build(&t, &Effective::of(&t)).unwrap();
+        let c = build(&t, &Effective::of(&t), &data::Wiring::default()).unwrap();
         let d = c.config_map.data.unwrap();
         assert_eq!(d["TENANT_FEATURES"], "advanced-analytics,api-access");
         assert_eq!(d["FEATURE_ADVANCED_ANALYTICS"], "true");
@@ -251,15 +265,40 @@ mod tests {
     #[test]
     fn credentials_go_to_the_secret_and_change_the_hash() {
         let mut t = tenant();
-        let before = build(&t, &Effective::of(&t)).unwrap().hash;
+        let before = build(&t, &Effective::of(&t), &data::Wiring::default())
+            .unwrap()
+            .hash;
         t.spec.mongo_uri = Some("mongodb://db:27017".into());
         t.spec.mongo_password = Some("s3cret".into());
-        let c = build(&t, &Effective::of(&t)).unwrap();
+        let c = build(&t, &Effective::of(&t), &data::Wiring::default()).unwrap();
         assert_ne!(c.hash, before);
         let cm = serde_json::to_string(&c.config_map).unwrap();
         assert!(!cm.contains("s3cret") && !cm.contains("mongodb://"));
         let data = c.secret.unwrap().data.unwrap();
         assert_eq!(data["MONGO_PASSWORD"].0, b"s3cret");
         assert_eq!(data["MONGO_URI"].0, b"mongodb://db:27017");
+    }
+
+    #[test]
+    fn a_provisioned_identity_goes_to_the_secret_with_its_rotation() {
+        let t = tenant();
+        let wiring = data::Wiring {
+            redis: Some(data::Credentials {
+                url: "redis://redis.data:6379".into(),
+                username: "tenant-x".into(),
+                password: "pw".into(),
+            }),
+            rotation: "r1".into(),
+        };
+        let c = build(&t, &Effective::of(&t), &wiring).unwrap();
+        let secret = c.secret.unwrap();
+        let data = secret.data.unwrap();
+        assert_eq!(data["REDIS_URL"].0, b"redis://tenant-x:pw@redis.data:6379");
+        assert_eq!(data["REDIS_USERNAME"].0, b"tenant-x");
+        assert_eq!(data["REDIS_PASSWORD"].0, b"pw");
+        let annotations = secret.metadata.annotations.unwrap();
+        assert_eq!(annotations[data::ROTATION_ANNOTATION], "r1");
+        let cm = serde_json::to_string(&c.config_map).unwrap();
+        assert!(!cm.contains("pw@"), "no credentials in the ConfigMap");
     }
 }

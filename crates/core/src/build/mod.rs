@@ -7,6 +7,7 @@
 //! spec no longer wants.
 
 pub mod config;
+pub mod data;
 pub mod domains;
 pub mod finalizer;
 pub mod ingress;
@@ -53,7 +54,14 @@ pub struct BuildContext<'a> {
     pub held_release: Option<&'a services::Release>,
     /// The time the hibernation timetable is read at.
     pub now: jiff::Timestamp,
+    /// The identities the operator provisioned for the tenant on the platform's shared data
+    /// servers, for its connection Secret (render has none).
+    pub data: &'a data::Wiring,
 }
+
+/// No provisioned identities.
+pub static NO_WIRING: std::sync::LazyLock<data::Wiring> =
+    std::sync::LazyLock::new(data::Wiring::default);
 
 /// No release channels.
 pub static NO_RELEASES: std::collections::BTreeMap<String, String> =
@@ -96,6 +104,7 @@ impl Default for BuildContext<'_> {
             releases: &NO_RELEASES,
             held_release: None,
             now: jiff::Timestamp::now(),
+            data: &NO_WIRING,
         }
     }
 }

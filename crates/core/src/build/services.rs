@@ -723,7 +723,7 @@ pub fn build(
     eff: &Effective,
     ctx: &BuildContext,
 ) -> Result<Vec<Object>, BuildError> {
-    if !config::wanted(tenant) {
+    if !config::wanted(tenant) && ctx.data.is_empty() {
         return Ok(Vec::new());
     }
     // the release: the spec's, unless the maintenance window holds the running one
@@ -732,7 +732,7 @@ pub fn build(
         None => desired_release(tenant, ctx)?,
     };
     let plans = plans(tenant, &release.tag)?;
-    let cfg = config::build(tenant, eff)?;
+    let cfg = config::build(tenant, eff, ctx.data)?;
     let mut out = vec![Object::from_resource(&cfg.config_map)?];
     if let Some(secret) = &cfg.secret {
         out.push(Object::from_resource(secret)?);

@@ -31,7 +31,11 @@ impl Desired {
     }
 }
 
-pub fn run(pass: &Pass<'_>, refs: &Refs) -> Result<Desired, Refusal> {
+pub fn run(
+    pass: &Pass<'_>,
+    refs: &Refs,
+    wiring: &tenant_core::build::data::Wiring,
+) -> Result<Desired, Refusal> {
     let pull = pass.ctx.pull_secrets.current();
     let releases = pass.ctx.releases.current();
     let mut bctx = pass
@@ -43,6 +47,7 @@ pub fn run(pass: &Pass<'_>, refs: &Refs) -> Result<Desired, Refusal> {
         Err(e) => return Err(refusal(pass, e)),
     };
     bctx.held_release = timing.held.as_ref();
+    bctx.data = wiring;
     match build::tenant_objects(pass.tenant, &bctx) {
         Ok(objects) => {
             let namespace = objects

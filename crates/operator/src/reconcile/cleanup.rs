@@ -28,6 +28,28 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
         debug!(error = %e, "could not record the Cleaning phase");
     }
 
+    // Its identities on the shared data servers go first: a server that cannot be reached
+    // holds the Tenant (the finalizer stays) and is tried again; its data stays unless the spec
+    // says Delete.
+    match pass.ctx.data.revoke(pass.tenant).await {
+        Ok(done) => {
+            for d in done {
+                info!(tenant = %pass.owner, "{d}");
+            }
+        }
+        Err(message) => {
+            events::publish(
+                pass,
+                EventType::Warning,
+                "RevokeFailed",
+                "Cleanup",
+                format!("revoking the tenant's data store identities: {message}; retrying"),
+            )
+            .await;
+            return Ok(Action::requeue(std::time::Duration::from_secs(10)));
+        }
+    }
+
     // What carries this Tenant's marks (owner annotation and uid, the operator's label).
     let marked: Vec<CachedRef> = pass
         .ctx

@@ -56,6 +56,7 @@ pub struct Watched {
     pub shared: SharedPolicies,
     pub pull_secrets: PullSecrets,
     pub releases: Releases,
+    pub data: Arc<crate::data::DataServers>,
 }
 
 /// Shared state of every reconcile.
@@ -84,6 +85,8 @@ pub struct Context {
     written: Mutex<HashMap<String, String>>,
     /// When this operator last wrote each Tenant's status, to space out progress-only writes.
     pub progress: ProgressWrites,
+    /// The platform's shared data servers.
+    pub data: Arc<crate::data::DataServers>,
 }
 
 /// A rollout moves its Tenant's status at every pod (`servicesReady`, the quota's use, the
@@ -174,6 +177,7 @@ impl Context {
             tampered: Reported::default(),
             written: Mutex::new(HashMap::new()),
             progress: ProgressWrites::default(),
+            data: w.data,
         }
     }
 
@@ -219,6 +223,7 @@ impl Context {
         self.validated.forget(uid);
         self.tampered.forget(uid);
         self.progress.forget(uid);
+        self.data.forget(uid);
         self.written
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -324,7 +329,8 @@ async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     if let Some((domain, holder)) = refs.domain_holder.clone() {
         return status::refuse(&mut pass, claim::domain_conflict(domain, holder)).await;
     }
-    let desired = match build::run(&pass, &refs) {
+    let prepared = provision::prepare(&pass).await;
+    let desired = match build::run(&pass, &refs, &prepared.wiring) {
         Ok(d) => d,
         Err(refusal) => return status::refuse(&mut pass, refusal).await,
     };
@@ -342,7 +348,7 @@ async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         Ok(p) => p,
         Err(e) => return Err(status::failed(&mut pass, &desired, "Prune", e).await),
     };
-    let provisioned = provision::run(&pass).await?;
+    let provisioned = provision::run(&pass, &prepared).await;
     events::changes(&pass, &applied, &pruned).await;
     status::applied(&mut pass, &desired, &applied, &provisioned).await
 }

@@ -117,7 +117,7 @@ pub async fn applied(
     pass: &mut Pass<'_>,
     desired: &Desired,
     applied: &Applied,
-    _provisioned: &Provisioned,
+    provisioned: &Provisioned,
 ) -> Result<Action> {
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for o in &desired.objects {
@@ -156,11 +156,15 @@ pub async fn applied(
         deployed_at: pass.tenant.spec.deployed_at.clone(),
         pending_rollout: desired.pending.clone(),
         asleep_until: desired.asleep_until.map(Time),
+        data: provisioned.data.clone(),
     };
     // Look again after the resync period, or when time alone changes what is desired (a sleep
     // or wake time, a maintenance window opening), or when a held-back progress write is due,
     // whichever comes first.
     let mut after = pass.ctx.config.resync;
+    if let Some(retry) = provisioned.retry {
+        after = after.min(retry);
+    }
     let new = desired_status(pass, &Outcome::Applied(Box::new(progress)));
     match pass.ctx.progress.wait(pass.uid, pass.status.as_ref(), &new) {
         Some(wait) => after = after.min(wait),

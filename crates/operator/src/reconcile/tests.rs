@@ -155,7 +155,7 @@ fn context(tenant: &Tenant, live: &[Value], not_served: &[&str]) -> (Arc<Context
     let shared = SharedPolicies::default();
     shared.set_ok(true);
     let ctx = Context::new(
-        client,
+        client.clone(),
         Config::for_tests(),
         Arc::new(Metrics::new()),
         Watched {
@@ -164,6 +164,11 @@ fn context(tenant: &Tenant, live: &[Value], not_served: &[&str]) -> (Arc<Context
             shared,
             pull_secrets: crate::pull_secrets::PullSecrets::new(Vec::new()),
             releases: crate::releases::Releases::fixed(Default::default()),
+            data: Arc::new(crate::data::DataServers::new(
+                client.clone(),
+                "tenant-system".into(),
+                None,
+            )),
         },
     );
     (Arc::new(ctx), ApiServer(handle))

@@ -118,12 +118,30 @@ pub(crate) fn data(spec: &TenantSpec, ctx: &mut Ctx) {
                     ),
                 ] {
                     if set && !url {
-                        g.warn(
-                            format!("spec.dataIsolation.{field}"),
-                            format!("is set without {store}: nothing uses it"),
-                        );
+                        let note = if field == "redisKeyPrefix" {
+                            format!("is set without {store}: only an identity on a shared Redis the platform registers with the operator uses it")
+                        } else {
+                            format!("is set without {store}: nothing uses it")
+                        };
+                        g.warn(format!("spec.dataIsolation.{field}"), note);
                     }
                 }
+            }
+        },
+    );
+    ctx.check(
+        "data.redisReservedPrefix",
+        "spec.dataIsolation.redisKeyPrefix",
+        "the Redis key prefix stays clear of the operator's own (tenant-operator:)",
+        |g| {
+            let reserved = crate::build::data::REDIS_RESERVED_PREFIX;
+            if let Some(p) = spec.data_isolation.as_ref().and_then(|d| d.redis_key_prefix.as_ref())
+                && crate::build::data::redis_prefixes_overlap(p, reserved)
+            {
+                g.fail(
+                    "spec.dataIsolation.redisKeyPrefix",
+                    format!("{p:?} overlaps {reserved:?}, which the operator keeps for itself on a shared Redis"),
+                );
             }
         },
     );

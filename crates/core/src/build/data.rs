@@ -1,0 +1,314 @@
+//! The tenant's identities on the platform's shared data servers: who gets one, under which
+//! name, limited to what, and how its credentials reach the services (the connection Secret).
+//!
+//! The operator provisions a store for a Tenant when the platform registered a shared server of
+//! that kind and the Tenant neither brings its own (`redisURL`, `redisPassword...`) nor asks for
+//! dedicated stores. The identity's password is random and lives only in the tenant's
+//! connection Secret `tenant-connections`: the operator reads it back from there (its own
+//! object) on the next reconcile, so a server that lost its users (a restart without
+//! persistence) gets them back with the same password.
+//!
+//! Isolation on Redis is an ACL user per tenant: keys and pub/sub channels under the tenant's
+//! prefix only, and none of the commands that reach past a prefix or into the server (see
+//! [`REDIS_COMMAND_RULES`]).
+
+use std::collections::BTreeMap;
+
+use tenant_api::{DataStoreMode, Tenant};
+
+use super::config::data_names;
+use crate::naming;
+use crate::presets::Effective;
+
+/// The annotation of the connection Secret recording the `dataStores.credentialsRotation` its
+/// provisioned passwords were made for.
+pub const ROTATION_ANNOTATION: &str = "shop.pilab.hu/credentials-rotation";
+
+/// A key prefix the operator keeps for itself on a shared Redis (its registry of the users it
+/// created). No tenant prefix may overlap it.
+pub const REDIS_RESERVED_PREFIX: &str = "tenant-operator:";
+
+/// The command rules of every tenant's Redis user, after `reset`: everything except the
+/// dangerous and administrative commands (FLUSHALL, FLUSHDB, CONFIG, DEBUG, KEYS, INFO, CLIENT
+/// LIST, MONITOR, SHUTDOWN, ACL, ...), scripting and functions (server-wide), and the commands
+/// that see or move keys regardless of the key pattern (SCAN and RANDOMKEY list other tenants'
+/// keys, DBSIZE counts them, SELECT, MOVE and SWAPDB leave database 0, PUBSUB lists every
+/// channel).
+pub const REDIS_COMMAND_RULES: &[&str] = &[
+    "+@all",
+    "-@dangerous",
+    "-@admin",
+    "-@scripting",
+    "-scan",
+    "-randomkey",
+    "-dbsize",
+    "-select",
+    "-move",
+    "-swapdb",
+    "-pubsub",
+];
+
+/// A registered shared server as the tenants' pods reach it (no credentials).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedServer {
+    /// `redis://host:port` (or `rediss://`), without user or password.
+    pub url: String,
+}
+
+/// The platform's shared servers the operator provisions identities on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SharedServers {
+    pub redis: Option<SharedServer>,
+}
+
+/// The credentials provisioned for one tenant: the server's URL and the tenant's identity.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credentials {
+    pub url: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("url", &self.url)
+            .field("username", &self.username)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What the connection Secret carries of provisioned identities.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Wiring {
+    pub redis: Option<Credentials>,
+    /// The `dataStores.credentialsRotation` the passwords were made for.
+    pub rotation: String,
+}
+
+impl Wiring {
+    pub fn is_empty(&self) -> bool {
+        self.redis.is_none()
+    }
+}
+
+/// Whether the tenant asks for its stores inside its namespace.
+pub fn dedicated(tenant: &Tenant) -> bool {
+    tenant
+        .spec
+        .data_stores
+        .as_ref()
+        .and_then(|d| d.mode)
+        .is_some_and(|m| m == DataStoreMode::Dedicated)
+}
+
+/// Whether the operator gives the tenant an identity on the shared Redis `servers` registers.
+pub fn wants_shared_redis(tenant: &Tenant, servers: &SharedServers) -> bool {
+    let s = &tenant.spec;
+    servers.redis.is_some()
+        && !dedicated(tenant)
+        && s.redis_url.is_none()
+        && s.redis_password.is_none()
+        && s.redis_password_secret_ref.is_none()
+}
+
+/// The rotation token of the spec (empty: never rotated).
+pub fn rotation(tenant: &Tenant) -> String {
+    tenant
+        .spec
+        .data_stores
+        .as_ref()
+        .and_then(|d| d.credentials_rotation.clone())
+        .unwrap_or_default()
+}
+
+/// The tenant's Redis user: its namespace's name (unique in the cluster).
+pub fn redis_user(tenant: &Tenant) -> String {
+    naming::namespace_name(&tenant.spec)
+}
+
+/// The tenant's Redis key (and channel) prefix.
+pub fn redis_prefix(tenant: &Tenant) -> String {
+    data_names(tenant, &Effective::of(tenant)).2
+}
+
+/// The whole `ACL SETUSER <user>` rule list for a tenant: reset, on, the password, its keys and
+/// channels, then [`REDIS_COMMAND_RULES`].
+pub fn redis_acl_rules(prefix: &str, password: &str) -> Vec<String> {
+    let mut rules = vec![
+        "reset".to_string(),
+        "on".to_string(),
+        format!(">{password}"),
+        format!("~{prefix}*"),
+        format!("&{prefix}*"),
+    ];
+    rules.extend(REDIS_COMMAND_RULES.iter().map(|r| r.to_string()));
+    rules
+}
+
+/// The connection URL with the identity in it (user and password percent-encoded).
+pub fn url_with_credentials(c: &Credentials) -> String {
+    let (scheme, rest) = c.url.split_once("://").unwrap_or(("redis", &c.url));
+    format!(
+        "{scheme}://{}:{}@{rest}",
+        percent_encode(&c.username),
+        percent_encode(&c.password)
+    )
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The connection Secret's entries for the provisioned identities.
+pub fn secret_entries(w: &Wiring) -> BTreeMap<String, String> {
+    let mut d = BTreeMap::new();
+    if let Some(r) = &w.redis {
+        d.insert("REDIS_URL".into(), url_with_credentials(r));
+        d.insert("REDIS_USERNAME".into(), r.username.clone());
+        d.insert("REDIS_PASSWORD".into(), r.password.clone());
+    }
+    d
+}
+
+/// Whether two Redis prefixes overlap: a key of one can match the other's pattern.
+pub fn redis_prefixes_overlap(a: &str, b: &str) -> bool {
+    a.starts_with(b) || b.starts_with(a)
+}
+
+/// The first data location `tenant` would share with another tenant of `others` on a shared
+/// server, as `(what, holder)`: the older Tenant (then the smaller name) keeps it. Also a
+/// prefix that overlaps the operator's own.
+pub fn conflict<'a>(
+    tenant: &Tenant,
+    others: impl IntoIterator<Item = &'a Tenant>,
+    servers: &SharedServers,
+) -> Option<(String, String)> {
+    if !wants_shared_redis(tenant, servers) {
+        return None;
+    }
+    let mine = redis_prefix(tenant);
+    if redis_prefixes_overlap(&mine, REDIS_RESERVED_PREFIX) {
+        return Some((
+            format!("Redis key prefix {mine:?}"),
+            "the operator (it keeps the prefix tenant-operator: for itself)".into(),
+        ));
+    }
+    let key = |t: &Tenant| {
+        (
+            t.metadata.creation_timestamp.clone().map(|t| t.0),
+            t.metadata.namespace.clone(),
+            t.metadata.name.clone(),
+        )
+    };
+    others
+        .into_iter()
+        .filter(|o| o.metadata.uid != tenant.metadata.uid || o.metadata.uid.is_none())
+        .filter(|o| o.metadata.deletion_timestamp.is_none())
+        .filter(|o| {
+            o.metadata.namespace != tenant.metadata.namespace
+                || o.metadata.name != tenant.metadata.name
+        })
+        .filter(|o| wants_shared_redis(o, servers))
+        .filter(|o| redis_prefixes_overlap(&mine, &redis_prefix(o)))
+        .filter(|o| key(o) < key(tenant))
+        .min_by_key(|o| key(o))
+        .map(|o| {
+            (
+                format!("Redis key prefix {mine:?} (overlaps {:?})", redis_prefix(o)),
+                format!(
+                    "Tenant {}/{}",
+                    o.metadata.namespace.as_deref().unwrap_or(""),
+                    o.metadata.name.as_deref().unwrap_or("")
+                ),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use tenant_api::{DataIsolation, TenantSpec, TenantType};
+
+    fn tenant(name: &str, prefix: Option<&str>, created: i64) -> Tenant {
+        let mut spec = TenantSpec::new(name, TenantType::Production);
+        spec.data_isolation = prefix.map(|p| DataIsolation {
+            redis_key_prefix: Some(p.into()),
+            ..DataIsolation::default()
+        });
+        let mut t = Tenant::new(name, spec);
+        t.metadata.namespace = Some("default".into());
+        t.metadata.uid = Some(format!("uid-{name}"));
+        t.metadata.creation_timestamp = Some(Time(
+            jiff::Timestamp::from_second(created).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        ));
+        t
+    }
+
+    fn shared() -> SharedServers {
+        SharedServers {
+            redis: Some(SharedServer {
+                url: "redis://redis.data:6379".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn only_tenants_without_their_own_redis_get_an_identity() {
+        let mut t = tenant("a", None, 1);
+        assert!(!wants_shared_redis(&t, &SharedServers::default()));
+        assert!(wants_shared_redis(&t, &shared()));
+        t.spec.redis_url = Some("redis://own:6379".into());
+        assert!(!wants_shared_redis(&t, &shared()));
+    }
+
+    #[test]
+    fn the_acl_limits_keys_and_channels_to_the_prefix() {
+        let rules = redis_acl_rules("tenant:a:production:", "pw");
+        assert_eq!(rules[..3], ["reset", "on", ">pw"]);
+        assert!(rules.contains(&"~tenant:a:production:*".to_string()));
+        assert!(rules.contains(&"&tenant:a:production:*".to_string()));
+        for denied in ["-@dangerous", "-scan", "-pubsub", "-@scripting"] {
+            assert!(rules.contains(&denied.to_string()), "{denied}");
+        }
+    }
+
+    #[test]
+    fn credentials_are_percent_encoded_into_the_url_and_not_debug_printed() {
+        let c = Credentials {
+            url: "redis://redis.data:6379".into(),
+            username: "tenant-a".into(),
+            password: "p@ss/w:rd".into(),
+        };
+        assert_eq!(
+            url_with_credentials(&c),
+            "redis://tenant-a:p%40ss%2Fw%3Ard@redis.data:6379"
+        );
+        assert!(!format!("{c:?}").contains("p@ss"));
+    }
+
+    #[test]
+    fn overlapping_prefixes_conflict_and_the_older_tenant_keeps_its_own() {
+        let old = tenant("a", Some("shop:"), 1);
+        let young = tenant("b", Some("shop:b:"), 2);
+        let other = tenant("c", Some("other:"), 0);
+        let all = vec![old.clone(), young.clone(), other];
+        let (what, holder) = conflict(&young, &all, &shared()).expect("a conflict");
+        assert!(what.contains("shop:b:"), "{what}");
+        assert_eq!(holder, "Tenant default/a");
+        assert_eq!(conflict(&old, &all, &shared()), None);
+        assert_eq!(conflict(&young, &all, &SharedServers::default()), None);
+        let reserved = tenant("r", Some("tenant-operator:x:"), 3);
+        assert!(conflict(&reserved, [], &shared()).is_some());
+    }
+}
