@@ -10,6 +10,7 @@ mod common;
 
 use anyhow::{Context, Result, ensure};
 use common::*;
+use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
@@ -38,6 +39,27 @@ async fn namespace_patcher(admin: &Client, user: &str) -> Result<()> {
     Api::<ClusterRoleBinding>::all(admin.clone())
         .create(&PostParams::default(), &binding)
         .await?;
+    // The API server's authorizer sees the binding through its own cache: wait until it does,
+    // so a refusal below is the admission policies', not RBAC's.
+    let reviews: Api<SubjectAccessReview> = Api::all(admin.clone());
+    let review: SubjectAccessReview = serde_json::from_value(json!({
+        "spec": {"user": user, "resourceAttributes": {"verb": "patch", "resource": "namespaces"}},
+    }))?;
+    poll_until(&format!("{user} may patch namespaces"), TIMEOUT, || {
+        let (reviews, review) = (reviews.clone(), review.clone());
+        async move {
+            let r = reviews
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(|e| e.to_string())?;
+            if r.status.is_some_and(|s| s.allowed) {
+                Ok(())
+            } else {
+                Err("not yet".into())
+            }
+        }
+    })
+    .await?;
     Ok(())
 }
 
