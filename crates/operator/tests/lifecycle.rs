@@ -858,14 +858,16 @@ async fn a_resync_with_nothing_to_change_writes_nothing() -> Result<()> {
         namespaces.push(status_namespace(&t)?);
     }
     // Let the asynchronous tail settle (quota status, the default ServiceAccount, the last
-    // status writes): resourceVersions unchanged over two seconds.
+    // status writes): resourceVersions unchanged over longer than the interval at which progress
+    // is written to a status, so no progress write is still held back when the instance stops.
+    let settle = tenant_operator::reconcile::ProgressWrites::INTERVAL + Duration::from_secs(2);
     poll_until("managed objects settled", TIMEOUT, || {
         let (client, namespaces) = (h.admin.clone(), namespaces.clone());
         async move {
             let a = snapshot(&client, &namespaces)
                 .await
                 .map_err(|e| e.to_string())?;
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(settle).await;
             let b = snapshot(&client, &namespaces)
                 .await
                 .map_err(|e| e.to_string())?;
