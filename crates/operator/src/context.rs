@@ -142,6 +142,14 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_REDIS_SERVER", default_value = "")]
     pub redis_server: String,
 
+    /// The platform's shared NATS (operator mode with the full JWT resolver): a Secret in the
+    /// operator's namespace with `url`, `systemUserCreds` (a system account user's credentials
+    /// file), `operatorSigningKey` (an operator signing key seed) and optionally `tenantURL`
+    /// and `accountKeySecret`. Every Tenant in shared data mode without a natsURL of its own
+    /// then gets an account of its own and a user limited to its subject prefix. Empty: none.
+    #[arg(long, env = "TENANT_OPERATOR_NATS_SERVER", default_value = "")]
+    pub nats_server: String,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -242,6 +250,8 @@ pub struct Config {
     pub cert_issuer: String,
     /// The platform Secret of the shared Redis (empty: none registered).
     pub redis_server: String,
+    /// The platform Secret of the shared NATS (empty: none registered).
+    pub nats_server: String,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -278,6 +288,7 @@ impl Config {
             pull_secrets: Vec::new(),
             cert_issuer: String::new(),
             redis_server: String::new(),
+            nats_server: String::new(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -316,6 +327,7 @@ impl From<RunArgs> for Config {
                 .collect(),
             cert_issuer: a.cert_issuer,
             redis_server: a.redis_server.trim().to_string(),
+            nats_server: a.nats_server.trim().to_string(),
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),

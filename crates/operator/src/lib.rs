@@ -283,7 +283,10 @@ impl Shell {
         let data = Arc::new(data::DataServers::new(
             client.clone(),
             config.operator_namespace.clone(),
-            Some(config.redis_server.clone()).filter(|s| !s.is_empty()),
+            data::Registrations {
+                redis: Some(config.redis_server.clone()).filter(|s| !s.is_empty()),
+                nats: Some(config.nats_server.clone()).filter(|s| !s.is_empty()),
+            },
         ));
         let data_all = all_tx.clone();
         let data_task = tokio::spawn(data.clone().watch(move || {

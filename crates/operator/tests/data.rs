@@ -1,4 +1,4 @@
-//! The tenants' identities on a real shared Redis (redis-server from Debian's packages, by
+//! The tenants' identities on real shared servers. NATS: see `data/nats.rs`. Redis: on a real shared Redis (redis-server from Debian's packages, by
 //! `hack/components redis`, started by this test on a loopback port): each tenant's ACL user
 //! reaches its own prefix only; the password lives in the tenant's connection Secret only;
 //! rotation, revocation on delete (the data stays), a prefix another tenant holds, and a server
@@ -6,6 +6,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod common;
+#[path = "data/nats.rs"]
+mod nats_server;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

@@ -166,7 +166,8 @@ pub struct TenantSpec {
     pub mongo_password: Option<String>,
     /// MongoDB password from a Secret in the Tenant's namespace (instead of `mongoPassword`).
     pub mongo_password_secret_ref: Option<SecretKeyRef>,
-    /// NATS URL. The tenant's subjects are prefixed (see `dataIsolation`).
+    /// NATS URL. The tenant's subjects are prefixed (see `dataIsolation`). Without it, on a
+    /// shared NATS the platform registers, the tenant gets an account and user of its own.
     #[serde(rename = "natsURL")]
     #[x_kube(validation = Rule::new("self.matches('^(nats|tls|ws|wss)://.+')").message("must be a nats://, tls://, ws:// or wss:// URL"))]
     #[schemars(length(max = 2048))]

@@ -288,6 +288,11 @@ mod tests {
                 username: "tenant-x".into(),
                 password: "pw".into(),
             }),
+            nats: Some(data::NatsCredentials {
+                url: "nats://nats.data:4222".into(),
+                user_jwt: "jwt".into(),
+                user_seed: "SUSEED".into(),
+            }),
             rotation: "r1".into(),
         };
         let c = build(&t, &Effective::of(&t), &wiring).unwrap();
@@ -296,6 +301,9 @@ mod tests {
         assert_eq!(data["REDIS_URL"].0, b"redis://tenant-x:pw@redis.data:6379");
         assert_eq!(data["REDIS_USERNAME"].0, b"tenant-x");
         assert_eq!(data["REDIS_PASSWORD"].0, b"pw");
+        assert_eq!(data["NATS_URL"].0, b"nats://nats.data:4222");
+        assert_eq!(data["NATS_USER_NKEY"].0, b"SUSEED");
+        assert!(String::from_utf8_lossy(&data["NATS_CREDS"].0).contains("SUSEED"));
         let annotations = secret.metadata.annotations.unwrap();
         assert_eq!(annotations[data::ROTATION_ANNOTATION], "r1");
         let cm = serde_json::to_string(&c.config_map).unwrap();

@@ -11,6 +11,11 @@
 //! Isolation on Redis is an ACL user per tenant: keys and pub/sub channels under the tenant's
 //! prefix only, and none of the commands that reach past a prefix or into the server (see
 //! [`REDIS_COMMAND_RULES`]).
+//!
+//! Isolation on NATS is an account per tenant (the server's own isolation: no subject of one
+//! account reaches another), and in it one user whose publish and subscribe permissions are
+//! the tenant's subject prefix and the account's reply inboxes (see [`nats_permissions`]). The
+//! user authenticates with a signed JWT and its nkey seed, which the connection Secret carries.
 
 use std::collections::BTreeMap;
 
@@ -59,6 +64,7 @@ pub struct SharedServer {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SharedServers {
     pub redis: Option<SharedServer>,
+    pub nats: Option<SharedServer>,
 }
 
 /// The credentials provisioned for one tenant: the server's URL and the tenant's identity.
@@ -79,17 +85,37 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
+/// A NATS user provisioned for one tenant: the server's URL, the user's JWT (signed by the
+/// tenant's account) and its nkey seed (the secret half).
+#[derive(Clone, PartialEq, Eq)]
+pub struct NatsCredentials {
+    pub url: String,
+    pub user_jwt: String,
+    pub user_seed: String,
+}
+
+impl std::fmt::Debug for NatsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsCredentials")
+            .field("url", &self.url)
+            .field("user_jwt", &"<redacted>")
+            .field("user_seed", &"<redacted>")
+            .finish()
+    }
+}
+
 /// What the connection Secret carries of provisioned identities.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Wiring {
     pub redis: Option<Credentials>,
+    pub nats: Option<NatsCredentials>,
     /// The `dataStores.credentialsRotation` the passwords were made for.
     pub rotation: String,
 }
 
 impl Wiring {
     pub fn is_empty(&self) -> bool {
-        self.redis.is_none()
+        self.redis.is_none() && self.nats.is_none()
     }
 }
 
@@ -111,6 +137,31 @@ pub fn wants_shared_redis(tenant: &Tenant, servers: &SharedServers) -> bool {
         && s.redis_url.is_none()
         && s.redis_password.is_none()
         && s.redis_password_secret_ref.is_none()
+}
+
+/// Whether the operator gives the tenant an account on the shared NATS `servers` registers.
+pub fn wants_shared_nats(tenant: &Tenant, servers: &SharedServers) -> bool {
+    servers.nats.is_some() && !dedicated(tenant) && tenant.spec.nats_url.is_none()
+}
+
+/// The tenant's NATS subject prefix.
+pub fn nats_prefix(tenant: &Tenant) -> String {
+    data_names(tenant, &Effective::of(tenant)).1
+}
+
+/// The subjects the tenant's NATS user may publish and subscribe to: everything under its
+/// prefix, and the reply inboxes `_INBOX.>` (its account's own: accounts share no subjects).
+pub fn nats_permissions(prefix: &str) -> Vec<String> {
+    vec![format!("{prefix}.>"), "_INBOX.>".to_string()]
+}
+
+/// A NATS credentials file (the format every NATS client reads: the user JWT, then its seed).
+pub fn nats_creds_file(c: &NatsCredentials) -> String {
+    format!(
+        "-----BEGIN NATS USER JWT-----\n{}\n------END NATS USER JWT------\n\n\
+         -----BEGIN USER NKEY SEED-----\n{}\n------END USER NKEY SEED------\n",
+        c.user_jwt, c.user_seed
+    )
 }
 
 /// The rotation token of the spec (empty: never rotated).
@@ -176,6 +227,12 @@ pub fn secret_entries(w: &Wiring) -> BTreeMap<String, String> {
         d.insert("REDIS_URL".into(), url_with_credentials(r));
         d.insert("REDIS_USERNAME".into(), r.username.clone());
         d.insert("REDIS_PASSWORD".into(), r.password.clone());
+    }
+    if let Some(n) = &w.nats {
+        d.insert("NATS_URL".into(), n.url.clone());
+        d.insert("NATS_CREDS".into(), nats_creds_file(n));
+        d.insert("NATS_USER_JWT".into(), n.user_jwt.clone());
+        d.insert("NATS_USER_NKEY".into(), n.user_seed.clone());
     }
     d
 }
@@ -260,7 +317,31 @@ mod tests {
             redis: Some(SharedServer {
                 url: "redis://redis.data:6379".into(),
             }),
+            nats: Some(SharedServer {
+                url: "nats://nats.data:4222".into(),
+            }),
         }
+    }
+
+    #[test]
+    fn nats_users_get_their_prefix_and_inboxes_and_a_creds_file() {
+        let mut t = tenant("a", None, 1);
+        assert!(wants_shared_nats(&t, &shared()));
+        assert_eq!(
+            nats_permissions(&nats_prefix(&t)),
+            ["tenant.a.production.>", "_INBOX.>"]
+        );
+        let c = NatsCredentials {
+            url: "nats://nats.data:4222".into(),
+            user_jwt: "eyJ.x.y".into(),
+            user_seed: "SUSEED".into(),
+        };
+        let creds = nats_creds_file(&c);
+        assert!(creds.contains("-----BEGIN NATS USER JWT-----\neyJ.x.y\n"));
+        assert!(creds.contains("-----BEGIN USER NKEY SEED-----\nSUSEED\n"));
+        assert!(!format!("{c:?}").contains("SUSEED"));
+        t.spec.nats_url = Some("nats://own:4222".into());
+        assert!(!wants_shared_nats(&t, &shared()));
     }
 
     #[test]

@@ -11,9 +11,10 @@
 //! (from its own connection Secret, the operator's object, or new random ones), the build puts
 //! them into the Secret, and [`DataServers::provision`] makes the server agree after the apply.
 
+pub mod nats;
 pub mod redis;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,10 +22,11 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use serde_json::Value;
 use tenant_api::{DataDeletionPolicy, Tenant};
-use tenant_core::build::config::SECRET as CONNECTION_SECRET;
 use tenant_core::build::data::{
-    self as tdata, Credentials, ROTATION_ANNOTATION, SharedServer, SharedServers, Wiring,
+    self as tdata, Credentials, NatsCredentials, ROTATION_ANNOTATION, SharedServer, SharedServers,
+    Wiring,
 };
+use tenant_core::naming;
 use tenant_core::status::StoreState;
 
 use self::redis::StoreError;
@@ -34,18 +36,41 @@ pub const WATCH_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The store names in conditions.
 pub const REDIS: &str = "Redis";
+pub const NATS: &str = "NATS";
+
+/// The platform Secrets naming the shared servers (`None`: not registered).
+#[derive(Clone, Debug, Default)]
+pub struct Registrations {
+    pub redis: Option<String>,
+    pub nats: Option<String>,
+}
 
 /// A registered server, loaded on first use.
-struct Registered {
+struct Registered<L> {
     /// The platform Secret's name in the operator namespace.
     secret: String,
-    loaded: tokio::sync::Mutex<Option<Loaded>>,
+    loaded: tokio::sync::Mutex<Option<L>>,
+}
+
+impl<L> Registered<L> {
+    fn new(secret: String) -> Registered<L> {
+        Registered {
+            secret,
+            loaded: tokio::sync::Mutex::new(None),
+        }
+    }
 }
 
 #[derive(Clone)]
-struct Loaded {
+struct RedisServer {
     tenant_url: String,
     admin: Arc<redis::Admin>,
+}
+
+#[derive(Clone)]
+struct NatsServer {
+    tenant_url: String,
+    admin: Arc<nats::Admin>,
 }
 
 /// What the reconcile needs before the build.
@@ -56,165 +81,305 @@ pub struct Prepared {
     pub problems: Vec<StoreState>,
 }
 
+/// A secret made for a tenant but perhaps not yet seen in the cache.
+#[derive(Clone)]
+struct Made {
+    rotation: String,
+    /// Redis: the password; NATS: the user seed.
+    secret: String,
+    /// NATS: the user JWT.
+    jwt: String,
+}
+
 /// The platform's shared data servers.
 pub struct DataServers {
     client: Client,
     namespace: String,
-    redis: Option<Registered>,
-    /// Passwords made but perhaps not yet seen in the cache: tenant uid -> (rotation, password).
-    made: Mutex<HashMap<String, (String, String)>>,
+    redis: Option<Registered<RedisServer>>,
+    nats: Option<Registered<NatsServer>>,
+    /// Secrets made but perhaps not yet seen in the cache: (store, tenant uid) -> made.
+    made: Mutex<HashMap<(&'static str, String), Made>>,
     /// Consecutive provisioning failures per tenant uid, for the retry backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
 
+fn problem(store: &str, message: String) -> StoreState {
+    StoreState {
+        store: store.into(),
+        ready: false,
+        conflict: false,
+        message,
+    }
+}
+
 impl DataServers {
-    pub fn new(client: Client, namespace: String, redis_secret: Option<String>) -> DataServers {
+    pub fn new(client: Client, namespace: String, registered: Registrations) -> DataServers {
         DataServers {
             client,
             namespace,
-            redis: redis_secret.map(|secret| Registered {
-                secret,
-                loaded: tokio::sync::Mutex::new(None),
-            }),
+            redis: registered.redis.map(Registered::new),
+            nats: registered.nats.map(Registered::new),
             made: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Whether the platform registered a shared Redis.
-    pub fn redis_registered(&self) -> bool {
-        self.redis.is_some()
-    }
-
-    /// The registered servers as a placeholder (no URL), for deciding who wants an identity
-    /// before anything is loaded.
+    /// Which kinds of server the platform registered, without their addresses (for deciding
+    /// who wants an identity before anything is loaded).
     pub fn registered(&self) -> SharedServers {
+        let placeholder = || SharedServer { url: String::new() };
         SharedServers {
-            redis: self
-                .redis
-                .as_ref()
-                .map(|_| SharedServer { url: String::new() }),
+            redis: self.redis.as_ref().map(|_| placeholder()),
+            nats: self.nats.as_ref().map(|_| placeholder()),
         }
     }
 
-    async fn load(&self, r: &Registered) -> Result<Loaded, String> {
+    /// The platform Secret's values (trimmed, empty ones left out).
+    async fn platform_secret(&self, name: &str) -> Result<BTreeMap<String, String>, String> {
+        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
+        let where_ = format!("the platform's Secret {}/{name}", self.namespace);
+        let secret = api
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("reading {where_}: {e}"))?
+            .ok_or_else(|| format!("{where_} does not exist"))?;
+        Ok(secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, b)| (k, String::from_utf8_lossy(&b.0).trim().to_string()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect())
+    }
+
+    async fn load<L: Clone>(
+        &self,
+        r: &Registered<L>,
+        parse: impl FnOnce(&BTreeMap<String, String>) -> Result<L, String>,
+    ) -> Result<L, String> {
         let mut guard = r.loaded.lock().await;
         if let Some(l) = guard.as_ref() {
             return Ok(l.clone());
         }
-        let api: Api<Secret> = Api::namespaced(self.client.clone(), &self.namespace);
-        let where_ = format!("the platform's Secret {}/{}", self.namespace, r.secret);
-        let secret = api
-            .get_opt(&r.secret)
-            .await
-            .map_err(|e| format!("reading {where_}: {e}"))?
-            .ok_or_else(|| format!("{where_} does not exist"))?;
-        let data = secret.data.unwrap_or_default();
-        let key = |k: &str| {
-            data.get(k)
-                .map(|b| String::from_utf8_lossy(&b.0).trim().to_string())
-                .filter(|s| !s.is_empty())
-        };
-        let url = key("url").ok_or_else(|| format!("{where_} has no key url"))?;
-        if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
-            return Err(format!(
-                "{where_}: url must start with redis:// or rediss://"
-            ));
-        }
-        let tenant_url = key("tenantURL").unwrap_or_else(|| strip_credentials(&url));
-        let loaded = Loaded {
-            tenant_url: strip_credentials(&tenant_url),
-            admin: Arc::new(redis::Admin::new(url)),
-        };
+        let keys = self.platform_secret(&r.secret).await?;
+        let loaded = parse(&keys)
+            .map_err(|e| format!("the platform's Secret {}/{}: {e}", self.namespace, r.secret))?;
         *guard = Some(loaded.clone());
         Ok(loaded)
     }
 
+    async fn load_redis(&self, r: &Registered<RedisServer>) -> Result<RedisServer, String> {
+        self.load(r, |keys| {
+            let url = keys.get("url").ok_or("it has no key url")?;
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err("url must start with redis:// or rediss://".into());
+            }
+            let tenant_url = keys
+                .get("tenantURL")
+                .cloned()
+                .unwrap_or_else(|| strip_credentials(url));
+            Ok(RedisServer {
+                tenant_url: strip_credentials(&tenant_url),
+                admin: Arc::new(redis::Admin::new(url.clone())),
+            })
+        })
+        .await
+    }
+
+    async fn load_nats(&self, r: &Registered<NatsServer>) -> Result<NatsServer, String> {
+        self.load(r, |keys| {
+            let get = |k: &str| keys.get(k).ok_or(format!("it has no key {k}"));
+            let url = get("url")?;
+            if !["nats://", "tls://", "ws://", "wss://"]
+                .iter()
+                .any(|s| url.starts_with(s))
+            {
+                return Err("url must start with nats://, tls://, ws:// or wss://".into());
+            }
+            let admin = nats::Admin::new(
+                url.clone(),
+                get("systemUserCreds")?.clone(),
+                get("operatorSigningKey")?,
+                keys.get("accountKeySecret").map(String::as_str),
+            )?;
+            let tenant_url = keys
+                .get("tenantURL")
+                .cloned()
+                .unwrap_or_else(|| strip_credentials(url));
+            Ok(NatsServer {
+                tenant_url: strip_credentials(&tenant_url),
+                admin: Arc::new(admin),
+            })
+        })
+        .await
+    }
+
     /// Forgets a loaded server after a failure: the next use reads the platform Secret again.
-    async fn unload(&self, r: &Registered) {
+    async fn unload<L>(r: &Registered<L>) {
         *r.loaded.lock().await = None;
+    }
+
+    fn made(&self) -> std::sync::MutexGuard<'_, HashMap<(&'static str, String), Made>> {
+        self.made
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The tenant's credentials for the build: kept from its connection Secret (`cached`, the
     /// live object from the operator's cache) while the rotation token is unchanged, else new.
     pub async fn prepare(&self, tenant: &Tenant, cached: Option<Value>) -> Prepared {
+        let rotation = tdata::rotation(tenant);
         let mut out = Prepared {
             servers: SharedServers::default(),
             wiring: Wiring {
-                redis: None,
-                rotation: tdata::rotation(tenant),
+                rotation: rotation.clone(),
+                ..Wiring::default()
             },
             problems: Vec::new(),
         };
-        let Some(r) = &self.redis else {
-            return out;
-        };
-        if !tdata::wants_shared_redis(tenant, &self.registered()) {
-            return out;
-        }
-        let loaded = match self.load(r).await {
-            Ok(l) => l,
-            Err(message) => {
-                out.problems.push(StoreState {
-                    store: REDIS.into(),
-                    ready: false,
-                    conflict: false,
-                    message,
-                });
-                return out;
-            }
-        };
-        out.servers.redis = Some(SharedServer {
-            url: loaded.tenant_url.clone(),
-        });
-        let uid = tenant.metadata.uid.clone().unwrap_or_default();
-        let user = tdata::redis_user(tenant);
-        let rotation = out.wiring.rotation.clone();
+        let registered = self.registered();
         let live: Option<Secret> = cached.and_then(|v| serde_json::from_value(v).ok());
-        let from_secret = live.and_then(|s| {
-            let current = s
-                .metadata
-                .annotations
-                .as_ref()
-                .and_then(|a| a.get(ROTATION_ANNOTATION))
-                .cloned()
-                .unwrap_or_default();
-            let data = s.data.unwrap_or_default();
-            let get = |k: &str| {
-                data.get(k)
-                    .map(|b| String::from_utf8_lossy(&b.0).into_owned())
-            };
-            (current == rotation && get("REDIS_USERNAME").as_deref() == Some(user.as_str()))
-                .then(|| get("REDIS_PASSWORD"))
-                .flatten()
-                .filter(|p| !p.is_empty())
-        });
-        let password = {
-            let mut made = self
-                .made
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match from_secret {
-                Some(p) => {
-                    made.insert(uid.clone(), (rotation.clone(), p.clone()));
-                    p
-                }
-                None => match made.get(&uid) {
-                    Some((r, p)) if *r == rotation => p.clone(),
-                    _ => {
-                        let p = random_password();
-                        made.insert(uid.clone(), (rotation.clone(), p.clone()));
-                        p
+        // the live Secret's values, when they were made for this rotation token
+        let stored: BTreeMap<String, String> = live
+            .filter(|s| {
+                s.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(ROTATION_ANNOTATION))
+                    .map_or(rotation.is_empty(), |r| *r == rotation)
+            })
+            .and_then(|s| s.data)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, b)| (k, String::from_utf8_lossy(&b.0).into_owned()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect();
+        let uid = tenant.metadata.uid.clone().unwrap_or_default();
+
+        if let Some(r) = &self.redis
+            && tdata::wants_shared_redis(tenant, &registered)
+        {
+            match self.load_redis(r).await {
+                Err(message) => out.problems.push(problem(REDIS, message)),
+                Ok(l) => {
+                    out.servers.redis = Some(SharedServer {
+                        url: l.tenant_url.clone(),
+                    });
+                    let user = tdata::redis_user(tenant);
+                    let from_secret = (stored.get("REDIS_USERNAME") == Some(&user))
+                        .then(|| stored.get("REDIS_PASSWORD").cloned())
+                        .flatten();
+                    let password = self.keep_or_make(REDIS, &uid, &rotation, from_secret, || {
+                        Ok((random_password(), String::new()))
+                    });
+                    match password {
+                        Ok(m) => {
+                            out.wiring.redis = Some(Credentials {
+                                url: l.tenant_url,
+                                username: user,
+                                password: m.secret,
+                            })
+                        }
+                        Err(e) => out.problems.push(problem(REDIS, e)),
                     }
-                },
+                }
             }
-        };
-        out.wiring.redis = Some(Credentials {
-            url: loaded.tenant_url,
-            username: user,
-            password,
-        });
+        }
+
+        if let Some(r) = &self.nats
+            && tdata::wants_shared_nats(tenant, &registered)
+        {
+            match self.load_nats(r).await {
+                Err(message) => out.problems.push(problem(NATS, message)),
+                Ok(l) => {
+                    out.servers.nats = Some(SharedServer {
+                        url: l.tenant_url.clone(),
+                    });
+                    match self.nats_user(tenant, &uid, &rotation, &stored, &l.admin) {
+                        Ok(m) => {
+                            out.wiring.nats = Some(NatsCredentials {
+                                url: l.tenant_url,
+                                user_jwt: m.jwt,
+                                user_seed: m.secret,
+                            })
+                        }
+                        Err(e) => out.problems.push(problem(NATS, e)),
+                    }
+                }
+            }
+        }
         out
+    }
+
+    /// The secret in the tenant's Secret (`from_secret`) when there is one, else the one made
+    /// earlier for this rotation, else a new one from `make` (`(secret, jwt)`).
+    fn keep_or_make(
+        &self,
+        store: &'static str,
+        uid: &str,
+        rotation: &str,
+        from_secret: Option<String>,
+        make: impl FnOnce() -> Result<(String, String), String>,
+    ) -> Result<Made, String> {
+        let mut made = self.made();
+        let key = (store, uid.to_string());
+        if let Some(secret) = from_secret {
+            let m = Made {
+                rotation: rotation.to_string(),
+                secret,
+                jwt: String::new(),
+            };
+            made.insert(key, m.clone());
+            return Ok(m);
+        }
+        if let Some(m) = made.get(&key)
+            && m.rotation == rotation
+        {
+            return Ok(m.clone());
+        }
+        let (secret, jwt) = make()?;
+        let m = Made {
+            rotation: rotation.to_string(),
+            secret,
+            jwt,
+        };
+        made.insert(key, m.clone());
+        Ok(m)
+    }
+
+    /// The tenant's NATS user: its seed kept (from the Secret, or made earlier for this
+    /// rotation) or new; its JWT kept while it says what the tenant's user should, else signed
+    /// again for the same key.
+    fn nats_user(
+        &self,
+        tenant: &Tenant,
+        uid: &str,
+        rotation: &str,
+        stored: &BTreeMap<String, String>,
+        admin: &nats::Admin,
+    ) -> Result<Made, String> {
+        let name = naming::namespace_name(&tenant.spec);
+        let prefix = tdata::nats_prefix(tenant);
+        let account = admin.account_key(uid)?.public_key();
+        let seed_in_secret = stored.get("NATS_USER_NKEY").cloned();
+        let mut m = self.keep_or_make(NATS, uid, rotation, seed_in_secret.clone(), || {
+            admin.new_user(uid, &name, &prefix)
+        })?;
+        let user = nkeys::KeyPair::from_seed(&m.secret)
+            .map_err(|_| "the user seed in the connection Secret is not an nkey seed".to_string())?
+            .public_key();
+        let want = nats::user_claims(&name, &user, &prefix);
+        let candidates = [stored.get("NATS_USER_JWT").cloned(), Some(m.jwt.clone())];
+        let kept = candidates
+            .into_iter()
+            .flatten()
+            .find(|j| nats::user_jwt_matches(j, &account, &want));
+        m.jwt = match kept {
+            Some(j) => j,
+            None => admin.sign_user(uid, &name, &prefix, &user)?,
+        };
+        self.made().insert((NATS, uid.to_string()), m.clone());
+        Ok(m)
     }
 
     /// Makes each server agree with the tenant's credentials; the state of each store, and
@@ -228,13 +393,8 @@ impl DataServers {
         let uid = tenant.metadata.uid.clone().unwrap_or_default();
         if let (Some(r), Some(creds)) = (&self.redis, &prepared.wiring.redis) {
             let prefix = tdata::redis_prefix(tenant);
-            let state = match self.load(r).await {
-                Err(message) => StoreState {
-                    store: REDIS.into(),
-                    ready: false,
-                    conflict: false,
-                    message,
-                },
+            let state = match self.load_redis(r).await {
+                Err(message) => problem(REDIS, message),
                 Ok(l) => match l
                     .admin
                     .ensure(&uid, &creds.username, &prefix, &creds.password)
@@ -256,13 +416,31 @@ impl DataServers {
                         message,
                     },
                     Err(StoreError::Unavailable(message)) => {
-                        self.unload(r).await;
-                        StoreState {
-                            store: REDIS.into(),
-                            ready: false,
-                            conflict: false,
-                            message: format!("{} unreachable: {message}", l.tenant_url),
-                        }
+                        Self::unload(r).await;
+                        problem(REDIS, format!("{} unreachable: {message}", l.tenant_url))
+                    }
+                },
+            };
+            states.push(state);
+        }
+        if let (Some(r), Some(creds)) = (&self.nats, &prepared.wiring.nats) {
+            let name = naming::namespace_name(&tenant.spec);
+            let prefix = tdata::nats_prefix(tenant);
+            let state = match self.load_nats(r).await {
+                Err(message) => problem(NATS, message),
+                Ok(l) => match l.admin.ensure(&uid, &name, &creds.user_jwt).await {
+                    Ok((account, _)) => StoreState {
+                        store: NATS.into(),
+                        ready: true,
+                        conflict: false,
+                        message: format!(
+                            "account {name} ({account}) on {}, subjects {prefix}.>",
+                            l.tenant_url
+                        ),
+                    },
+                    Err(e) => {
+                        Self::unload(r).await;
+                        problem(NATS, format!("{} unreachable: {e}", l.tenant_url))
                     }
                 },
             };
@@ -278,10 +456,14 @@ impl DataServers {
     pub async fn revoke(&self, tenant: &Tenant) -> Result<Vec<String>, String> {
         let mut done = Vec::new();
         let uid = tenant.metadata.uid.clone().unwrap_or_default();
+        let registered = self.registered();
         if let Some(r) = &self.redis
-            && tdata::wants_shared_redis(tenant, &self.registered())
+            && tdata::wants_shared_redis(tenant, &registered)
         {
-            let l = self.load(r).await.map_err(|m| format!("{REDIS}: {m}"))?;
+            let l = self
+                .load_redis(r)
+                .await
+                .map_err(|m| format!("{REDIS}: {m}"))?;
             let delete = tenant
                 .spec
                 .data_stores
@@ -304,8 +486,27 @@ impl DataServers {
                 )),
                 Ok(false) => {}
                 Err(e) => {
-                    self.unload(r).await;
+                    Self::unload(r).await;
                     return Err(format!("{REDIS}: {e}"));
+                }
+            }
+        }
+        if let Some(r) = &self.nats
+            && tdata::wants_shared_nats(tenant, &registered)
+        {
+            let l = self
+                .load_nats(r)
+                .await
+                .map_err(|m| format!("{NATS}: {m}"))?;
+            let name = naming::namespace_name(&tenant.spec);
+            match l.admin.revoke(&uid, &name).await {
+                Ok(true) => done.push(format!(
+                    "NATS account {name}: every user revoked, no connections allowed"
+                )),
+                Ok(false) => {}
+                Err(e) => {
+                    Self::unload(r).await;
+                    return Err(format!("{NATS}: {e}"));
                 }
             }
         }
@@ -313,44 +514,58 @@ impl DataServers {
         Ok(done)
     }
 
+    /// Whether each registered server answers now (`(store, up)`).
+    async fn look(&self) -> Vec<(&'static str, bool)> {
+        let mut out = Vec::new();
+        if let Some(r) = &self.redis {
+            let up = match self.load_redis(r).await {
+                Ok(l) => l.admin.ping().await.is_ok(),
+                Err(_) => false,
+            };
+            if !up {
+                Self::unload(r).await;
+            }
+            out.push((REDIS, up));
+        }
+        if let Some(r) = &self.nats {
+            let up = match self.load_nats(r).await {
+                Ok(l) => l.admin.ping().await.is_ok(),
+                Err(_) => false,
+            };
+            if !up {
+                Self::unload(r).await;
+            }
+            out.push((NATS, up));
+        }
+        out
+    }
+
     /// Looks at each registered server every [`WATCH_INTERVAL`] and calls `on_change` when
     /// one goes down or comes back, so every Tenant's DataReady follows without waiting for
     /// the resync, and a server that lost its users gets them back.
     pub async fn watch(self: Arc<Self>, on_change: impl Fn() + Send + 'static) {
-        let Some(r) = &self.redis else {
+        if self.redis.is_none() && self.nats.is_none() {
             return;
-        };
-        let mut up: Option<bool> = None;
+        }
+        let mut before: HashMap<&'static str, bool> = HashMap::new();
         loop {
-            let now_up = match self.load(r).await {
-                Ok(l) => {
-                    let ok = l.admin.ping().await.is_ok();
-                    if !ok {
-                        self.unload(r).await;
-                    }
-                    ok
+            let mut changed = false;
+            for (store, up) in self.look().await {
+                if before.insert(store, up).is_some_and(|u| u != up) {
+                    tracing::info!(store, up, "shared data server changed state");
+                    changed = true;
                 }
-                Err(_) => false,
-            };
-            if up.is_some_and(|u| u != now_up) {
-                tracing::info!(
-                    store = REDIS,
-                    up = now_up,
-                    "shared data server changed state"
-                );
+            }
+            if changed {
                 on_change();
             }
-            up = Some(now_up);
             tokio::time::sleep(WATCH_INTERVAL).await;
         }
     }
 
     /// Forgets what is kept per tenant.
     pub fn forget(&self, uid: &str) {
-        self.made
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(uid);
+        self.made().retain(|(_, u), _| u != uid);
         self.failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -372,9 +587,6 @@ impl DataServers {
         Some(Duration::from_secs(5u64 << (*n - 1).min(6)).min(Duration::from_secs(300)))
     }
 }
-
-/// The connection Secret's name (for reading the tenant's cached copy).
-pub const SECRET: &str = CONNECTION_SECRET;
 
 /// `scheme://[user[:password]@]host...` without the user and password.
 fn strip_credentials(url: &str) -> String {

@@ -13,7 +13,8 @@ use tenant_core::naming;
 use tenant_core::status::StoreState;
 
 use super::Pass;
-use crate::data::{Prepared, SECRET};
+use crate::data::Prepared;
+use tenant_core::build::config::SECRET;
 
 /// What provisioning found.
 pub struct Provisioned {

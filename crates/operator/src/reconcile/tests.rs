@@ -167,7 +167,7 @@ fn context(tenant: &Tenant, live: &[Value], not_served: &[&str]) -> (Arc<Context
             data: Arc::new(crate::data::DataServers::new(
                 client.clone(),
                 "tenant-system".into(),
-                None,
+                Default::default(),
             )),
         },
     );
