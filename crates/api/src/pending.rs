@@ -124,12 +124,12 @@ use Concern::*;
 
 /// Every field the operator accepts but does not act on yet (or only partly), in spec order.
 pub const PENDING: &[Pending] = &[
-    // data (Shared is acted on: identities on the platform's shared Redis)
+    // data (Shared is acted on for Redis and NATS, Dedicated for all three)
     partly(
         "spec.dataStores.mode",
         Data,
-        "MongoDB, NATS and Redis as StatefulSets in the tenant namespace (Dedicated)",
-        "acts on Shared, the default (identities on the platform's shared servers); Dedicated is not built yet, and such a tenant gets no identity",
+        "a user of the tenant's own on the platform's shared MongoDB (Shared)",
+        "acts on Shared (a user on the platform's shared Redis, an account on its shared NATS) and on Dedicated (MongoDB, NATS and Redis as StatefulSets in the tenant namespace); a shared MongoDB is not provisioned yet",
     ),
     // backup
     row(

@@ -83,6 +83,13 @@ enum Command {
         /// `CHANNEL=TAG`, repeatable; Tenants with that releaseChannel render with that tag.
         #[arg(long = "release", value_parser = channel_release)]
         releases: Vec<(String, String)>,
+        /// The image of a dedicated data store (as the operator's flag of the same name):
+        /// `STORE=IMAGE` with STORE `mongodb`, `nats` or `redis`; repeatable.
+        #[arg(long = "dedicated-image", value_parser = tenant_core::build::dedicated::parse_image_flag)]
+        dedicated_images: Vec<(String, String)>,
+        /// The StorageClass of dedicated data stores' volumes (as the operator's flag).
+        #[arg(long, default_value = "")]
+        dedicated_storage_class: String,
         /// Tenant YAML files (`-` for standard input).
         files: Vec<String>,
     },
@@ -171,6 +178,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             pull_secrets,
             cert_issuer,
             releases,
+            dedicated_images,
+            dedicated_storage_class,
             files,
         } => cmd_render(
             &files,
@@ -188,6 +197,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 held_release: None,
                 now: tenant_core::schedule::Timestamp::now(),
                 data: &tenant_core::build::NO_WIRING,
+                dedicated: &tenant_core::build::dedicated::DedicatedConfig {
+                    images: dedicated_images.into_iter().collect(),
+                    storage_class: dedicated_storage_class,
+                },
             },
         ),
         Command::Quota {

@@ -220,6 +220,7 @@ pub const KINDS: &[ManagedKind] = &[
     K::new("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", C::Services),
     K::new("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", C::Services),
     K::new("networking.k8s.io", "v1", "Ingress", "ingresses", C::Services),
+    K::new("apps", "v1", "StatefulSet", "statefulsets", C::Data),
     K::new("cert-manager.io", "v1", "Certificate", "certificates", C::Services).served_by(Source::Crd),
     K::new("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", C::Monitoring).served_by(Source::Crd),
     // shared, cluster-wide

@@ -93,6 +93,42 @@ pub struct StoreState {
     pub message: String,
 }
 
+impl StoreState {
+    /// A dedicated store from its live StatefulSet (`None`: not there yet): ready when it runs
+    /// its current template on every replica it wants (none while the tenant sleeps).
+    pub fn of_stateful_set(store: &str, name: &str, live: Option<&Value>) -> StoreState {
+        let state = |ready: bool, message: String| StoreState {
+            store: store.to_string(),
+            ready,
+            conflict: false,
+            message,
+        };
+        let Some(s) = live else {
+            return state(false, format!("StatefulSet {name} is not there yet"));
+        };
+        let int = |p: &str| s.pointer(p).and_then(Value::as_i64);
+        let desired = int("/spec/replicas").unwrap_or(1);
+        let ready = int("/status/readyReplicas").unwrap_or(0);
+        let observed = int("/status/observedGeneration").unwrap_or(0)
+            >= int("/metadata/generation").unwrap_or(1);
+        let current = int("/status/updatedReplicas").unwrap_or(0) >= desired
+            || s.pointer("/status/currentRevision") == s.pointer("/status/updateRevision");
+        if desired == 0 {
+            return state(
+                true,
+                format!(
+                    "StatefulSet {name} scaled to zero while the tenant sleeps; its volume is kept"
+                ),
+            );
+        }
+        let done = observed && current && ready >= desired;
+        state(
+            done,
+            format!("StatefulSet {name} in the namespace, {ready}/{desired} ready"),
+        )
+    }
+}
+
 /// The DataReady condition, when the tenant has provisioned stores.
 fn data_condition(p: &Progress) -> Option<Cond> {
     if p.data.is_empty() {

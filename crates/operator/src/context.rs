@@ -150,6 +150,25 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_NATS_SERVER", default_value = "")]
     pub nats_server: String,
 
+    /// The image of a dedicated data store (`dataStores.mode: Dedicated`), as `store=image`
+    /// with store `mongodb`, `nats` or `redis`; repeatable (`,` between entries in the
+    /// variable). A store not named runs its default image (docs/data.md).
+    #[arg(
+        long = "dedicated-image",
+        env = "TENANT_OPERATOR_DEDICATED_IMAGES",
+        value_delimiter = ',',
+        value_parser = tenant_core::build::dedicated::parse_image_flag
+    )]
+    pub dedicated_images: Vec<(String, String)>,
+
+    /// The StorageClass of the dedicated data stores' volumes. Empty: the cluster's default.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_DEDICATED_STORAGE_CLASS",
+        default_value = ""
+    )]
+    pub dedicated_storage_class: String,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -202,6 +221,7 @@ impl Config {
             held_release: None,
             now: self.clock.now(),
             data: &tenant_core::build::NO_WIRING,
+            dedicated: &self.dedicated,
         }
     }
 }
@@ -252,6 +272,8 @@ pub struct Config {
     pub redis_server: String,
     /// The platform Secret of the shared NATS (empty: none registered).
     pub nats_server: String,
+    /// The images and StorageClass of dedicated data stores.
+    pub dedicated: tenant_core::build::dedicated::DedicatedConfig,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -289,6 +311,7 @@ impl Config {
             cert_issuer: String::new(),
             redis_server: String::new(),
             nats_server: String::new(),
+            dedicated: Default::default(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -328,6 +351,10 @@ impl From<RunArgs> for Config {
             cert_issuer: a.cert_issuer,
             redis_server: a.redis_server.trim().to_string(),
             nats_server: a.nats_server.trim().to_string(),
+            dedicated: tenant_core::build::dedicated::DedicatedConfig {
+                images: a.dedicated_images.into_iter().collect(),
+                storage_class: a.dedicated_storage_class.trim().to_string(),
+            },
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),

@@ -6,6 +6,8 @@
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod common;
+#[path = "data/dedicated.rs"]
+mod dedicated;
 #[path = "data/nats.rs"]
 mod nats_server;
 

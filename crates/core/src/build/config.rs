@@ -91,6 +91,7 @@ pub fn wanted(tenant: &Tenant) -> bool {
         || s.redis_password.is_some()
         || s.redis_password_secret_ref.is_some()
         || s.data_isolation.is_some()
+        || data::dedicated(tenant)
 }
 
 /// The passwords the services read from a Secret of the tenant's namespace: variable -> ref.
@@ -154,7 +155,11 @@ fn config_data(tenant: &Tenant, eff: &Effective) -> BTreeMap<String, String> {
     d
 }
 
-fn secret_data(tenant: &Tenant, wiring: &data::Wiring) -> BTreeMap<String, String> {
+fn secret_data(
+    tenant: &Tenant,
+    eff: &Effective,
+    wiring: &data::Wiring,
+) -> BTreeMap<String, String> {
     let s = &tenant.spec;
     let mut d: BTreeMap<String, String> = [
         ("MONGO_URI", &s.mongo_uri),
@@ -169,6 +174,12 @@ fn secret_data(tenant: &Tenant, wiring: &data::Wiring) -> BTreeMap<String, Strin
     .collect();
     // provisioned identities (only for stores the spec does not configure itself)
     d.extend(data::secret_entries(wiring));
+    // the dedicated stores in the namespace (only those the spec does not configure itself)
+    d.extend(super::dedicated::secret_entries(
+        tenant,
+        eff,
+        &wiring.dedicated,
+    ));
     d
 }
 
@@ -196,7 +207,7 @@ pub fn build(
     wiring: &data::Wiring,
 ) -> Result<Config, BuildError> {
     let data = config_data(tenant, eff);
-    let secret = secret_data(tenant, wiring);
+    let secret = secret_data(tenant, eff, wiring);
     let hash = fnv1a(&[&data, &secret]);
     let config_map = ConfigMap {
         metadata: object_meta(tenant, eff, CONFIG_MAP),
@@ -293,6 +304,7 @@ mod tests {
                 user_jwt: "jwt".into(),
                 user_seed: "SUSEED".into(),
             }),
+            dedicated: Default::default(),
             rotation: "r1".into(),
         };
         let c = build(&t, &Effective::of(&t), &wiring).unwrap();

@@ -109,13 +109,16 @@ impl std::fmt::Debug for NatsCredentials {
 pub struct Wiring {
     pub redis: Option<Credentials>,
     pub nats: Option<NatsCredentials>,
+    /// The passwords of the tenant's dedicated stores: store key (`mongodb`, `nats`, `redis`)
+    /// -> password.
+    pub dedicated: BTreeMap<String, String>,
     /// The `dataStores.credentialsRotation` the passwords were made for.
     pub rotation: String,
 }
 
 impl Wiring {
     pub fn is_empty(&self) -> bool {
-        self.redis.is_none() && self.nats.is_none()
+        self.redis.is_none() && self.nats.is_none() && self.dedicated.is_empty()
     }
 }
 
@@ -208,7 +211,7 @@ pub fn url_with_credentials(c: &Credentials) -> String {
     )
 }
 
-fn percent_encode(s: &str) -> String {
+pub fn percent_encode(s: &str) -> String {
     s.bytes()
         .map(|b| {
             if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

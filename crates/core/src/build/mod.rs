@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod data;
+pub mod dedicated;
 pub mod domains;
 pub mod finalizer;
 pub mod ingress;
@@ -57,6 +58,8 @@ pub struct BuildContext<'a> {
     /// The identities the operator provisioned for the tenant on the platform's shared data
     /// servers, for its connection Secret (render has none).
     pub data: &'a data::Wiring,
+    /// The platform's images and StorageClass of dedicated data stores.
+    pub dedicated: &'a dedicated::DedicatedConfig,
 }
 
 /// No provisioned identities.
@@ -105,6 +108,7 @@ impl Default for BuildContext<'_> {
             held_release: None,
             now: jiff::Timestamp::now(),
             data: &NO_WIRING,
+            dedicated: &dedicated::DEFAULT_CONFIG,
         }
     }
 }
@@ -144,6 +148,7 @@ pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>
     out.extend(network::build(tenant, &eff, ctx)?);
     out.extend(rbac::build(tenant, &eff, ctx)?);
     out.extend(services::build(tenant, &eff, ctx)?);
+    out.extend(dedicated::build(tenant, &eff, ctx)?);
     out.extend(monitoring::build(tenant, &eff, ctx)?);
     Ok(out)
 }

@@ -26,6 +26,7 @@ use tenant_core::build::data::{
     self as tdata, Credentials, NatsCredentials, ROTATION_ANNOTATION, SharedServer, SharedServers,
     Wiring,
 };
+use tenant_core::build::dedicated;
 use tenant_core::naming;
 use tenant_core::status::StoreState;
 
@@ -239,22 +240,50 @@ impl DataServers {
         };
         let registered = self.registered();
         let live: Option<Secret> = cached.and_then(|v| serde_json::from_value(v).ok());
-        // the live Secret's values, when they were made for this rotation token
-        let stored: BTreeMap<String, String> = live
-            .filter(|s| {
-                s.metadata
-                    .annotations
-                    .as_ref()
-                    .and_then(|a| a.get(ROTATION_ANNOTATION))
-                    .map_or(rotation.is_empty(), |r| *r == rotation)
-            })
+        let current = live.as_ref().is_some_and(|s| {
+            s.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(ROTATION_ANNOTATION))
+                .map_or(rotation.is_empty(), |r| *r == rotation)
+        });
+        let all: BTreeMap<String, String> = live
             .and_then(|s| s.data)
             .unwrap_or_default()
             .into_iter()
             .map(|(k, b)| (k, String::from_utf8_lossy(&b.0).into_owned()))
             .filter(|(_, v)| !v.is_empty())
             .collect();
+        // the live Secret's values, when they were made for this rotation token
+        let stored = if current {
+            all.clone()
+        } else {
+            BTreeMap::new()
+        };
         let uid = tenant.metadata.uid.clone().unwrap_or_default();
+
+        // the passwords of the stores the tenant runs in its namespace
+        for st in dedicated::stores(tenant) {
+            let tag = match st {
+                dedicated::Store::MongoDB => "dedicated-mongodb",
+                dedicated::Store::Nats => "dedicated-nats",
+                dedicated::Store::Redis => "dedicated-redis",
+            };
+            // The dedicated MongoDB keeps its password across rotations: its image sets the
+            // root password only on an empty volume, so a new one would lock the services out.
+            let (kept, made_for) = match st {
+                dedicated::Store::MongoDB => (all.get(st.password_key()).cloned(), ""),
+                _ => (stored.get(st.password_key()).cloned(), rotation.as_str()),
+            };
+            match self.keep_or_make(tag, &uid, made_for, kept, || {
+                Ok((random_password(), String::new()))
+            }) {
+                Ok(m) => {
+                    out.wiring.dedicated.insert(st.key().to_string(), m.secret);
+                }
+                Err(e) => out.problems.push(problem(st.key(), e)),
+            }
+        }
 
         if let Some(r) = &self.redis
             && tdata::wants_shared_redis(tenant, &registered)

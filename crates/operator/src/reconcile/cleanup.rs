@@ -3,6 +3,7 @@
 //! provably the Tenant's is deleted (see `own_namespace`); anything else carrying its ownership
 //! marks is reported and left in place.
 
+use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use tenant_api::labels;
@@ -95,6 +96,8 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
         return Ok(Action::await_change());
     };
     if !ns.deleting {
+        // The dedicated stores' volumes outlive the namespace unless the spec says Delete.
+        retain_volumes(pass, &ns.name).await?;
         let Some(kind) = pass.ctx.kinds.find("v1", "Namespace") else {
             return Ok(Action::requeue(pass.ctx.config.wait_requeue));
         };
@@ -120,6 +123,76 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
     }
     debug!(namespace = %ns.name, "waiting for the tenant's namespace to disappear");
     Ok(Action::requeue(pass.ctx.config.wait_requeue))
+}
+
+/// The annotation of a PersistentVolume kept for a deleted Tenant: `Tenant <namespace>/<name>
+/// <claim>`, so the platform can find its data again.
+pub const RETAINED_FOR: &str = "shop.pilab.hu/retained-for";
+
+/// Before the namespace goes (and its claims with it): the volumes of the tenant's dedicated
+/// stores get `persistentVolumeReclaimPolicy: Retain`, so their data stays (`onTenantDeletion:
+/// Retain`, the default). Only volumes bound to the stores' claims in the tenant's own namespace
+/// are touched, and only that field and an annotation.
+async fn retain_volumes(pass: &Pass<'_>, namespace: &str) -> Result<()> {
+    let spec = &pass.tenant.spec;
+    let delete = spec.data_stores.as_ref().and_then(|d| d.on_tenant_deletion)
+        == Some(tenant_api::DataDeletionPolicy::Delete);
+    if !tenant_core::build::data::dedicated(pass.tenant) || delete {
+        return Ok(());
+    }
+    let cleanup = |source: kube::Error| Error::Cleanup {
+        kind: "PersistentVolume".into(),
+        name: namespace.to_string(),
+        source,
+    };
+    let claims: kube::Api<PersistentVolumeClaim> =
+        kube::Api::namespaced(pass.ctx.client.clone(), namespace);
+    let lp = kube::api::ListParams::default().labels(tenant_core::build::dedicated::STORE_LABEL);
+    let volumes: kube::Api<PersistentVolume> = kube::Api::all(pass.ctx.client.clone());
+    for claim in claims.list(&lp).await.map_err(cleanup)? {
+        let Some(volume) = claim.spec.as_ref().and_then(|s| s.volume_name.clone()) else {
+            continue;
+        };
+        let note = format!(
+            "{} {}",
+            pass.owner,
+            claim.metadata.name.as_deref().unwrap_or("")
+        );
+        let Some(live) = volumes.get_opt(&volume).await.map_err(cleanup)? else {
+            continue;
+        };
+        let kept = live
+            .spec
+            .as_ref()
+            .and_then(|s| s.persistent_volume_reclaim_policy.as_deref())
+            == Some("Retain")
+            && live
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(RETAINED_FOR))
+                == Some(&note);
+        if kept {
+            continue;
+        }
+        let patch = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": volume, "annotations": {RETAINED_FOR: note}},
+            "spec": {"persistentVolumeReclaimPolicy": "Retain"},
+        });
+        pass.ctx.metrics.write("PersistentVolume", "apply");
+        volumes
+            .patch(
+                &volume,
+                &kube::api::PatchParams::apply(labels::FIELD_MANAGER).force(),
+                &kube::api::Patch::Apply(&patch),
+            )
+            .await
+            .map_err(cleanup)?;
+        info!(tenant = %pass.owner, volume = %volume, "volume of a dedicated store kept (reclaim policy Retain)");
+    }
+    Ok(())
 }
 
 /// The Tenant's own namespace, if it still exists: by the uid its status recorded (from the

@@ -11,7 +11,7 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::EventType;
 use serde_json::{Value, json};
 use tenant_api::{Tenant, TenantStatus, labels};
-use tenant_core::status::{self, Outcome, Progress, ServiceState};
+use tenant_core::status::{self, Outcome, Progress, ServiceState, StoreState};
 use tracing::info;
 
 use super::apply::Applied;
@@ -156,7 +156,25 @@ pub async fn applied(
         deployed_at: pass.tenant.spec.deployed_at.clone(),
         pending_rollout: desired.pending.clone(),
         asleep_until: desired.asleep_until.map(Time),
-        data: provisioned.data.clone(),
+        data: provisioned
+            .data
+            .iter()
+            .cloned()
+            .chain(
+                desired
+                    .objects
+                    .iter()
+                    .filter(|o| o.kind == "StatefulSet")
+                    .map(|o| {
+                        let store = o.name.trim_start_matches("data-");
+                        StoreState::of_stateful_set(
+                            &format!("dedicated {store}"),
+                            &o.name,
+                            applied.live.get(&o.key()),
+                        )
+                    }),
+            )
+            .collect(),
     };
     // Look again after the resync period, or when time alone changes what is desired (a sleep
     // or wake time, a maintenance window opening), or when a held-back progress write is due,

@@ -20,6 +20,7 @@ use crate::build::{BuildContext, BuildError};
 use crate::object::Object;
 
 pub use common::exemptions;
+pub(crate) use params::registry_prefixes;
 pub use params::{
     RESERVED_PRIORITY_PREFIX, priority_class_error, tenant_policy, tenant_policy_spec,
 };

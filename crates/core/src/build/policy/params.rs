@@ -154,7 +154,7 @@ fn default_priority_class(name: &str) -> Result<String, BuildError> {
 /// Docker Hub's `index.docker.io` alias spelled `docker.io` (images are normalised the same way).
 /// An empty entry is an error rather than dropped: dropping it from an allow list of one would
 /// turn "nothing matches" into "anything goes".
-fn registry_prefixes(list: &[String], field: &str) -> Result<Vec<String>, BuildError> {
+pub(crate) fn registry_prefixes(list: &[String], field: &str) -> Result<Vec<String>, BuildError> {
     let mut out: Vec<String> = Vec::with_capacity(list.len());
     for (i, raw) in list.iter().enumerate() {
         let mut p = raw.trim().trim_end_matches('/').to_string();

@@ -89,6 +89,8 @@ struct Resource<'a> {
     whole: bool,
     unit: i128,
     minimum: i128,
+    /// What the tenant's dedicated data stores take of the quota `(requests, limits)`.
+    reserved: (Quantity, Quantity),
 }
 
 fn round_down(q: Quantity, unit: i128) -> Quantity {
@@ -138,7 +140,11 @@ impl Resource<'_> {
                 continue;
             };
             let given = |p: &Pair| if pick == 0 { p.0 } else { p.1 };
-            let mut taken: i128 = 0;
+            let mut taken: i128 = if pick == 0 {
+                self.reserved.0.nanos()
+            } else {
+                self.reserved.1.nanos()
+            };
             let mut free_slots: i128 = 0;
             for (i, e) in self.explicit.iter().enumerate() {
                 match given(e) {
@@ -165,8 +171,13 @@ impl Resource<'_> {
                 return Err(BuildError::Invalid {
                     field: format!("quota {key}"),
                     message: format!(
-                        "{} leaves {} per container for services {} ({} pods counting one surge pod each); at least {} is needed: raise the quota or set their {} in spec.serviceSettings",
+                        "{}{} leaves {} per container for services {} ({} pods counting one surge pod each); at least {} is needed: raise the quota or set their {} in spec.serviceSettings",
                         total.to_canonical(),
+                        if taken > 0 && self.explicit.iter().all(|e| given(e).is_none()) {
+                            " (less what the dedicated data stores take)"
+                        } else {
+                            ""
+                        },
                         self.render(Quantity::from_nanos(left.max(0) / free_slots)),
                         names.join(", "),
                         free_slots,
@@ -264,6 +275,8 @@ pub fn resources(
     let best_effort = l.qos_class == Some(QosClass::BestEffort);
     let guaranteed = l.qos_class == Some(QosClass::Guaranteed);
     let sane = |s: &str| Quantity::parse(s).ok();
+    let active = crate::build::services::lifecycle(tenant, ctx.now)?.active;
+    let [cpu_req, cpu_lim, mem_req, mem_lim] = crate::build::dedicated::reserved(tenant, active);
     let mut sized = Vec::new();
     for (name, unit, minimum) in [("cpu", MILLI, MIN_CPU), ("memory", MIB, MIN_MEMORY)] {
         let explicit = plans
@@ -305,6 +318,11 @@ pub fn resources(
             whole: name == "cpu" && eff.isolation.cpu_pinning,
             unit,
             minimum,
+            reserved: if name == "cpu" {
+                (cpu_req, cpu_lim)
+            } else {
+                (mem_req, mem_lim)
+            },
         };
         sized.push((name, r.size(plans, &hard)?, r));
     }
