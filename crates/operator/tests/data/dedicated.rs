@@ -184,6 +184,31 @@ async fn dedicated_stores_run_in_the_namespace_with_bound_volumes() -> Result<()
         "no password in the status"
     );
 
+    // A restarted operator finds the stores as they should be and writes nothing.
+    op.stop().await?;
+    let op = h
+        .start_operator_with(|c| c.dedicated.storage_class = class.clone())
+        .await?;
+    op.wait_ready().await?;
+    let m = op.metrics.clone();
+    poll_until("the new instance reconciled the tenant", TIMEOUT, || {
+        let done = m.reconciles_total();
+        async move {
+            if done >= 1 {
+                Ok(())
+            } else {
+                Err("no reconcile yet".to_string())
+            }
+        }
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    ensure!(
+        op.metrics.writes_total() == 0,
+        "a resync of a dedicated tenant writes nothing: {}",
+        op.metrics.encode()
+    );
+
     // Rotation: new passwords, and the stores restart onto them.
     let before = sets.get("data-redis").await?;
     h.tenants()
