@@ -124,13 +124,6 @@ use Concern::*;
 
 /// Every field the operator accepts but does not act on yet (or only partly), in spec order.
 pub const PENDING: &[Pending] = &[
-    // data (Shared is acted on for Redis and NATS, Dedicated for all three)
-    partly(
-        "spec.dataStores.mode",
-        Data,
-        "a user of the tenant's own on the platform's shared MongoDB (Shared)",
-        "acts on Shared (a user on the platform's shared Redis, an account on its shared NATS) and on Dedicated (MongoDB, NATS and Redis as StatefulSets in the tenant namespace); a shared MongoDB is not provisioned yet",
-    ),
     // backup
     row(
         "spec.backupConfig",

@@ -150,6 +150,14 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_NATS_SERVER", default_value = "")]
     pub nats_server: String,
 
+    /// The platform's shared MongoDB-protocol server, FerretDB on PostgreSQL: a Secret in the
+    /// operator's namespace with `url` (the admin's MongoDB URL, SASL PLAIN), `postgresURL`
+    /// (a superuser of FerretDB's PostgreSQL database) and optionally `tenantURL`. Every Tenant
+    /// in shared data mode without MongoDB settings of its own then gets a PostgreSQL role
+    /// owning its database only. Empty: none.
+    #[arg(long, env = "TENANT_OPERATOR_MONGODB_SERVER", default_value = "")]
+    pub mongodb_server: String,
+
     /// The image of a dedicated data store (`dataStores.mode: Dedicated`), as `store=image`
     /// with store `mongodb`, `nats` or `redis`; repeatable (`,` between entries in the
     /// variable). A store not named runs its default image (docs/data.md).
@@ -272,6 +280,8 @@ pub struct Config {
     pub redis_server: String,
     /// The platform Secret of the shared NATS (empty: none registered).
     pub nats_server: String,
+    /// The platform Secret of the shared MongoDB (empty: none registered).
+    pub mongodb_server: String,
     /// The images and StorageClass of dedicated data stores.
     pub dedicated: tenant_core::build::dedicated::DedicatedConfig,
     /// Whether tenants may publish hosts no tenant holds.
@@ -311,6 +321,7 @@ impl Config {
             cert_issuer: String::new(),
             redis_server: String::new(),
             nats_server: String::new(),
+            mongodb_server: String::new(),
             dedicated: Default::default(),
             concurrency: 8,
             watch_namespace: None,
@@ -351,6 +362,7 @@ impl From<RunArgs> for Config {
             cert_issuer: a.cert_issuer,
             redis_server: a.redis_server.trim().to_string(),
             nats_server: a.nats_server.trim().to_string(),
+            mongodb_server: a.mongodb_server.trim().to_string(),
             dedicated: tenant_core::build::dedicated::DedicatedConfig {
                 images: a.dedicated_images.into_iter().collect(),
                 storage_class: a.dedicated_storage_class.trim().to_string(),

@@ -286,6 +286,7 @@ impl Shell {
             data::Registrations {
                 redis: Some(config.redis_server.clone()).filter(|s| !s.is_empty()),
                 nats: Some(config.nats_server.clone()).filter(|s| !s.is_empty()),
+                mongo: Some(config.mongodb_server.clone()).filter(|s| !s.is_empty()),
             },
         ));
         let data_all = all_tx.clone();

@@ -8,6 +8,8 @@
 mod common;
 #[path = "data/dedicated.rs"]
 mod dedicated;
+#[path = "data/mongo.rs"]
+mod mongo_server;
 #[path = "data/nats.rs"]
 mod nats_server;
 

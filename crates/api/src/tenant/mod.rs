@@ -154,6 +154,8 @@ pub struct TenantSpec {
 
     // ----- data stores -----
     /// MongoDB connection string. The tenant gets its own database (see `dataIsolation`).
+    /// Without MongoDB settings, on a shared MongoDB the platform registers, the tenant gets a
+    /// user of its own owning that database.
     #[serde(rename = "mongoURI")]
     #[x_kube(validation = Rule::new("self.startsWith('mongodb://') || self.startsWith('mongodb+srv://')").message("must start with mongodb:// or mongodb+srv://"))]
     #[schemars(length(max = 2048))]

@@ -304,6 +304,14 @@ mod tests {
                 user_jwt: "jwt".into(),
                 user_seed: "SUSEED".into(),
             }),
+            mongo: Some((
+                data::Credentials {
+                    url: "mongodb://ferretdb.data:27017".into(),
+                    username: "tenant-x".into(),
+                    password: "m/pw".into(),
+                },
+                "tenant_x".into(),
+            )),
             dedicated: Default::default(),
             rotation: "r1".into(),
         };
@@ -314,6 +322,10 @@ mod tests {
         assert_eq!(data["REDIS_USERNAME"].0, b"tenant-x");
         assert_eq!(data["REDIS_PASSWORD"].0, b"pw");
         assert_eq!(data["NATS_URL"].0, b"nats://nats.data:4222");
+        assert_eq!(
+            data["MONGO_URI"].0,
+            b"mongodb://tenant-x:m%2Fpw@ferretdb.data:27017/tenant_x?authMechanism=PLAIN&authSource=%24external"
+        );
         assert_eq!(data["NATS_USER_NKEY"].0, b"SUSEED");
         assert!(String::from_utf8_lossy(&data["NATS_CREDS"].0).contains("SUSEED"));
         let annotations = secret.metadata.annotations.unwrap();

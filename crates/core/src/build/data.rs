@@ -65,6 +65,7 @@ pub struct SharedServer {
 pub struct SharedServers {
     pub redis: Option<SharedServer>,
     pub nats: Option<SharedServer>,
+    pub mongo: Option<SharedServer>,
 }
 
 /// The credentials provisioned for one tenant: the server's URL and the tenant's identity.
@@ -109,6 +110,9 @@ impl std::fmt::Debug for NatsCredentials {
 pub struct Wiring {
     pub redis: Option<Credentials>,
     pub nats: Option<NatsCredentials>,
+    /// The user on the shared MongoDB-protocol server (`url`: `mongodb://host:port`), and its
+    /// database.
+    pub mongo: Option<(Credentials, String)>,
     /// The passwords of the tenant's dedicated stores: store key (`mongodb`, `nats`, `redis`)
     /// -> password.
     pub dedicated: BTreeMap<String, String>,
@@ -118,7 +122,10 @@ pub struct Wiring {
 
 impl Wiring {
     pub fn is_empty(&self) -> bool {
-        self.redis.is_none() && self.nats.is_none() && self.dedicated.is_empty()
+        self.redis.is_none()
+            && self.nats.is_none()
+            && self.mongo.is_none()
+            && self.dedicated.is_empty()
     }
 }
 
@@ -145,6 +152,35 @@ pub fn wants_shared_redis(tenant: &Tenant, servers: &SharedServers) -> bool {
 /// Whether the operator gives the tenant an account on the shared NATS `servers` registers.
 pub fn wants_shared_nats(tenant: &Tenant, servers: &SharedServers) -> bool {
     servers.nats.is_some() && !dedicated(tenant) && tenant.spec.nats_url.is_none()
+}
+
+/// Whether the operator gives the tenant a user on the shared MongoDB `servers` registers.
+pub fn wants_shared_mongo(tenant: &Tenant, servers: &SharedServers) -> bool {
+    let s = &tenant.spec;
+    servers.mongo.is_some()
+        && !dedicated(tenant)
+        && s.mongo_uri.is_none()
+        && s.mongo_username.is_none()
+        && s.mongo_password.is_none()
+        && s.mongo_password_secret_ref.is_none()
+}
+
+/// The tenant's MongoDB user: its namespace's name.
+pub fn mongo_user(tenant: &Tenant) -> String {
+    naming::namespace_name(&tenant.spec)
+}
+
+/// The tenant's MongoDB database.
+pub fn mongo_database(tenant: &Tenant) -> String {
+    data_names(tenant, &Effective::of(tenant)).0
+}
+
+/// The MongoDB URI of a provisioned user: `mongodb://USER:PASSWORD@host/DATABASE` with SASL
+/// PLAIN (FerretDB hands the credentials to PostgreSQL).
+pub fn mongo_uri(c: &Credentials, database: &str) -> String {
+    let base = url_with_credentials(c);
+    let base = base.trim_end_matches('/');
+    format!("{base}/{database}?authMechanism=PLAIN&authSource=%24external")
 }
 
 /// The tenant's NATS subject prefix.
@@ -230,6 +266,11 @@ pub fn secret_entries(w: &Wiring) -> BTreeMap<String, String> {
         d.insert("REDIS_URL".into(), url_with_credentials(r));
         d.insert("REDIS_USERNAME".into(), r.username.clone());
         d.insert("REDIS_PASSWORD".into(), r.password.clone());
+    }
+    if let Some((m, database)) = &w.mongo {
+        d.insert("MONGO_URI".into(), mongo_uri(m, database));
+        d.insert("MONGO_USERNAME".into(), m.username.clone());
+        d.insert("MONGO_PASSWORD".into(), m.password.clone());
     }
     if let Some(n) = &w.nats {
         d.insert("NATS_URL".into(), n.url.clone());
@@ -322,6 +363,9 @@ mod tests {
             }),
             nats: Some(SharedServer {
                 url: "nats://nats.data:4222".into(),
+            }),
+            mongo: Some(SharedServer {
+                url: "mongodb://ferretdb.data:27017".into(),
             }),
         }
     }

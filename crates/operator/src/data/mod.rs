@@ -11,6 +11,7 @@
 //! (from its own connection Secret, the operator's object, or new random ones), the build puts
 //! them into the Secret, and [`DataServers::provision`] makes the server agree after the apply.
 
+pub mod mongo;
 pub mod nats;
 pub mod redis;
 
@@ -38,12 +39,14 @@ pub const WATCH_INTERVAL: Duration = Duration::from_secs(5);
 /// The store names in conditions.
 pub const REDIS: &str = "Redis";
 pub const NATS: &str = "NATS";
+pub const MONGO: &str = "MongoDB";
 
 /// The platform Secrets naming the shared servers (`None`: not registered).
 #[derive(Clone, Debug, Default)]
 pub struct Registrations {
     pub redis: Option<String>,
     pub nats: Option<String>,
+    pub mongo: Option<String>,
 }
 
 /// A registered server, loaded on first use.
@@ -66,6 +69,13 @@ impl<L> Registered<L> {
 struct RedisServer {
     tenant_url: String,
     admin: Arc<redis::Admin>,
+}
+
+#[derive(Clone)]
+struct MongoServer {
+    /// `mongodb://host:port` as the tenants reach it.
+    tenant_url: String,
+    admin: Arc<mongo::Admin>,
 }
 
 #[derive(Clone)]
@@ -98,6 +108,7 @@ pub struct DataServers {
     namespace: String,
     redis: Option<Registered<RedisServer>>,
     nats: Option<Registered<NatsServer>>,
+    mongo: Option<Registered<MongoServer>>,
     /// Secrets made but perhaps not yet seen in the cache: (store, tenant uid) -> made.
     made: Mutex<HashMap<(&'static str, String), Made>>,
     /// Consecutive provisioning failures per tenant uid, for the retry backoff.
@@ -120,6 +131,7 @@ impl DataServers {
             namespace,
             redis: registered.redis.map(Registered::new),
             nats: registered.nats.map(Registered::new),
+            mongo: registered.mongo.map(Registered::new),
             made: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
         }
@@ -132,6 +144,7 @@ impl DataServers {
         SharedServers {
             redis: self.redis.as_ref().map(|_| placeholder()),
             nats: self.nats.as_ref().map(|_| placeholder()),
+            mongo: self.mongo.as_ref().map(|_| placeholder()),
         }
     }
 
@@ -210,6 +223,40 @@ impl DataServers {
             Ok(NatsServer {
                 tenant_url: strip_credentials(&tenant_url),
                 admin: Arc::new(admin),
+            })
+        })
+        .await
+    }
+
+    async fn load_mongo(&self, r: &Registered<MongoServer>) -> Result<MongoServer, String> {
+        self.load(r, |keys| {
+            let get = |k: &str| keys.get(k).ok_or(format!("it has no key {k}"));
+            let url = get("url")?;
+            if !url.starts_with("mongodb://") {
+                return Err("url must start with mongodb://".into());
+            }
+            let pg = get("postgresURL").map_err(|_| {
+                "it has no key postgresURL: only FerretDB on PostgreSQL is supported as a shared MongoDB (docs/data.md)".to_string()
+            })?;
+            if !(pg.starts_with("postgres://") || pg.starts_with("postgresql://")) {
+                return Err("postgresURL must start with postgres:// or postgresql://".into());
+            }
+            let tenant_url = keys
+                .get("tenantURL")
+                .cloned()
+                .unwrap_or_else(|| strip_credentials(url));
+            // the tenants' URL is host and port only: their database and options are added
+            let tenant_url = strip_credentials(&tenant_url);
+            let tenant_url = match tenant_url.split_once("://") {
+                Some((scheme, rest)) => {
+                    let host = rest.split(['/', '?']).next().unwrap_or(rest);
+                    format!("{scheme}://{host}")
+                }
+                None => tenant_url,
+            };
+            Ok(MongoServer {
+                tenant_url,
+                admin: Arc::new(mongo::Admin::new(url.clone(), pg.clone())),
             })
         })
         .await
@@ -310,6 +357,38 @@ impl DataServers {
                             })
                         }
                         Err(e) => out.problems.push(problem(REDIS, e)),
+                    }
+                }
+            }
+        }
+
+        if let Some(r) = &self.mongo
+            && tdata::wants_shared_mongo(tenant, &registered)
+        {
+            match self.load_mongo(r).await {
+                Err(message) => out.problems.push(problem(MONGO, message)),
+                Ok(l) => {
+                    out.servers.mongo = Some(SharedServer {
+                        url: l.tenant_url.clone(),
+                    });
+                    let user = tdata::mongo_user(tenant);
+                    let from_secret = (stored.get("MONGO_USERNAME") == Some(&user))
+                        .then(|| stored.get("MONGO_PASSWORD").cloned())
+                        .flatten();
+                    match self.keep_or_make(MONGO, &uid, &rotation, from_secret, || {
+                        Ok((random_password(), String::new()))
+                    }) {
+                        Ok(m) => {
+                            out.wiring.mongo = Some((
+                                Credentials {
+                                    url: l.tenant_url,
+                                    username: user,
+                                    password: m.secret,
+                                },
+                                tdata::mongo_database(tenant),
+                            ))
+                        }
+                        Err(e) => out.problems.push(problem(MONGO, e)),
                     }
                 }
             }
@@ -452,6 +531,38 @@ impl DataServers {
             };
             states.push(state);
         }
+        if let (Some(r), Some((creds, database))) = (&self.mongo, &prepared.wiring.mongo) {
+            let state = match self.load_mongo(r).await {
+                Err(message) => problem(MONGO, message),
+                Ok(l) => match l
+                    .admin
+                    .ensure(&uid, &creds.username, database, &creds.password)
+                    .await
+                {
+                    Ok(_) => StoreState {
+                        store: MONGO.into(),
+                        ready: true,
+                        conflict: false,
+                        message: format!(
+                            "user {} on {}, database {database}",
+                            creds.username, l.tenant_url
+                        ),
+                    },
+                    Err(StoreError::Conflict(message)) => StoreState {
+                        store: MONGO.into(),
+                        ready: false,
+                        conflict: true,
+                        message,
+                    },
+                    Err(StoreError::Unavailable(message)) => {
+                        l.admin.reset().await;
+                        Self::unload(r).await;
+                        problem(MONGO, format!("{} unreachable: {message}", l.tenant_url))
+                    }
+                },
+            };
+            states.push(state);
+        }
         if let (Some(r), Some(creds)) = (&self.nats, &prepared.wiring.nats) {
             let name = naming::namespace_name(&tenant.spec);
             let prefix = tdata::nats_prefix(tenant);
@@ -520,6 +631,38 @@ impl DataServers {
                 }
             }
         }
+        if let Some(r) = &self.mongo
+            && tdata::wants_shared_mongo(tenant, &registered)
+        {
+            let l = self
+                .load_mongo(r)
+                .await
+                .map_err(|m| format!("{MONGO}: {m}"))?;
+            let delete = tenant
+                .spec
+                .data_stores
+                .as_ref()
+                .and_then(|d| d.on_tenant_deletion)
+                == Some(DataDeletionPolicy::Delete);
+            let user = tdata::mongo_user(tenant);
+            let database = tdata::mongo_database(tenant);
+            match l.admin.revoke(&uid, &user, &database, delete).await {
+                Ok(true) => done.push(format!(
+                    "MongoDB user {user} dropped{}",
+                    if delete {
+                        " with its database"
+                    } else {
+                        "; its database is kept"
+                    }
+                )),
+                Ok(false) => {}
+                Err(e) => {
+                    l.admin.reset().await;
+                    Self::unload(r).await;
+                    return Err(format!("{MONGO}: {e}"));
+                }
+            }
+        }
         if let Some(r) = &self.nats
             && tdata::wants_shared_nats(tenant, &registered)
         {
@@ -556,6 +699,22 @@ impl DataServers {
             }
             out.push((REDIS, up));
         }
+        if let Some(r) = &self.mongo {
+            let up = match self.load_mongo(r).await {
+                Ok(l) => {
+                    let ok = l.admin.ping().await.is_ok();
+                    if !ok {
+                        l.admin.reset().await;
+                    }
+                    ok
+                }
+                Err(_) => false,
+            };
+            if !up {
+                Self::unload(r).await;
+            }
+            out.push((MONGO, up));
+        }
         if let Some(r) = &self.nats {
             let up = match self.load_nats(r).await {
                 Ok(l) => l.admin.ping().await.is_ok(),
@@ -573,7 +732,7 @@ impl DataServers {
     /// one goes down or comes back, so every Tenant's DataReady follows without waiting for
     /// the resync, and a server that lost its users gets them back.
     pub async fn watch(self: Arc<Self>, on_change: impl Fn() + Send + 'static) {
-        if self.redis.is_none() && self.nats.is_none() {
+        if self.redis.is_none() && self.nats.is_none() && self.mongo.is_none() {
             return;
         }
         let mut before: HashMap<&'static str, bool> = HashMap::new();
