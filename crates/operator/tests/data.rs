@@ -29,6 +29,51 @@ use testenv::poll_until;
 
 const ADMIN_PASSWORD: &str = "admin-test-password";
 
+/// Starts `cmd` (a server) with its output appended to `log`, and waits until it listens on
+/// the loopback `port`.
+fn spawn_listening(cmd: &mut Command, log: &Path, port: u16) -> Result<Child> {
+    let what = cmd.get_program().to_string_lossy().into_owned();
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    let mut child = cmd
+        .stdout(Stdio::from(file.try_clone()?))
+        .stderr(Stdio::from(file))
+        .spawn()
+        .with_context(|| format!("starting {what}"))?;
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(&addr).is_ok() {
+            return Ok(child);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    bail!("{what} did not listen on {addr}")
+}
+
+/// Asks for new credentials: `dataStores.credentialsRotation: token`.
+async fn rotate(h: &Harness, tenant: &str, token: &str) -> Result<()> {
+    h.tenants()
+        .patch(
+            tenant,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"dataStores": {"credentialsRotation": token}}})),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Stops a server started by [`spawn_listening`].
+fn stop(child: &mut Option<Child>) {
+    if let Some(mut c) = child.take() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+}
+
 /// A redis-server on a loopback port, without persistence, killed when dropped.
 struct RedisServer {
     bin: PathBuf,
@@ -51,12 +96,8 @@ impl RedisServer {
     }
 
     fn up(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let child = Command::new(&self.bin)
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
             .args(["--save", "", "--appendonly", "no"])
             .args(["--user", "default", "off"])
             .args([
@@ -67,27 +108,13 @@ impl RedisServer {
                 "~*",
                 "&*",
                 "+@all",
-            ])
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .context("starting redis-server")?;
-        self.child = Some(child);
-        let addr = format!("127.0.0.1:{}", self.port);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&addr).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("redis-server did not listen on {addr}")
+            ]);
+        self.child = Some(spawn_listening(&mut cmd, &self.log, self.port)?);
+        Ok(())
     }
 
     fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        stop(&mut self.child);
     }
 
     fn admin_url(&self) -> String {
@@ -294,13 +321,7 @@ async fn shared_redis_users_are_fenced_rotated_revoked_and_restored() -> Result<
     );
 
     // Rotation: a new password; the old one stops working.
-    h.tenants()
-        .patch(
-            &a.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"dataStores": {"credentialsRotation": "r1"}}})),
-        )
-        .await?;
+    rotate(&h, &a.name_any(), "r1").await?;
     let (url_a2, _, pw_a2) = poll_until("a new password for A", TIMEOUT, || {
         let h = &h;
         let ns = ns_a.clone();

@@ -139,6 +139,16 @@ pub fn dedicated(tenant: &Tenant) -> bool {
         .is_some_and(|m| m == DataStoreMode::Dedicated)
 }
 
+/// Whether the tenant's data goes with it (`dataStores.onTenantDeletion: Delete`).
+pub fn deletes_data(tenant: &Tenant) -> bool {
+    tenant
+        .spec
+        .data_stores
+        .as_ref()
+        .and_then(|d| d.on_tenant_deletion)
+        == Some(tenant_api::DataDeletionPolicy::Delete)
+}
+
 /// Whether the operator gives the tenant an identity on the shared Redis `servers` registers.
 pub fn wants_shared_redis(tenant: &Tenant, servers: &SharedServers) -> bool {
     let s = &tenant.spec;

@@ -20,15 +20,15 @@ use k8s_openapi::api::apps::v1::{
     StatefulSet, StatefulSetPersistentVolumeClaimRetentionPolicy, StatefulSetSpec,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, Container, ContainerPort, EnvVar, EnvVarSource, PersistentVolumeClaim,
+    Container, ContainerPort, EnvVar, EnvVarSource, PersistentVolumeClaim,
     PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service, ServicePort,
-    ServiceSpec, TCPSocketAction, VolumeMount, VolumeResourceRequirements,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, Service, ServicePort, ServiceSpec,
+    TCPSocketAction, VolumeMount, VolumeResourceRequirements,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity as K8sQuantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use tenant_api::{DataDeletionPolicy, Tenant, labels};
+use tenant_api::{Tenant, labels};
 
 use super::namespace::object_meta;
 use super::{BuildContext, BuildError, config, data, services};
@@ -475,12 +475,7 @@ fn stateful_set(
         period_seconds: Some(10),
         ..Probe::default()
     };
-    let delete = tenant
-        .spec
-        .data_stores
-        .as_ref()
-        .and_then(|d| d.on_tenant_deletion)
-        == Some(DataDeletionPolicy::Delete);
+    let delete = data::deletes_data(tenant);
     let container = Container {
         name: st.key().into(),
         image: Some(image.to_string()),
@@ -513,19 +508,7 @@ fn stateful_set(
             mount_path: st.data_path().into(),
             ..VolumeMount::default()
         }]),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                add: None,
-            }),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".into(),
-                localhost_profile: None,
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(services::restricted_container()),
         ..Container::default()
     };
     let claim = PersistentVolumeClaim {
@@ -604,6 +587,7 @@ mod tests {
     use super::*;
     use crate::build::tenant_objects;
     use serde_json::Value;
+    use tenant_api::DataDeletionPolicy;
     use tenant_api::{
         DataStoreMode, DataStores, IsolationSpec, ResourceLimits, TenantSpec, TenantType,
     };

@@ -431,6 +431,25 @@ struct Run<'a> {
     release: &'a Release,
 }
 
+/// The container security context of every workload the operator runs: non-root, no
+/// privilege escalation, every capability dropped, seccomp RuntimeDefault (Pod Security
+/// "restricted").
+pub(crate) fn restricted_container() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".into()]),
+            add: None,
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".into(),
+            localhost_profile: None,
+        }),
+        ..SecurityContext::default()
+    }
+}
+
 /// The pod template of one service; `pull` names the registry credentials of its pods.
 fn pod_template(
     tenant: &Tenant,
@@ -497,19 +516,7 @@ fn pod_template(
         readiness_probe: readiness,
         liveness_probe: liveness,
         startup_probe: startup,
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            run_as_non_root: Some(true),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".into()]),
-                add: None,
-            }),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".into(),
-                localhost_profile: None,
-            }),
-            ..SecurityContext::default()
-        }),
+        security_context: Some(restricted_container()),
         ..Container::default()
     };
     let mut pod_security = PodSecurityContext {

@@ -22,7 +22,7 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client};
 use serde_json::Value;
-use tenant_api::{DataDeletionPolicy, Tenant};
+use tenant_api::Tenant;
 use tenant_core::build::data::{
     self as tdata, Credentials, NatsCredentials, ROTATION_ANNOTATION, SharedServer, SharedServers,
     Wiring,
@@ -113,6 +113,28 @@ pub struct DataServers {
     made: Mutex<HashMap<(&'static str, String), Made>>,
     /// Consecutive provisioning failures per tenant uid, for the retry backoff.
     failures: Mutex<HashMap<String, u32>>,
+}
+
+/// The state of a store after provisioning: ready with what it holds, a conflict, or the
+/// server `url` unreachable.
+fn outcome(store: &str, url: &str, done: Result<String, StoreError>) -> StoreState {
+    match done {
+        Ok(message) => StoreState {
+            store: store.into(),
+            ready: true,
+            conflict: false,
+            message,
+        },
+        Err(StoreError::Conflict(message)) => StoreState {
+            store: store.into(),
+            ready: false,
+            conflict: true,
+            message,
+        },
+        Err(StoreError::Unavailable(message)) => {
+            problem(store, format!("{url} unreachable: {message}"))
+        }
+    }
 }
 
 fn problem(store: &str, message: String) -> StoreState {
@@ -503,87 +525,69 @@ impl DataServers {
             let prefix = tdata::redis_prefix(tenant);
             let state = match self.load_redis(r).await {
                 Err(message) => problem(REDIS, message),
-                Ok(l) => match l
-                    .admin
-                    .ensure(&uid, &creds.username, &prefix, &creds.password)
-                    .await
-                {
-                    Ok(_) => StoreState {
-                        store: REDIS.into(),
-                        ready: true,
-                        conflict: false,
-                        message: format!(
-                            "user {} on {}, keys and channels {prefix}*",
-                            creds.username, l.tenant_url
-                        ),
-                    },
-                    Err(StoreError::Conflict(message)) => StoreState {
-                        store: REDIS.into(),
-                        ready: false,
-                        conflict: true,
-                        message,
-                    },
-                    Err(StoreError::Unavailable(message)) => {
+                Ok(l) => {
+                    let done = l
+                        .admin
+                        .ensure(&uid, &creds.username, &prefix, &creds.password)
+                        .await
+                        .map(|_| {
+                            format!(
+                                "user {} on {}, keys and channels {prefix}*",
+                                creds.username, l.tenant_url
+                            )
+                        });
+                    if matches!(done, Err(StoreError::Unavailable(_))) {
                         Self::unload(r).await;
-                        problem(REDIS, format!("{} unreachable: {message}", l.tenant_url))
                     }
-                },
+                    outcome(REDIS, &l.tenant_url, done)
+                }
             };
             states.push(state);
         }
         if let (Some(r), Some((creds, database))) = (&self.mongo, &prepared.wiring.mongo) {
             let state = match self.load_mongo(r).await {
                 Err(message) => problem(MONGO, message),
-                Ok(l) => match l
-                    .admin
-                    .ensure(&uid, &creds.username, database, &creds.password)
-                    .await
-                {
-                    Ok(_) => StoreState {
-                        store: MONGO.into(),
-                        ready: true,
-                        conflict: false,
-                        message: format!(
-                            "user {} on {}, database {database}",
-                            creds.username, l.tenant_url
-                        ),
-                    },
-                    Err(StoreError::Conflict(message)) => StoreState {
-                        store: MONGO.into(),
-                        ready: false,
-                        conflict: true,
-                        message,
-                    },
-                    Err(StoreError::Unavailable(message)) => {
+                Ok(l) => {
+                    let done = l
+                        .admin
+                        .ensure(&uid, &creds.username, database, &creds.password)
+                        .await
+                        .map(|_| {
+                            format!(
+                                "user {} on {}, database {database}",
+                                creds.username, l.tenant_url
+                            )
+                        });
+                    if matches!(done, Err(StoreError::Unavailable(_))) {
                         l.admin.reset().await;
                         Self::unload(r).await;
-                        problem(MONGO, format!("{} unreachable: {message}", l.tenant_url))
                     }
-                },
+                    outcome(MONGO, &l.tenant_url, done)
+                }
             };
             states.push(state);
         }
         if let (Some(r), Some(creds)) = (&self.nats, &prepared.wiring.nats) {
             let name = naming::namespace_name(&tenant.spec);
             let prefix = tdata::nats_prefix(tenant);
-            let state = match self.load_nats(r).await {
-                Err(message) => problem(NATS, message),
-                Ok(l) => match l.admin.ensure(&uid, &name, &creds.user_jwt).await {
-                    Ok((account, _)) => StoreState {
-                        store: NATS.into(),
-                        ready: true,
-                        conflict: false,
-                        message: format!(
-                            "account {name} ({account}) on {}, subjects {prefix}.>",
-                            l.tenant_url
-                        ),
-                    },
-                    Err(e) => {
-                        Self::unload(r).await;
-                        problem(NATS, format!("{} unreachable: {e}", l.tenant_url))
+            let state =
+                match self.load_nats(r).await {
+                    Err(message) => problem(NATS, message),
+                    Ok(l) => {
+                        let done = l.admin.ensure(&uid, &name, &creds.user_jwt).await.map(
+                            |(account, _)| {
+                                format!(
+                                    "account {name} ({account}) on {}, subjects {prefix}.>",
+                                    l.tenant_url
+                                )
+                            },
+                        );
+                        if done.is_err() {
+                            Self::unload(r).await;
+                        }
+                        outcome(NATS, &l.tenant_url, done)
                     }
-                },
-            };
+                };
             states.push(state);
         }
         let failed = states.iter().any(|s| !s.ready && !s.conflict);
@@ -604,12 +608,7 @@ impl DataServers {
                 .load_redis(r)
                 .await
                 .map_err(|m| format!("{REDIS}: {m}"))?;
-            let delete = tenant
-                .spec
-                .data_stores
-                .as_ref()
-                .and_then(|d| d.on_tenant_deletion)
-                == Some(DataDeletionPolicy::Delete);
+            let delete = tdata::deletes_data(tenant);
             let user = tdata::redis_user(tenant);
             match l
                 .admin
@@ -638,12 +637,7 @@ impl DataServers {
                 .load_mongo(r)
                 .await
                 .map_err(|m| format!("{MONGO}: {m}"))?;
-            let delete = tenant
-                .spec
-                .data_stores
-                .as_ref()
-                .and_then(|d| d.on_tenant_deletion)
-                == Some(DataDeletionPolicy::Delete);
+            let delete = tdata::deletes_data(tenant);
             let user = tdata::mongo_user(tenant);
             let database = tdata::mongo_database(tenant);
             match l.admin.revoke(&uid, &user, &database, delete).await {

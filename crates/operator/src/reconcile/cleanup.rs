@@ -134,10 +134,8 @@ pub const RETAINED_FOR: &str = "shop.pilab.hu/retained-for";
 /// Retain`, the default). Only volumes bound to the stores' claims in the tenant's own namespace
 /// are touched, and only that field and an annotation.
 async fn retain_volumes(pass: &Pass<'_>, namespace: &str) -> Result<()> {
-    let spec = &pass.tenant.spec;
-    let delete = spec.data_stores.as_ref().and_then(|d| d.on_tenant_deletion)
-        == Some(tenant_api::DataDeletionPolicy::Delete);
-    if !tenant_core::build::data::dedicated(pass.tenant) || delete {
+    let data = tenant_core::build::data::dedicated(pass.tenant);
+    if !data || tenant_core::build::data::deletes_data(pass.tenant) {
         return Ok(());
     }
     let cleanup = |source: kube::Error| Error::Cleanup {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, ResourceQuota};
 use kube::ResourceExt;
-use kube::api::{ListParams, Patch, PatchParams};
+use kube::api::ListParams;
 use serde_json::json;
 use tenant_api::{DataStoreMode, DataStores};
 use testenv::poll_until;
@@ -211,13 +211,7 @@ async fn dedicated_stores_run_in_the_namespace_with_bound_volumes() -> Result<()
 
     // Rotation: new passwords, and the stores restart onto them.
     let before = sets.get("data-redis").await?;
-    h.tenants()
-        .patch(
-            &t.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"dataStores": {"credentialsRotation": "r1"}}})),
-        )
-        .await?;
+    rotate(&h, &t.name_any(), "r1").await?;
     poll_until("new store passwords", TIMEOUT, || {
         let (h, ns, old) = (&h, ns.clone(), d["REDIS_PASSWORD"].clone());
         async move {

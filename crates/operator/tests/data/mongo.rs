@@ -12,7 +12,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use kube::ResourceExt;
-use kube::api::{Patch, PatchParams};
 use mongodb::bson::{Document, doc};
 use serde_json::json;
 use tenant_api::DataIsolation;
@@ -249,13 +248,7 @@ async fn shared_mongodb_users_are_fenced_rotated_revoked_and_restored() -> Resul
     ensure!(msg.contains(&db_a), "names the database: {msg}");
 
     // Rotation: a new password; the old one is refused (its pooled sessions are ended).
-    h.tenants()
-        .patch(
-            &a.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"dataStores": {"credentialsRotation": "r1"}}})),
-        )
-        .await?;
+    rotate(&h, &a.name_any(), "r1").await?;
     let (uri_a2, _, _) = poll_until("a new password for A", TIMEOUT, || {
         let h = &h;
         let ns = ns_a.clone();

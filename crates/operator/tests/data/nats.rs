@@ -6,14 +6,13 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use futures::StreamExt;
 use kube::ResourceExt;
-use kube::api::{Patch, PatchParams};
 use nkeys::KeyPair;
 use serde_json::{Value, json};
 use tenant_core::build::data::{NatsCredentials, nats_creds_file};
@@ -112,33 +111,14 @@ impl NatsServer {
     }
 
     fn up(&mut self) -> Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)?;
-        let child = Command::new(&self.bin)
-            .arg("-c")
-            .arg(&self.config)
-            .stdout(Stdio::from(log.try_clone()?))
-            .stderr(Stdio::from(log))
-            .spawn()
-            .context("starting nats-server")?;
-        self.child = Some(child);
-        let addr = format!("127.0.0.1:{}", self.port);
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(&addr).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        bail!("nats-server did not listen on {addr}")
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("-c").arg(&self.config);
+        self.child = Some(spawn_listening(&mut cmd, &self.log, self.port)?);
+        Ok(())
     }
 
     fn down(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        stop(&mut self.child);
     }
 
     fn url(&self) -> String {
@@ -370,13 +350,7 @@ async fn shared_nats_accounts_are_fenced_rotated_revoked_and_restored() -> Resul
     .await?;
 
     // Rotation: a new user; the old one is refused.
-    h.tenants()
-        .patch(
-            &a.name_any(),
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"dataStores": {"credentialsRotation": "r1"}}})),
-        )
-        .await?;
+    rotate(&h, &a.name_any(), "r1").await?;
     let (_, creds_a2, _) = poll_until("a new user for A", TIMEOUT, || {
         let h = &h;
         let ns = ns_a.clone();
