@@ -68,6 +68,9 @@ pub struct BackupConfig {
     pub restore_schedule: Option<String>,
     /// Allow restoring another tenant's backup into this tenant. Default false.
     pub allow_cross_tenant_restore: Option<bool>,
+    /// Take one last backup before the Tenant's namespace is deleted (the deletion waits for it,
+    /// up to the operator's bound). Default true when backups are enabled.
+    pub final_backup: Option<bool>,
 }
 
 /// A key of a Secret in the same namespace as the custom resource.

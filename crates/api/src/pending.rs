@@ -124,11 +124,22 @@ use Concern::*;
 
 /// Every field the operator accepts but does not act on yet (or only partly), in spec order.
 pub const PENDING: &[Pending] = &[
-    // backup
+    // backup: the Schedule, its volumes, secrets, resources, location, encryption and the final
+    // backup are acted on; restores are not yet
     row(
-        "spec.backupConfig",
+        "spec.backupConfig.restoreEnabled",
         Backup,
-        "a Velero Schedule per tenant namespace and self-service restores",
+        "self-service restores of the tenant's backups into its namespace",
+    ),
+    row(
+        "spec.backupConfig.restoreSchedule",
+        Backup,
+        "restores on a timetable",
+    ),
+    row(
+        "spec.backupConfig.allowCrossTenantRestore",
+        Backup,
+        "restores of another tenant's backups into this tenant",
     ),
     // cost (billingContact and costCenter are acted on: an annotation and a namespace label)
     partly(
@@ -324,8 +335,9 @@ mod tests {
             !active.is_set_in(&json!({"spec": {"active": true}})),
             "the default"
         );
-        let section = find("spec.backupConfig").unwrap();
-        assert!(section.is_set_in(&json!({"spec": {"backupConfig": {}}})));
+        let restore = find("spec.backupConfig.restoreEnabled").unwrap();
+        assert!(restore.is_set_in(&json!({"spec": {"backupConfig": {"restoreEnabled": false}}})));
+        assert!(!restore.is_set_in(&json!({"spec": {"backupConfig": {}}})));
     }
 
     #[test]
@@ -333,9 +345,8 @@ mod tests {
         let mut schema: JSONSchemaProps =
             serde_json::from_value(json!({"properties": {"spec": {"properties": {
                 "backupConfig": {"description": "Backup settings.", "properties": {
-                    "schedule": {"description": "When."}
-                }, "additionalProperties": {
-                    "properties": {"port": {"description": "Port."}}
+                    "schedule": {"description": "When."},
+                    "restoreEnabled": {"description": "Restores."}
                 }},
                 "monitoring": {"properties": {"customDashboards": {"items": {
                     "properties": {"name": {"description": "Name."}}
@@ -348,17 +359,12 @@ mod tests {
         let v = serde_json::to_value(&schema).unwrap();
         let spec = &v["properties"]["spec"]["properties"];
         let d = |p: &str| spec.pointer(p).and_then(Value::as_str).unwrap().to_string();
+        // Only the field of a section that is not acted on is marked.
+        assert_eq!(d("/backupConfig/description"), "Backup settings.");
+        assert_eq!(d("/backupConfig/properties/schedule/description"), "When.");
         assert_eq!(
-            d("/backupConfig/description"),
-            format!("Backup settings. {NOT_ACTED_ON}")
-        );
-        assert_eq!(
-            d("/backupConfig/properties/schedule/description"),
-            format!("When. {NOT_ACTED_ON}")
-        );
-        assert_eq!(
-            d("/backupConfig/additionalProperties/properties/port/description"),
-            format!("Port. {NOT_ACTED_ON}")
+            d("/backupConfig/properties/restoreEnabled/description"),
+            format!("Restores. {NOT_ACTED_ON}")
         );
         // A section with some fields acted on is not marked as a whole.
         assert!(spec["monitoring"].get("description").is_none());

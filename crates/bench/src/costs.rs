@@ -188,6 +188,7 @@ pub async fn request_costs(
             pending_rollout: None,
             asleep_until: None,
             data: Vec::new(),
+            backup: None,
         }))
     };
     let hard = json!({"limits.cpu": "2", "limits.memory": "4Gi", "requests.storage": "20Gi", "services.nodeports": "0"});

@@ -46,53 +46,7 @@ enum Command {
         files: Vec<String>,
     },
     /// Print every Kubernetes object the operator creates for these Tenants, in apply order.
-    Render {
-        /// Leave out the cluster-wide admission policies shared by all tenants.
-        #[arg(long)]
-        no_shared: bool,
-        /// The user the operator runs as (exempt from the admission policies).
-        #[arg(long, default_value = build::DEFAULT_OPERATOR_USER)]
-        operator_user: String,
-        /// The platform's default PriorityClass, which every tenant may use (as the operator's
-        /// flag of the same name).
-        #[arg(long, default_value = "")]
-        default_priority_class: String,
-        /// The operator's namespace, where the domain map of the ingress-hosts policy lives (as
-        /// the operator's flag of the same name).
-        #[arg(long, default_value = build::DEFAULT_OPERATOR_NAMESPACE)]
-        operator_namespace: String,
-        /// The compute quota of strict and standard tenants that bound no cpu, memory or pod count, per
-        /// tenant type (as the operator's flag of the same name): `TYPE:KEY=QUANTITY,...` or
-        /// `TYPE:none`, repeatable. Types not named keep the built-in defaults.
-        #[arg(long, value_parser = ComputeSetting::parse)]
-        default_compute_quota: Vec<ComputeSetting>,
-        /// The IngressClass of the tenants' Ingresses (as the operator's flag of the same
-        /// name); empty: the cluster's default class.
-        #[arg(long, default_value = "")]
-        ingress_class: String,
-        /// A registry credential the operator copies in (as its `--pull-secret`), given here as
-        /// `NAME=REGISTRY[,REGISTRY...]`, since render never reads the platform's Secret: the
-        /// copy is printed with its data redacted. Repeatable.
-        #[arg(long = "pull-secret", value_parser = declared_pull_secret)]
-        pull_secrets: Vec<tenant_core::build::pull_secrets::PullSecretSource>,
-        /// The cert-manager issuer of custom domains without a TLS Secret (as the operator's
-        /// flag of the same name): `ClusterIssuer/<name>` or `Issuer/<name>`.
-        #[arg(long, default_value = "")]
-        cert_issuer: String,
-        /// A release channel of the platform (as the operator's ConfigMap tenant-releases):
-        /// `CHANNEL=TAG`, repeatable; Tenants with that releaseChannel render with that tag.
-        #[arg(long = "release", value_parser = channel_release)]
-        releases: Vec<(String, String)>,
-        /// The image of a dedicated data store (as the operator's flag of the same name):
-        /// `STORE=IMAGE` with STORE `mongodb`, `nats` or `redis`; repeatable.
-        #[arg(long = "dedicated-image", value_parser = tenant_core::build::dedicated::parse_image_flag)]
-        dedicated_images: Vec<(String, String)>,
-        /// The StorageClass of dedicated data stores' volumes (as the operator's flag).
-        #[arg(long, default_value = "")]
-        dedicated_storage_class: String,
-        /// Tenant YAML files (`-` for standard input).
-        files: Vec<String>,
-    },
+    Render(Box<RenderArgs>),
     /// Quota totals across tenants, compared with the cluster's capacity.
     Quota {
         #[command(subcommand)]
@@ -110,6 +64,65 @@ enum Command {
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
     },
+}
+
+#[derive(clap::Args)]
+struct RenderArgs {
+    /// Leave out the cluster-wide admission policies shared by all tenants.
+    #[arg(long)]
+    no_shared: bool,
+    /// The user the operator runs as (exempt from the admission policies).
+    #[arg(long, default_value = build::DEFAULT_OPERATOR_USER)]
+    operator_user: String,
+    /// The platform's default PriorityClass, which every tenant may use (as the operator's
+    /// flag of the same name).
+    #[arg(long, default_value = "")]
+    default_priority_class: String,
+    /// The operator's namespace, where the domain map of the ingress-hosts policy lives (as
+    /// the operator's flag of the same name).
+    #[arg(long, default_value = build::DEFAULT_OPERATOR_NAMESPACE)]
+    operator_namespace: String,
+    /// The compute quota of strict and standard tenants that bound no cpu, memory or pod count, per
+    /// tenant type (as the operator's flag of the same name): `TYPE:KEY=QUANTITY,...` or
+    /// `TYPE:none`, repeatable. Types not named keep the built-in defaults.
+    #[arg(long, value_parser = ComputeSetting::parse)]
+    default_compute_quota: Vec<ComputeSetting>,
+    /// The IngressClass of the tenants' Ingresses (as the operator's flag of the same
+    /// name); empty: the cluster's default class.
+    #[arg(long, default_value = "")]
+    ingress_class: String,
+    /// A registry credential the operator copies in (as its `--pull-secret`), given here as
+    /// `NAME=REGISTRY[,REGISTRY...]`, since render never reads the platform's Secret: the
+    /// copy is printed with its data redacted. Repeatable.
+    #[arg(long = "pull-secret", value_parser = declared_pull_secret)]
+    pull_secrets: Vec<tenant_core::build::pull_secrets::PullSecretSource>,
+    /// The cert-manager issuer of custom domains without a TLS Secret (as the operator's
+    /// flag of the same name): `ClusterIssuer/<name>` or `Issuer/<name>`.
+    #[arg(long, default_value = "")]
+    cert_issuer: String,
+    /// A release channel of the platform (as the operator's ConfigMap tenant-releases):
+    /// `CHANNEL=TAG`, repeatable; Tenants with that releaseChannel render with that tag.
+    #[arg(long = "release", value_parser = channel_release)]
+    releases: Vec<(String, String)>,
+    /// The image of a dedicated data store (as the operator's flag of the same name):
+    /// `STORE=IMAGE` with STORE `mongodb`, `nats` or `redis`; repeatable.
+    #[arg(long = "dedicated-image", value_parser = tenant_core::build::dedicated::parse_image_flag)]
+    dedicated_images: Vec<(String, String)>,
+    /// The StorageClass of dedicated data stores' volumes (as the operator's flag).
+    #[arg(long, default_value = "")]
+    dedicated_storage_class: String,
+    /// Velero's namespace, where backup Schedules go (as the operator's flag).
+    #[arg(long, default_value = tenant_core::build::backup::DEFAULT_VELERO_NAMESPACE)]
+    velero_namespace: String,
+    /// How volume data is backed up: `snapshot` or `fs-backup` (as the operator's flag).
+    #[arg(long, default_value = "snapshot", value_parser = tenant_core::build::backup::VolumeMethod::parse)]
+    backup_volumes: tenant_core::build::backup::VolumeMethod,
+    /// A BackupStorageLocation the platform declares encrypting (as the operator's flag),
+    /// repeatable.
+    #[arg(long = "encrypted-backup-location")]
+    encrypted_backup_locations: Vec<String>,
+    /// Tenant YAML files (`-` for standard input).
+    files: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -168,41 +181,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
             verbose,
             files,
         } => cmd_validate(&files, output, verbose),
-        Command::Render {
-            no_shared,
-            operator_user,
-            default_priority_class,
-            operator_namespace,
-            default_compute_quota,
-            ingress_class,
-            pull_secrets,
-            cert_issuer,
-            releases,
-            dedicated_images,
-            dedicated_storage_class,
-            files,
-        } => cmd_render(
-            &files,
-            no_shared,
-            &BuildContext {
-                other_tenants: &[],
-                operator_user: &operator_user,
-                default_priority_class: &default_priority_class,
-                operator_namespace: &operator_namespace,
-                compute_defaults: &ComputeDefaults::with(&default_compute_quota),
-                ingress_class: &ingress_class,
-                pull_secrets: &pull_secrets,
-                cert_issuer: &cert_issuer,
-                releases: &releases.into_iter().collect(),
-                held_release: None,
-                now: tenant_core::schedule::Timestamp::now(),
-                data: &tenant_core::build::NO_WIRING,
-                dedicated: &tenant_core::build::dedicated::DedicatedConfig {
-                    images: dedicated_images.into_iter().collect(),
-                    storage_class: dedicated_storage_class,
+        Command::Render(args) => {
+            let RenderArgs {
+                no_shared,
+                operator_user,
+                default_priority_class,
+                operator_namespace,
+                default_compute_quota,
+                ingress_class,
+                pull_secrets,
+                cert_issuer,
+                releases,
+                dedicated_images,
+                dedicated_storage_class,
+                velero_namespace,
+                backup_volumes,
+                encrypted_backup_locations,
+                files,
+            } = *args;
+            cmd_render(
+                &files,
+                no_shared,
+                &BuildContext {
+                    other_tenants: &[],
+                    operator_user: &operator_user,
+                    default_priority_class: &default_priority_class,
+                    operator_namespace: &operator_namespace,
+                    compute_defaults: &ComputeDefaults::with(&default_compute_quota),
+                    ingress_class: &ingress_class,
+                    pull_secrets: &pull_secrets,
+                    cert_issuer: &cert_issuer,
+                    releases: &releases.into_iter().collect(),
+                    held_release: None,
+                    now: tenant_core::schedule::Timestamp::now(),
+                    data: &tenant_core::build::NO_WIRING,
+                    dedicated: &tenant_core::build::dedicated::DedicatedConfig {
+                        images: dedicated_images.into_iter().collect(),
+                        storage_class: dedicated_storage_class,
+                    },
+                    backup: &tenant_core::build::backup::BackupPlatform {
+                        velero_namespace,
+                        volumes: backup_volumes,
+                        encrypted_locations: encrypted_backup_locations,
+                    },
                 },
-            },
-        ),
+            )
+        }
         Command::Quota {
             command:
                 QuotaCommand::Total {

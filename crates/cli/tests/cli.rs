@@ -31,12 +31,16 @@ fn run_stdin(args: &[&str], input: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("kubectl-tenant runs");
-    child
+    // A command that reads files, not standard input, may exit before the input is written:
+    // the write then meets a closed pipe, which is no failure of the command.
+    if let Err(e) = child
         .stdin
         .take()
         .expect("stdin")
         .write_all(input.as_bytes())
-        .expect("write stdin");
+    {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "write stdin: {e}");
+    }
     child.wait_with_output().expect("wait")
 }
 
@@ -504,10 +508,6 @@ fn validate_warns_about_fields_the_operator_does_not_act_on_yet() {
     );
     let text = stdout(&out);
     assert!(
-        text.contains("  warning: spec.backupConfig: accepted and validated, but not acted on by the operator yet"),
-        "{text}"
-    );
-    assert!(
         text.contains("  warning: spec.tenantConfig.billingTier: accepted and validated, but only partly acted on by the operator yet"),
         "{text}"
     );
@@ -518,6 +518,7 @@ fn validate_warns_about_fields_the_operator_does_not_act_on_yet() {
         "spec.ingressTlsSecretName",
         "spec.tenantConfig.features",
         "spec.active",
+        "spec.backupConfig",
     ] {
         assert!(
             !text.contains(&format!("warning: {acted_on}:")),
@@ -533,5 +534,13 @@ fn validate_warns_about_fields_the_operator_does_not_act_on_yet() {
         .filter(|c| c["name"] == "pending.notActedOn" && c["status"] == "warn")
         .filter_map(|c| c["field"].as_str())
         .collect();
-    assert_eq!(pending, ["spec.backupConfig"]);
+    assert!(pending.is_empty(), "{pending:?}");
+    let partly: Vec<&str> = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .filter(|c| c["name"] == "pending.partlyActedOn" && c["status"] == "warn")
+        .filter_map(|c| c["field"].as_str())
+        .collect();
+    assert_eq!(partly, ["spec.tenantConfig.billingTier"]);
 }

@@ -21,10 +21,12 @@ pub enum Concern {
     /// The tenant's identities on the platform's shared data servers (no cluster objects of
     /// its own: the connection Secret belongs to Services).
     Data,
+    /// The tenant's Velero Schedule (in Velero's namespace) and what its Backups report.
+    Backup,
 }
 
 impl Concern {
-    pub const ALL: [Concern; 8] = [
+    pub const ALL: [Concern; 9] = [
         Concern::Namespace,
         Concern::Quota,
         Concern::Network,
@@ -33,6 +35,7 @@ impl Concern {
         Concern::Services,
         Concern::Monitoring,
         Concern::Data,
+        Concern::Backup,
     ];
 
     /// The status condition type of the concern.
@@ -46,6 +49,7 @@ impl Concern {
             Concern::Services => c::SERVICES_READY,
             Concern::Monitoring => c::MONITORING_READY,
             Concern::Data => c::DATA_READY,
+            Concern::Backup => c::BACKUP_READY,
         }
     }
 
@@ -64,7 +68,7 @@ impl Concern {
     pub fn always_reported(self) -> bool {
         !matches!(
             self,
-            Concern::Services | Concern::Monitoring | Concern::Data
+            Concern::Services | Concern::Monitoring | Concern::Data | Concern::Backup
         )
     }
 
@@ -79,6 +83,7 @@ impl Concern {
             Concern::Services => "service objects",
             Concern::Monitoring => "monitoring objects",
             Concern::Data => "data store identities",
+            Concern::Backup => "backup schedules",
         }
     }
 }
@@ -95,6 +100,17 @@ pub enum Source {
     /// Another project's CRD (`<plural>.<group>`): served only while that CRD is installed, which
     /// the operator watches, so installing it later is picked up without a restart.
     Crd,
+}
+
+/// Where a namespaced kind's per-owner objects live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Home {
+    /// In the tenant's own namespace (everything but the integrations below).
+    Tenant,
+    /// In Velero's namespace (`--velero-namespace`), which tenants cannot write to: the operator
+    /// creates one object per tenant there, named after the tenant's namespace, and deletes it
+    /// with the Tenant.
+    Velero,
 }
 
 /// What the operator does with a kind's objects.
@@ -117,6 +133,8 @@ pub struct ManagedKind {
     /// The resource name (lower-case plural).
     pub plural: &'static str,
     pub namespaced: bool,
+    /// Where its objects live: the tenant's namespace, or a platform namespace (Velero's).
+    pub home: Home,
     pub concern: Concern,
     pub role: Role,
     pub source: Source,
@@ -176,6 +194,7 @@ impl ManagedKind {
             kind,
             plural,
             namespaced: true,
+            home: Home::Tenant,
             concern,
             role: Role::PerOwner,
             source: Source::BuiltIn,
@@ -187,6 +206,10 @@ impl ManagedKind {
     }
     const fn shared(mut self) -> ManagedKind {
         self.role = Role::Shared;
+        self
+    }
+    const fn at_home(mut self, home: Home) -> ManagedKind {
+        self.home = home;
         self
     }
     const fn served_by(mut self, source: Source) -> ManagedKind {
@@ -223,6 +246,7 @@ pub const KINDS: &[ManagedKind] = &[
     K::new("apps", "v1", "StatefulSet", "statefulsets", C::Data),
     K::new("cert-manager.io", "v1", "Certificate", "certificates", C::Services).served_by(Source::Crd),
     K::new("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", C::Monitoring).served_by(Source::Crd),
+    K::new("velero.io", "v1", "Schedule", "schedules", C::Backup).served_by(Source::Crd).at_home(Home::Velero),
     // shared, cluster-wide
     K::new(ADMISSION, "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", C::Policy).cluster_scoped().shared(),
     K::new(ADMISSION, "v1", "ValidatingAdmissionPolicyBinding", "validatingadmissionpolicybindings", C::Policy).cluster_scoped().shared(),

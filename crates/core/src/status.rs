@@ -79,6 +79,8 @@ pub struct Progress {
     pub asleep_until: Option<Time>,
     /// The tenant's identities on the platform's shared data servers (empty: none).
     pub data: Vec<StoreState>,
+    /// The tenant's backups (`None`: backups are off).
+    pub backup: Option<crate::backups::BackupState>,
 }
 
 /// One data store's identity for the tenant, as provisioning left it.
@@ -627,12 +629,19 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
     if let Some(d) = data_condition(p) {
         conds.push(d);
     }
+    if let Some(b) = &p.backup {
+        conds.push(Cond::new(
+            c::BACKUP_READY,
+            b.ready,
+            &b.reason,
+            b.message.clone(),
+        ));
+    }
 
     // Integrations: a condition only when the tenant has objects of that concern.
-    for concern in Concern::ALL
-        .into_iter()
-        .filter(|c| !c.always_reported() && !matches!(c, Concern::Services | Concern::Data))
-    {
+    for concern in Concern::ALL.into_iter().filter(|c| {
+        !c.always_reported() && !matches!(c, Concern::Services | Concern::Data | Concern::Backup)
+    }) {
         let of_concern = |kind: &str| registry::by_kind(kind).map(|k| k.concern) == Some(concern);
         let n: usize = p
             .kinds
@@ -835,6 +844,17 @@ pub fn desired_status(
             current.and_then(|s| s.pending_rollout.clone()),
         ),
     };
+    // The last successful backup: what the Backups report, never forgotten by an outcome that
+    // did not look at them.
+    let last_backup_time = match outcome {
+        Outcome::Applied(p) => p
+            .backup
+            .as_ref()
+            .and_then(|b| b.last_success)
+            .map(Time)
+            .or_else(|| current.and_then(|s| s.last_backup_time.clone())),
+        _ => current.and_then(|s| s.last_backup_time.clone()),
+    };
     TenantStatus {
         phase: Some(phase),
         observed_generation: generation,
@@ -846,6 +866,7 @@ pub fn desired_status(
         services_ready,
         last_deployed_at,
         pending_rollout,
+        last_backup_time,
         ..TenantStatus::default()
     }
 }
@@ -872,6 +893,7 @@ pub fn owned_by_reconcile(status: &TenantStatus) -> TenantStatus {
         services_ready: status.services_ready.clone(),
         last_deployed_at: status.last_deployed_at.clone(),
         pending_rollout: status.pending_rollout.clone(),
+        last_backup_time: status.last_backup_time.clone(),
         ..TenantStatus::default()
     }
 }
@@ -954,6 +976,7 @@ mod tests {
             shared_policies: true,
             services: Vec::new(),
             data: Vec::new(),
+            backup: None,
             deployed_at: None,
             pending_rollout: None,
             asleep_until: None,

@@ -177,6 +177,43 @@ pub struct RunArgs {
     )]
     pub dedicated_storage_class: String,
 
+    /// Velero's namespace: where the tenants' backup Schedules, their Backups and restores live.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_VELERO_NAMESPACE",
+        default_value = tenant_core::build::backup::DEFAULT_VELERO_NAMESPACE,
+        value_parser = velero_namespace
+    )]
+    pub velero_namespace: String,
+
+    /// How the tenants' volume data is backed up when `backupPersistentVolumes` is not false:
+    /// `snapshot` (Velero's volume snapshots) or `fs-backup` (Velero's node agent).
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_BACKUP_VOLUMES",
+        default_value = "snapshot",
+        value_parser = tenant_core::build::backup::VolumeMethod::parse
+    )]
+    pub backup_volumes: tenant_core::build::backup::VolumeMethod,
+
+    /// A BackupStorageLocation the platform declares encrypting (repeatable; `default` is the
+    /// location Velero uses for tenants that name none). A tenant with
+    /// `backupConfig.encryptionEnabled: true` on any other location gets no backups.
+    #[arg(
+        long = "encrypted-backup-location",
+        env = "TENANT_OPERATOR_ENCRYPTED_BACKUP_LOCATIONS",
+        value_delimiter = ','
+    )]
+    pub encrypted_backup_locations: Vec<String>,
+
+    /// How long deleting a Tenant waits for its last backup before the namespace goes anyway.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_FINAL_BACKUP_TIMEOUT_SECONDS",
+        default_value_t = 600
+    )]
+    pub final_backup_timeout_seconds: u64,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -230,6 +267,7 @@ impl Config {
             now: self.clock.now(),
             data: &tenant_core::build::NO_WIRING,
             dedicated: &self.dedicated,
+            backup: &self.backup,
         }
     }
 }
@@ -284,6 +322,10 @@ pub struct Config {
     pub mongodb_server: String,
     /// The images and StorageClass of dedicated data stores.
     pub dedicated: tenant_core::build::dedicated::DedicatedConfig,
+    /// Velero's namespace and the platform's backup settings.
+    pub backup: tenant_core::build::backup::BackupPlatform,
+    /// How long a Tenant's deletion waits for its last backup.
+    pub final_backup_timeout: Duration,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -323,6 +365,8 @@ impl Config {
             nats_server: String::new(),
             mongodb_server: String::new(),
             dedicated: Default::default(),
+            backup: Default::default(),
+            final_backup_timeout: Duration::from_secs(600),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -367,6 +411,17 @@ impl From<RunArgs> for Config {
                 images: a.dedicated_images.into_iter().collect(),
                 storage_class: a.dedicated_storage_class.trim().to_string(),
             },
+            backup: tenant_core::build::backup::BackupPlatform {
+                velero_namespace: a.velero_namespace,
+                volumes: a.backup_volumes,
+                encrypted_locations: a
+                    .encrypted_backup_locations
+                    .into_iter()
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect(),
+            },
+            final_backup_timeout: Duration::from_secs(a.final_backup_timeout_seconds),
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),
@@ -387,6 +442,15 @@ fn cert_issuer(s: &str) -> Result<String, String> {
     }
     tenant_core::build::ingress::parse_issuer(s)?;
     Ok(s.to_string())
+}
+
+/// `--velero-namespace`: a namespace name.
+fn velero_namespace(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    match tenant_core::validate::names::dns_label_error(s) {
+        Some(e) => Err(format!("{s:?} is not a namespace name: {e}")),
+        None => Ok(s.to_string()),
+    }
 }
 
 fn priority_class(s: &str) -> Result<String, String> {

@@ -108,7 +108,7 @@ pub struct Triggers {
 impl Triggers {
     /// Triggers the owner named by `meta`'s owner annotation; for a namespace, also the Tenant
     /// whose status recorded it.
-    fn owner_of(&self, kind: &str, meta: &ObjectMeta) {
+    pub(crate) fn owner_of(&self, kind: &str, meta: &ObjectMeta) {
         let named = meta
             .annotations
             .as_ref()
@@ -143,7 +143,7 @@ impl Triggers {
         }
     }
 
-    fn all(&self) {
+    pub(crate) fn all(&self) {
         let _ = self.all.unbounded_send(());
     }
 }

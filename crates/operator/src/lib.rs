@@ -3,6 +3,7 @@
 //! [`Operator::bind`] + [`Operator::run`] is the whole program; `main` only parses flags, sets up
 //! logging and waits for a signal. Tests run it in-process the same way.
 
+pub mod backup;
 pub mod cache;
 pub mod context;
 pub mod data;
@@ -300,6 +301,14 @@ impl Shell {
             store: store.clone(),
         };
         let watches = kinds.start(client, &triggers);
+        // The tenants' Velero Backups, for BackupReady.
+        let backups = Arc::new(backup::Backups::default());
+        let backups_task = tokio::spawn(backups.clone().follow(
+            client.clone(),
+            config.backup.velero_namespace.clone(),
+            triggers.clone(),
+            metrics.clone(),
+        ));
         let ctl = Controller::for_stream(tenant_stream, store.clone())
             .reconcile_on(grants_rx)
             .reconcile_on(owners_rx)
@@ -340,6 +349,7 @@ impl Shell {
                 pull_secrets,
                 releases,
                 data,
+                backups,
             },
         ));
         info!(
@@ -367,6 +377,7 @@ impl Shell {
         pull_task.abort();
         releases_task.abort();
         data_task.abort();
+        backups_task.abort();
         if let Some(task) = domain_map {
             task.abort();
         }

@@ -44,6 +44,10 @@ pub struct Metrics {
     duration: Histogram,
     tenants: Family<PhaseLabels, Gauge>,
     writes: Family<WriteLabels, Counter>,
+    backups_failed: Counter,
+    backup_failing: Gauge,
+    /// Tenants (`namespace/name`) whose newest finished backup failed.
+    failing: Mutex<std::collections::HashSet<String>>,
     /// Phase of each known Tenant (`namespace/name`), the source of the `tenants` gauge.
     phases: Mutex<HashMap<String, Phase>>,
     writes_total: AtomicU64,
@@ -81,6 +85,18 @@ impl Metrics {
             "Write requests the operator made to the API server, by kind and verb",
             writes.clone(),
         );
+        let backups_failed = Counter::default();
+        let backup_failing = Gauge::default();
+        registry.register(
+            "backups_failed",
+            "Tenant backups Velero ended Failed, PartiallyFailed or FailedValidation, as the operator saw them end",
+            backups_failed.clone(),
+        );
+        registry.register(
+            "tenants_backup_failing",
+            "Tenants whose newest finished backup failed (BackupReady False, reason BackupFailed)",
+            backup_failing.clone(),
+        );
         for phase in Phase::ALL {
             tenants
                 .get_or_create(&PhaseLabels {
@@ -95,6 +111,9 @@ impl Metrics {
             duration,
             tenants,
             writes,
+            backups_failed,
+            backup_failing,
+            failing: Mutex::new(std::collections::HashSet::new()),
             phases: Mutex::new(HashMap::new()),
             writes_total: AtomicU64::new(0),
             reconciles_total: AtomicU64::new(0),
@@ -148,6 +167,26 @@ impl Metrics {
         }
     }
 
+    /// Counts one backup that ended failed.
+    pub fn backup_failed(&self) {
+        self.backups_failed.inc();
+    }
+
+    /// Records whether a Tenant's newest finished backup failed (`false` also when it is gone).
+    pub fn set_backup_failing(&self, tenant: &str, failing: bool) {
+        let mut set = self
+            .failing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if failing {
+            set.insert(tenant.to_string());
+        } else {
+            set.remove(tenant);
+        }
+        self.backup_failing
+            .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
+    }
+
     /// Total writes so far (all kinds and verbs).
     pub fn writes_total(&self) -> u64 {
         self.writes_total.load(Ordering::Relaxed)
@@ -181,6 +220,10 @@ mod tests {
         m.set_phase("default/a", Some(Phase::Running));
         m.set_phase("default/b", Some(Phase::Failed));
         m.set_phase("default/b", None);
+        m.backup_failed();
+        m.set_backup_failing("default/a", true);
+        m.set_backup_failing("default/b", true);
+        m.set_backup_failing("default/b", false);
         let text = m.encode();
         for needle in [
             "tenant_operator_reconciles_total{result=\"success\"} 1",
@@ -189,6 +232,8 @@ mod tests {
             "tenant_operator_tenants{phase=\"Running\"} 1",
             "tenant_operator_tenants{phase=\"Failed\"} 0",
             "tenant_operator_api_writes_total{kind=\"Namespace\",verb=\"apply\"} 2",
+            "tenant_operator_backups_failed_total 1",
+            "tenant_operator_tenants_backup_failing 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -274,11 +274,19 @@ fn the_fence_lists_what_the_operator_manages() {
         items
     };
     let mut managed: Vec<String> = registry::with_role(Role::PerOwner)
-        .filter(|k| k.namespaced)
+        .filter(|k| k.namespaced && k.home == registry::Home::Tenant)
         .map(|k| k.plural.to_string())
         .collect();
     managed.sort();
     assert_eq!(variable("managedKinds"), managed);
+    // In Velero's namespace: the kinds whose home it is, and the final Backup.
+    let mut velero: Vec<String> = registry::with_role(Role::PerOwner)
+        .filter(|k| k.home == registry::Home::Velero)
+        .map(|k| k.plural.to_string())
+        .chain(["backups".to_string()])
+        .collect();
+    velero.sort();
+    assert_eq!(variable("veleroKinds"), velero);
     let mut roles: Vec<String> = BuiltinRole::ALL
         .iter()
         .map(|b| b.role_name().to_string())

@@ -364,4 +364,6 @@ pub struct TenantStatus {
     pub last_deployed_at: Option<Time>,
     /// A release held back until the maintenance window opens.
     pub pending_rollout: Option<crate::status::PendingRollout>,
+    /// When the tenant's last successful backup completed.
+    pub last_backup_time: Option<Time>,
 }

@@ -6,6 +6,7 @@
 //! the tenant's common labels, so the operator can list what it manages and delete what the
 //! spec no longer wants.
 
+pub mod backup;
 pub mod config;
 pub mod data;
 pub mod dedicated;
@@ -60,6 +61,8 @@ pub struct BuildContext<'a> {
     pub data: &'a data::Wiring,
     /// The platform's images and StorageClass of dedicated data stores.
     pub dedicated: &'a dedicated::DedicatedConfig,
+    /// The platform's Velero namespace and backup settings.
+    pub backup: &'a backup::BackupPlatform,
 }
 
 /// No provisioned identities.
@@ -109,6 +112,7 @@ impl Default for BuildContext<'_> {
             now: jiff::Timestamp::now(),
             data: &NO_WIRING,
             dedicated: &dedicated::DEFAULT_CONFIG,
+            backup: &backup::DEFAULT_PLATFORM,
         }
     }
 }
@@ -138,7 +142,8 @@ impl BuildError {
 /// accounts, roles, bindings), so no tenant user ever holds access to an unguarded namespace;
 /// then the tenant's services (configuration, Deployments, Services, disruption budgets,
 /// autoscalers, the Ingress), which the guardrails already constrain when their pods are
-/// created; then the integrations (the alert rule), whose kinds a cluster may not serve.
+/// created; then the integrations (the alert rule, the backup Schedule in Velero's namespace),
+/// whose kinds a cluster may not serve.
 pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
     let eff = Effective::of(tenant);
     let mut out = vec![namespace::build(tenant, &eff, ctx)?];
@@ -150,6 +155,7 @@ pub fn tenant_objects(tenant: &Tenant, ctx: &BuildContext) -> Result<Vec<Object>
     out.extend(services::build(tenant, &eff, ctx)?);
     out.extend(dedicated::build(tenant, &eff, ctx)?);
     out.extend(monitoring::build(tenant, &eff, ctx)?);
+    out.extend(backup::build(tenant, &eff, ctx)?);
     Ok(out)
 }
 

@@ -21,6 +21,8 @@
 mod cel;
 pub mod cron;
 mod cross;
+/// Seconds in a retention such as `30d` or `1w2d` (units s, m, h, d, w, y); None when malformed.
+pub use cross::duration_seconds;
 pub mod names;
 pub mod pending;
 mod quantities;

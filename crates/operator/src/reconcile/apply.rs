@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 use tenant_core::Object;
-use tenant_core::claim::Claim;
+use tenant_core::claim::{self, Claim};
 use tenant_core::diff::{describe_difference, is_subset, needs_replace};
+use tenant_core::registry::Home;
 use tracing::{debug, info, warn};
 
 use super::build::Desired;
@@ -26,6 +27,9 @@ pub struct Applied {
     pub updated: Vec<String>,
     /// Objects of kinds the cluster does not serve (their CRD is not installed), per kind.
     pub skipped: BTreeMap<String, usize>,
+    /// `Kind namespace/name` of objects outside the tenant's namespace that someone else holds
+    /// under the name the operator wants (left alone).
+    pub foreign: Vec<String>,
     /// The live objects by `Object::key`, as the store or the server's answer had them.
     pub live: HashMap<String, Value>,
 }
@@ -37,6 +41,8 @@ enum Change {
     Created,
     Updated,
     NotServed,
+    /// Someone else's object holds the name (outside the tenant namespace): left alone.
+    Foreign,
 }
 
 pub async fn run(
@@ -82,6 +88,12 @@ pub async fn run(
             Change::Created => out.created.push(what),
             Change::Updated => out.updated.push(what),
             Change::NotServed => *out.skipped.entry(obj.kind.clone()).or_default() += 1,
+            Change::Foreign => out.foreign.push(format!(
+                "{} {}/{}",
+                obj.kind,
+                obj.namespace.as_deref().unwrap_or(""),
+                obj.name
+            )),
             Change::Unchanged => {}
         }
         if let Some(v) = value {
@@ -142,7 +154,47 @@ async fn ensure(
     if kind.served() != Served::Yes {
         return Ok((Change::NotServed, None));
     }
-    let live = prefetched.or_else(|| kind.cache.get(obj.namespace.as_deref(), &obj.name));
+    let mut live = prefetched.or_else(|| kind.cache.get(obj.namespace.as_deref(), &obj.name));
+    if kind.row.home != Home::Tenant
+        && let Some(l) = &live
+        && !l
+            .get("metadata")
+            .and_then(|m| serde_json::from_value(m.clone()).ok())
+            .is_some_and(|m| claim::marks_match(&m, &pass.owner, pass.uid))
+    {
+        return Ok((Change::Foreign, None));
+    }
+    if live.is_none() && kind.row.home != Home::Tenant {
+        // Outside the tenant's namespace an object of that name may be someone else's (the
+        // store holds only the operator's): never take one over.
+        match io::get(
+            &pass.ctx.client,
+            &kind.resource,
+            obj.namespace.as_deref(),
+            &obj.name,
+        )
+        .await
+        .map_err(apply_error(obj))?
+        {
+            Some(found) if claim::marks_match(&found.metadata, &pass.owner, pass.uid) => {
+                live = Some(io::to_value(found));
+            }
+            Some(_) => return Ok((Change::Foreign, None)),
+            None => {
+                pass.ctx.metrics.write(&obj.kind, "apply");
+                return match io::apply_absent(&pass.ctx.client, &kind.resource, obj)
+                    .await
+                    .map_err(apply_error(obj))?
+                {
+                    Created::Ours(v) => Ok((Change::Created, Some(v))),
+                    Created::Foreign { .. } => {
+                        pass.ctx.metrics.write(&obj.kind, "apply");
+                        Ok((Change::Foreign, None))
+                    }
+                };
+            }
+        }
+    }
     if let Some(l) = &live {
         if is_subset(&obj.manifest, l) {
             return Ok((Change::Unchanged, live));

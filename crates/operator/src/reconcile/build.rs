@@ -16,6 +16,8 @@ use crate::error::Error;
 pub struct Desired {
     pub objects: Vec<Object>,
     pub namespace: String,
+    /// Velero's namespace, home of the tenant's backup Schedule.
+    pub velero_namespace: String,
     /// A release the maintenance window holds back.
     pub pending: Option<tenant_api::PendingRollout>,
     /// Asleep by the hibernation timetable: until when.
@@ -28,6 +30,16 @@ impl Desired {
     /// The Namespace object itself.
     pub fn is_namespace(&self, o: &Object) -> bool {
         o.kind == "Namespace" && o.api_version == "v1" && o.name == self.namespace
+    }
+
+    /// Whether a namespaced object of this kind in `namespace` is where the operator puts this
+    /// Tenant's objects of that kind: its own namespace, or Velero's for the backup Schedule.
+    pub fn at_home(&self, api_version: &str, kind: &str, namespace: Option<&str>) -> bool {
+        let home = match tenant_core::registry::find(api_version, kind).map(|k| k.home) {
+            Some(tenant_core::registry::Home::Velero) => &self.velero_namespace,
+            _ => &self.namespace,
+        };
+        namespace == Some(home.as_str())
     }
 }
 
@@ -58,6 +70,7 @@ pub fn run(
             Ok(Desired {
                 objects,
                 namespace,
+                velero_namespace: pass.ctx.config.backup.velero_namespace.clone(),
                 pending: timing.pending,
                 asleep_until: timing.asleep_until,
                 next_change: timing.next_change,

@@ -1,5 +1,6 @@
-//! Cleanup, while the Tenant is being deleted: delete its namespace (everything it created lives
-//! there and goes with it), wait until it is gone, then release the finalizer. Only what is
+//! Cleanup, while the Tenant is being deleted: take its last backup (when backups are on), delete
+//! its backup Schedule and its namespace (everything else it created lives there and goes with
+//! it), wait until it is gone, then release the finalizer. Only what is
 //! provably the Tenant's is deleted (see `own_namespace`); anything else carrying its ownership
 //! marks is reported and left in place.
 
@@ -11,7 +12,10 @@ use tenant_core::naming;
 use tenant_core::status::Outcome;
 use tracing::{debug, info};
 
-use super::{Pass, events, finalizer, status};
+use super::{Pass, backup, events, finalizer, status};
+
+/// How often a Tenant being deleted looks at its final backup.
+const FINAL_BACKUP_POLL: std::time::Duration = std::time::Duration::from_secs(3);
 use crate::cache::CachedRef;
 use crate::error::{Error, Result};
 use crate::io;
@@ -72,7 +76,7 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
         .filter(|r| {
             let is_own = r.kind == "Namespace" && Some(&r.name) == own_name.as_ref();
             let inside = r.namespace.is_some() && r.namespace == own_name;
-            !is_own && !inside
+            !is_own && !inside && !backup::in_velero_home(pass, r)
         })
         .map(|r| match &r.namespace {
             Some(ns) => format!("{} {ns}/{}", r.kind, r.name),
@@ -90,12 +94,18 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
         .await;
     }
     let Some(ns) = own else {
+        backup::remove_schedules(pass, &marked).await?;
         finalizer::release(pass).await?;
         pass.ctx.forget(&pass.owner, pass.uid);
         info!(tenant = %pass.owner, "cleanup finished (no namespace of its own left); finalizer released");
         return Ok(Action::await_change());
     };
     if !ns.deleting {
+        // One last backup of the namespace before it goes (bounded wait), then its Schedule.
+        if let backup::Final::Waiting = backup::final_backup(pass).await {
+            return Ok(Action::requeue(FINAL_BACKUP_POLL));
+        }
+        backup::remove_schedules(pass, &marked).await?;
         // The dedicated stores' volumes outlive the namespace unless the spec says Delete.
         retain_volumes(pass, &ns.name).await?;
         let Some(kind) = pass.ctx.kinds.find("v1", "Namespace") else {

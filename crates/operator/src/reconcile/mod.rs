@@ -11,6 +11,7 @@
 //! the status) are pure functions in `tenant-core`; the steps here only do the I/O around them.
 
 mod apply;
+mod backup;
 mod build;
 mod claim;
 mod cleanup;
@@ -57,6 +58,7 @@ pub struct Watched {
     pub pull_secrets: PullSecrets,
     pub releases: Releases,
     pub data: Arc<crate::data::DataServers>,
+    pub backups: Arc<crate::backup::Backups>,
 }
 
 /// Shared state of every reconcile.
@@ -87,6 +89,8 @@ pub struct Context {
     pub progress: ProgressWrites,
     /// The platform's shared data servers.
     pub data: Arc<crate::data::DataServers>,
+    /// The tenants' Velero Backups.
+    pub backups: Arc<crate::backup::Backups>,
 }
 
 /// A rollout moves its Tenant's status at every pod (`servicesReady`, the quota's use, the
@@ -178,6 +182,7 @@ impl Context {
             written: Mutex::new(HashMap::new()),
             progress: ProgressWrites::default(),
             data: w.data,
+            backups: w.backups,
         }
     }
 
@@ -224,6 +229,8 @@ impl Context {
         self.tampered.forget(uid);
         self.progress.forget(uid);
         self.data.forget(uid);
+        self.backups.forget(uid);
+        self.metrics.set_backup_failing(&owner.key(), false);
         self.written
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

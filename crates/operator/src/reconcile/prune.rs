@@ -2,7 +2,8 @@
 //! goes only with the Tenant), never an object without the operator's label, this Tenant's
 //! owner annotation and uid, and its selector labels, and never one outside the Tenant's own
 //! namespace: the operator creates none there, so one that carries this Tenant's marks there was
-//! marked by someone else, and is reported instead.
+//! marked by someone else, and is reported instead. (The one exception is the backup Schedule,
+//! whose home is Velero's namespace: see `Desired::at_home`.)
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -25,7 +26,10 @@ pub async fn run(pass: &Pass<'_>, desired: &Desired) -> Result<Pruned> {
     let owned = pass.ctx.kinds.owned_by(&pass.owner);
     let foreign: Vec<String> = owned
         .iter()
-        .filter(|r| r.kind != "Namespace" && r.namespace.as_deref() != Some(&desired.namespace))
+        .filter(|r| {
+            r.kind != "Namespace"
+                && !desired.at_home(&r.api_version, &r.kind, r.namespace.as_deref())
+        })
         .map(|r| {
             format!(
                 "{} {}/{}",
@@ -49,7 +53,7 @@ pub async fn run(pass: &Pass<'_>, desired: &Desired) -> Result<Pruned> {
     let mut deleted = Vec::new();
     for r in candidates(&owned, &desired_keys, pass.uid, &selector)
         .into_iter()
-        .filter(|r| r.namespace.as_deref() == Some(&desired.namespace))
+        .filter(|r| desired.at_home(&r.api_version, &r.kind, r.namespace.as_deref()))
     {
         if r.kind == "Namespace" {
             continue;

@@ -175,6 +175,7 @@ pub async fn applied(
                     }),
             )
             .collect(),
+        backup: super::backup::state(pass, desired, applied),
     };
     // Look again after the resync period, or when time alone changes what is desired (a sleep
     // or wake time, a maintenance window opening), or when a held-back progress write is due,

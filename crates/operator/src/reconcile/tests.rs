@@ -169,6 +169,7 @@ fn context(tenant: &Tenant, live: &[Value], not_served: &[&str]) -> (Arc<Context
                 "tenant-system".into(),
                 Default::default(),
             )),
+            backups: Arc::new(crate::backup::Backups::default()),
         },
     );
     (Arc::new(ctx), ApiServer(handle))

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use tenant_api::{BackupConfig, TenantSpec, TenantType};
 
 /// Seconds in a retention such as `30d` or `1w2d` (units s, m, h, d, w, y); None when malformed.
-pub(crate) fn duration_seconds(s: &str) -> Option<u64> {
+pub fn duration_seconds(s: &str) -> Option<u64> {
     let mut total: u64 = 0;
     let mut num: Option<u64> = None;
     for c in s.chars() {

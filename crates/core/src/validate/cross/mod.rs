@@ -2,6 +2,7 @@
 
 mod isolation;
 mod misc;
+pub use misc::duration_seconds;
 mod network;
 mod rbac;
 mod resources;

@@ -1,0 +1,466 @@
+//! Backups with a real Velero: the server built from its Go module by `hack/components velero`
+//! (with Velero's CRDs), run outside the cluster against the admin kubeconfig, storing backups
+//! through our file-system ObjectStore plugin (tenant-operator.dev/filesystem) in a directory of
+//! the test. A tenant with backups on gets a Schedule of its namespace only; Velero takes the
+//! backup; `BackupReady` and `status.lastBackupTime` follow; a tenant user cannot create Velero
+//! objects; a restart writes nothing; deleting the Tenant takes a last backup first, then
+//! removes its Schedule and namespace.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use common::*;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{Api, ApiResource, DynamicObject, PostParams};
+use serde_json::{Value, json};
+use tenant_api::condition as c;
+use testenv::poll_until;
+
+const VELERO_NS: &str = "velero";
+
+/// The Velero server process, stopped when dropped.
+struct Velero(Child);
+
+impl Drop for Velero {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The directory the file-system plugin keeps the backups in, removed when dropped.
+struct Store(PathBuf);
+
+impl Store {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn velero_api(client: &kube::Client, plural: &str, kind: &str) -> Api<DynamicObject> {
+    let ar = ApiResource {
+        group: "velero.io".into(),
+        version: "v1".into(),
+        api_version: "velero.io/v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    };
+    Api::namespaced_with(client.clone(), VELERO_NS, &ar)
+}
+
+fn free_port() -> Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Velero's CRDs, its namespace, a stand-in for its Deployment (Velero looks its own
+/// Deployment up when it restores; it runs outside the cluster here), a default
+/// BackupStorageLocation on the file-system plugin, and the server itself.
+async fn start_velero(h: &Harness, store: &Path) -> Result<Velero> {
+    let dir = testenv::component("velero")?;
+    for entry in std::fs::read_dir(dir.join("crds"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            apply_yaml(&h.admin, &std::fs::read_to_string(&path)?, None).await?;
+        }
+    }
+    apply_value(
+        &h.admin,
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": VELERO_NS}}),
+    )
+    .await?;
+    apply_value(
+        &h.admin,
+        &json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "velero", "namespace": VELERO_NS},
+            "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "velero"}},
+                "template": {"metadata": {"labels": {"app": "velero"}},
+                    "spec": {"containers": [{"name": "velero", "image": "velero/velero:v1.17.0"}]}}},
+        }),
+    )
+    .await?;
+    apply_value(
+        &h.admin,
+        &json!({
+            "apiVersion": "velero.io/v1", "kind": "BackupStorageLocation",
+            "metadata": {"name": "default", "namespace": VELERO_NS},
+            "spec": {"provider": "tenant-operator.dev/filesystem", "default": true,
+                "objectStorage": {"bucket": "backups"},
+                "config": {"root": store.display().to_string()}},
+        }),
+    )
+    .await?;
+    let log = std::fs::File::create(h.cp.log_path(&format!("velero-{}", h.ns)))?;
+    let child = Command::new(dir.join("velero"))
+        .arg("server")
+        .arg("--kubeconfig")
+        .arg(h.cp.kubeconfig_path("admin"))
+        .args(["--namespace", VELERO_NS])
+        .arg("--plugin-dir")
+        .arg(dir.join("plugins"))
+        .arg(format!("--metrics-address=127.0.0.1:{}", free_port()?))
+        .arg(format!("--profiler-address=127.0.0.1:{}", free_port()?))
+        .current_dir(store)
+        .stdout(Stdio::from(log.try_clone()?))
+        .stderr(Stdio::from(log))
+        .spawn()
+        .context("starting velero server")?;
+    let velero = Velero(child);
+    let bsl = velero_api(&h.admin, "backupstoragelocations", "BackupStorageLocation");
+    poll_until("the BackupStorageLocation Available", TIMEOUT, || {
+        let bsl = bsl.clone();
+        async move {
+            let l = bsl.get("default").await.map_err(|e| e.to_string())?;
+            match l.data.pointer("/status/phase").and_then(Value::as_str) {
+                Some("Available") => Ok(()),
+                other => Err(format!("phase {other:?}")),
+            }
+        }
+    })
+    .await?;
+    Ok(velero)
+}
+
+/// The entries of a backup's tarball in the store.
+fn tarball(store: &Path, backup: &str) -> Result<Vec<String>> {
+    let path: PathBuf = store
+        .join("backups/backups")
+        .join(backup)
+        .join(format!("{backup}.tar.gz"));
+    let out = Command::new("tar").arg("-tzf").arg(&path).output()?;
+    ensure!(out.status.success(), "tar -tzf {}", path.display());
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect())
+}
+
+#[tokio::test]
+#[ignore = "needs the local control plane and hack/components velero: hack/test runs it"]
+async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletion() -> Result<()> {
+    let h = Harness::new("backup").await?;
+    let store = Store(std::env::temp_dir().join(testenv::unique_name("velero-store")));
+    std::fs::create_dir_all(store.path())?;
+    let _velero = start_velero(&h, store.path()).await?;
+    let op = h
+        .start_operator_with(|c| c.final_backup_timeout = Duration::from_secs(120))
+        .await?;
+
+    // A tenant with backups on (secrets included), and one asking for encryption on a location
+    // the platform has not declared encrypting.
+    let (t, ns) = running_tenant(&h, "bk", |t| {
+        t.spec.owner = Some("alice".into());
+        t.spec.backup_config = Some(from_json(json!({
+            "enabled": true, "schedule": "* * * * *", "retention": "7d",
+        })));
+    })
+    .await?;
+    let (enc, enc_ns) = running_tenant(&h, "bkenc", |t| {
+        t.spec.backup_config = Some(from_json(json!({
+            "enabled": true, "schedule": "0 3 * * *", "encryptionEnabled": true,
+        })));
+    })
+    .await?;
+
+    // The tenant's own objects.
+    let cms: Api<ConfigMap> = Api::namespaced(h.admin.clone(), &ns);
+    cms.create(
+        &PostParams::default(),
+        &from_json(json!({"metadata": {"name": "app-settings"}, "data": {"theme": "dark"}})),
+    )
+    .await?;
+    let secrets: Api<Secret> = Api::namespaced(h.admin.clone(), &ns);
+    secrets
+        .create(
+            &PostParams::default(),
+            &from_json(json!({"metadata": {"name": "app-token"}, "stringData": {"token": "t0k"}})),
+        )
+        .await?;
+
+    // The Schedule: the tenant's namespace only, no cluster resources.
+    let schedules = velero_api(&h.admin, "schedules", "Schedule");
+    let schedule = poll_until("the tenant's Schedule", TIMEOUT, || {
+        let schedules = schedules.clone();
+        let ns = ns.clone();
+        async move {
+            schedules
+                .get_opt(&ns)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "not yet".to_string())
+        }
+    })
+    .await?;
+    let tpl = &schedule.data["spec"]["template"];
+    ensure!(tpl["includedNamespaces"] == json!([ns]), "{tpl}");
+    ensure!(tpl["includeClusterResources"] == json!(false), "{tpl}");
+    ensure!(tpl["ttl"] == json!("168h0m0s"), "{tpl}");
+
+    // Velero runs a Schedule first at its next time after its creation: within two minutes
+    // here. BackupReady and lastBackupTime follow.
+    let done = poll_until(
+        "BackupReady=True after the first backup",
+        Duration::from_secs(200),
+        || {
+            let h = &h;
+            let name = t.metadata.name.clone().unwrap();
+            async move {
+                let t = h.get(&name).await.map_err(|e| e.to_string())?;
+                match condition(&t, c::BACKUP_READY) {
+                    Some(cd) if cd.status == "True" && cd.reason == "BackupCompleted" => Ok(t),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        },
+    )
+    .await?;
+    ensure!(
+        done.status
+            .as_ref()
+            .and_then(|s| s.last_backup_time.as_ref())
+            .is_some(),
+        "lastBackupTime: {:?}",
+        done.status
+    );
+    ensure!(
+        done.status.as_ref().and_then(|s| s.phase) == Some(tenant_api::Phase::Running),
+        "backups do not hold Ready"
+    );
+    let backups = velero_api(&h.admin, "backups", "Backup");
+    let of_schedule = backups
+        .list(&kube::api::ListParams::default().labels(&format!("velero.io/schedule-name={ns}")))
+        .await?;
+    let first = of_schedule
+        .items
+        .iter()
+        .find(|b| b.data.pointer("/status/phase") == Some(&json!("Completed")))
+        .context("a completed backup of the schedule")?;
+    let first_name = first.metadata.name.clone().unwrap();
+    ensure!(
+        first
+            .metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get(tenant_api::labels::OWNER_UID))
+            == t.metadata.uid.as_ref(),
+        "Velero copied the owner uid onto the Backup"
+    );
+    let entries = tarball(store.path(), &first_name)?;
+    // (created after the Schedule, the app's objects may or may not be in the first backup;
+    // only the tenant's namespace is, whatever else the cluster holds)
+    ensure!(
+        entries
+            .iter()
+            .filter(|e| e.contains("/namespaces/"))
+            .all(|e| e.contains(&format!("/namespaces/{ns}/"))
+                || e.ends_with(&format!("/namespaces/{ns}.json"))),
+        "only the tenant's namespace: {entries:#?}"
+    );
+    ensure!(
+        entries
+            .iter()
+            .any(|e| e.contains(&format!("/namespaces/{ns}/"))),
+        "the tenant's objects: {entries:#?}"
+    );
+
+    // Encryption asked for, not available: paused Schedule, BackupReady False, no Backup.
+    let enc_name = enc.metadata.name.clone().unwrap();
+    poll_until("EncryptionUnavailable", TIMEOUT, || {
+        let h = &h;
+        let name = enc_name.clone();
+        async move {
+            let t = h.get(&name).await.map_err(|e| e.to_string())?;
+            match condition(&t, c::BACKUP_READY) {
+                Some(cd) if cd.status == "False" && cd.reason == "EncryptionUnavailable" => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        }
+    })
+    .await?;
+    let paused = schedules.get(&enc_ns).await?;
+    ensure!(
+        paused.data["spec"]["paused"] == json!(true),
+        "{:?}",
+        paused.data
+    );
+    let enc_backups = backups
+        .list(
+            &kube::api::ListParams::default().labels(&format!("velero.io/schedule-name={enc_ns}")),
+        )
+        .await?;
+    ensure!(
+        enc_backups.items.is_empty(),
+        "a paused schedule takes no backup"
+    );
+
+    // A tenant admin cannot create Velero objects, in Velero's namespace or in its own.
+    let alice = h.cp.client_as("alice").await?;
+    let restore: DynamicObject = from_json(json!({
+        "apiVersion": "velero.io/v1", "kind": "Restore",
+        "metadata": {"name": "steal"},
+        "spec": {"backupName": first_name, "includedNamespaces": ["*"]},
+    }));
+    let backup: DynamicObject = from_json(json!({
+        "apiVersion": "velero.io/v1", "kind": "Backup",
+        "metadata": {"name": "grab"},
+        "spec": {"includedNamespaces": ["*"]},
+    }));
+    for (api, obj, what) in [
+        (
+            velero_api(&alice, "restores", "Restore"),
+            &restore,
+            "a Restore in velero",
+        ),
+        (
+            velero_api(&alice, "backups", "Backup"),
+            &backup,
+            "a Backup in velero",
+        ),
+    ] {
+        refused(what, api.create(&PostParams::default(), obj).await)?;
+    }
+    let own_ar = ApiResource {
+        group: "velero.io".into(),
+        version: "v1".into(),
+        api_version: "velero.io/v1".into(),
+        kind: "Backup".into(),
+        plural: "backups".into(),
+    };
+    let own: Api<DynamicObject> = Api::namespaced_with(alice.clone(), &ns, &own_ar);
+    refused(
+        "a Backup in the tenant's namespace",
+        own.create(&PostParams::default(), &backup).await,
+    )?;
+
+    // A nightly schedule again (the Schedule follows the spec), so no backup ends during the
+    // restart below; a restart writes nothing.
+    let mut nightly = h.get(&t.metadata.name.clone().unwrap()).await?;
+    nightly.spec.backup_config = Some(from_json(json!({
+        "enabled": true, "schedule": "0 3 * * *", "retention": "7d",
+    })));
+    h.tenants()
+        .replace(
+            &nightly.metadata.name.clone().unwrap(),
+            &PostParams::default(),
+            &nightly,
+        )
+        .await?;
+    poll_until("the Schedule nightly", TIMEOUT, || {
+        let schedules = schedules.clone();
+        let ns = ns.clone();
+        async move {
+            let s = schedules.get(&ns).await.map_err(|e| e.to_string())?;
+            if s.data["spec"]["schedule"] == json!("0 3 * * *") {
+                Ok(())
+            } else {
+                Err(format!("{}", s.data["spec"]["schedule"]))
+            }
+        }
+    })
+    .await?;
+    // (a backup Velero started before the change ends first)
+    poll_until("no backup running", Duration::from_secs(120), || {
+        let backups = backups.clone();
+        async move {
+            let running = backups
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?
+                .items
+                .iter()
+                .filter(|b| {
+                    !matches!(
+                        b.data.pointer("/status/phase").and_then(Value::as_str),
+                        Some("Completed" | "Failed" | "PartiallyFailed" | "FailedValidation")
+                    )
+                })
+                .count();
+            if running == 0 {
+                Ok(())
+            } else {
+                Err(format!("{running} running"))
+            }
+        }
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    op.stop().await?;
+    let since = jiff::Timestamp::now();
+    let op = h
+        .start_operator_with(|c| c.final_backup_timeout = Duration::from_secs(120))
+        .await?;
+    op.wait_ready().await?;
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let writes =
+        operator_writes_since(h.cp, since, &[ns.clone(), enc_ns.clone(), VELERO_NS.into()])?;
+    ensure!(writes.is_empty(), "writes after a restart: {writes:#?}");
+
+    // Deleting the Tenant: a last backup first (with the tenant's objects), then the Schedule
+    // and the namespace go; the earlier backups stay until their TTL.
+    let name = t.metadata.name.clone().unwrap();
+    let uid = t.metadata.uid.clone().unwrap();
+    h.delete_and_wait(&name).await?;
+    h.wait_namespace_gone(&ns).await?;
+    let final_name = tenant_core::build::backup::final_backup_name(&t, &uid);
+    let last = backups.get(&final_name).await?;
+    ensure!(
+        last.data.pointer("/status/phase") == Some(&json!("Completed")),
+        "{:?}",
+        last.data
+    );
+    let entries = tarball(store.path(), &final_name)?;
+    for want in [
+        format!("resources/configmaps/namespaces/{ns}/app-settings.json"),
+        format!("resources/secrets/namespaces/{ns}/app-token.json"),
+    ] {
+        ensure!(
+            entries.iter().any(|e| e.ends_with(&want)),
+            "{want} in {entries:#?}"
+        );
+    }
+    ensure!(
+        schedules.get_opt(&ns).await?.is_none(),
+        "the Schedule is deleted"
+    );
+    ensure!(
+        backups.get_opt(&first_name).await?.is_some(),
+        "earlier backups stay"
+    );
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
+        .list(&Default::default())
+        .await?;
+    let reasons: Vec<String> = events
+        .items
+        .iter()
+        .filter(|e| e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str()))
+        .filter_map(|e| e.reason.clone())
+        .collect();
+    for want in ["FinalBackup", "FinalBackupCompleted"] {
+        if !reasons.iter().any(|r| r == want) {
+            bail!("no {want} Event: {reasons:?}");
+        }
+    }
+    // The tenant that asked for encryption gets no unencrypted last backup either.
+    let enc_uid = enc.metadata.uid.clone().unwrap();
+    h.delete_and_wait(&enc_name).await?;
+    let enc_final = tenant_core::build::backup::final_backup_name(&enc, &enc_uid);
+    ensure!(
+        backups.get_opt(&enc_final).await?.is_none(),
+        "no final backup without encryption"
+    );
+    h.teardown().await?;
+    op.stop().await
+}
