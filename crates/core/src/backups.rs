@@ -28,6 +28,19 @@ pub struct BackupSummary {
     pub owner_uid: Option<String>,
 }
 
+/// A Velero object's `status.validationErrors`, joined (empty: none).
+fn validation_errors(v: &Value) -> String {
+    v.pointer("/status/validationErrors")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+        .unwrap_or_default()
+}
+
 /// Velero's label naming the Schedule a Backup came from.
 pub const SCHEDULE_NAME_LABEL: &str = "velero.io/schedule-name";
 
@@ -37,16 +50,7 @@ impl BackupSummary {
         let text = |p: &str| v.pointer(p).and_then(Value::as_str).map(str::to_string);
         let time = |p: &str| text(p).and_then(|t| t.parse::<Timestamp>().ok());
         let int = |p: &str| v.pointer(p).and_then(Value::as_i64).unwrap_or(0);
-        let validation = v
-            .pointer("/status/validationErrors")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .filter(|s| !s.is_empty());
+        let validation = Some(validation_errors(v)).filter(|s| !s.is_empty());
         BackupSummary {
             name: text("/metadata/name").unwrap_or_default(),
             phase: text("/status/phase"),
@@ -164,16 +168,7 @@ pub fn backup_state(i: &BackupInputs<'_>) -> BackupState {
         .and_then(Value::as_str)
         .unwrap_or("");
     if schedule.pointer("/status/phase").and_then(Value::as_str) == Some("FailedValidation") {
-        let errors = schedule
-            .pointer("/status/validationErrors")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            })
-            .unwrap_or_default();
+        let errors = validation_errors(schedule);
         return state(
             false,
             "ScheduleInvalid",
