@@ -124,13 +124,8 @@ use Concern::*;
 
 /// Every field the operator accepts but does not act on yet (or only partly), in spec order.
 pub const PENDING: &[Pending] = &[
-    // backup: the Schedule, its volumes, secrets, resources, location, encryption and the final
-    // backup are acted on; restores are not yet
-    row(
-        "spec.backupConfig.restoreEnabled",
-        Backup,
-        "self-service restores of the tenant's backups into its namespace",
-    ),
+    // backup: the Schedule, its volumes, secrets, resources, location, encryption, the final
+    // backup and self-service restores (restoreEnabled) are acted on; these are not yet
     row(
         "spec.backupConfig.restoreSchedule",
         Backup,
@@ -335,8 +330,11 @@ mod tests {
             !active.is_set_in(&json!({"spec": {"active": true}})),
             "the default"
         );
-        let restore = find("spec.backupConfig.restoreEnabled").unwrap();
-        assert!(restore.is_set_in(&json!({"spec": {"backupConfig": {"restoreEnabled": false}}})));
+        let restore = find("spec.backupConfig.allowCrossTenantRestore").unwrap();
+        assert!(
+            restore
+                .is_set_in(&json!({"spec": {"backupConfig": {"allowCrossTenantRestore": false}}}))
+        );
         assert!(!restore.is_set_in(&json!({"spec": {"backupConfig": {}}})));
     }
 
@@ -346,7 +344,7 @@ mod tests {
             serde_json::from_value(json!({"properties": {"spec": {"properties": {
                 "backupConfig": {"description": "Backup settings.", "properties": {
                     "schedule": {"description": "When."},
-                    "restoreEnabled": {"description": "Restores."}
+                    "restoreSchedule": {"description": "Restores."}
                 }},
                 "monitoring": {"properties": {"customDashboards": {"items": {
                     "properties": {"name": {"description": "Name."}}
@@ -363,7 +361,7 @@ mod tests {
         assert_eq!(d("/backupConfig/description"), "Backup settings.");
         assert_eq!(d("/backupConfig/properties/schedule/description"), "When.");
         assert_eq!(
-            d("/backupConfig/properties/restoreEnabled/description"),
+            d("/backupConfig/properties/restoreSchedule/description"),
             format!("Restores. {NOT_ACTED_ON}")
         );
         // A section with some fields acted on is not marked as a whole.

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod pull_secrets;
 pub mod reconcile;
 pub mod releases;
+pub mod restore;
 pub mod shared;
 
 use std::future::Future;
@@ -338,6 +339,22 @@ impl Shell {
             }
         });
 
+        // Self-service restores, once the Tenants are known (a request is judged by the Tenant
+        // whose namespace it is in).
+        let restores = Arc::new(restore::RestoreContext {
+            client: client.clone(),
+            config: config.clone(),
+            tenants: store.clone(),
+            backups: backups.clone(),
+            kinds: kinds.clone(),
+            metrics: metrics.clone(),
+        });
+        let restore_store = store.clone();
+        let restore_task = tokio::spawn(async move {
+            if wait_until_ready(&restore_store).await {
+                restore::run(restores, std::future::pending()).await;
+            }
+        });
         let ctx = Arc::new(Context::new(
             client.clone(),
             config.clone(),
@@ -378,6 +395,7 @@ impl Shell {
         releases_task.abort();
         data_task.abort();
         backups_task.abort();
+        restore_task.abort();
         if let Some(task) = domain_map {
             task.abort();
         }

@@ -3,8 +3,10 @@
 //! through our file-system ObjectStore plugin (tenant-operator.dev/filesystem) in a directory of
 //! the test. A tenant with backups on gets a Schedule of its namespace only; Velero takes the
 //! backup; `BackupReady` and `status.lastBackupTime` follow; a tenant user cannot create Velero
-//! objects; a restart writes nothing; deleting the Tenant takes a last backup first, then
-//! removes its Schedule and namespace.
+//! objects; a tenant admin's TenantRestore brings back a deleted ConfigMap, Secret and
+//! Deployment, and is refused for a backup that is not the tenant's or with restores off; a
+//! restart writes nothing; deleting the Tenant takes a last backup first, then removes its
+//! Schedule and namespace.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
 mod common;
@@ -15,10 +17,12 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use common::*;
+use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{Api, ApiResource, DynamicObject, PostParams};
 use serde_json::{Value, json};
 use tenant_api::condition as c;
+use tenant_api::{TenantRestore, TenantRestoreStatus};
 use testenv::poll_until;
 
 const VELERO_NS: &str = "velero";
@@ -134,6 +138,24 @@ async fn start_velero(h: &Harness, store: &Path) -> Result<Velero> {
     Ok(velero)
 }
 
+/// The status of a TenantRestore once the operator is done with it.
+async fn restore_finished(api: &Api<TenantRestore>, name: &str) -> Result<TenantRestoreStatus> {
+    Ok(
+        poll_until(&format!("TenantRestore {name} finished"), TIMEOUT, || {
+            let api = api.clone();
+            let name = name.to_string();
+            async move {
+                let r = api.get(&name).await.map_err(|e| e.to_string())?;
+                match r.status {
+                    Some(s) if s.finished() => Ok(s),
+                    other => Err(format!("{other:?}")),
+                }
+            }
+        })
+        .await?,
+    )
+}
+
 /// The entries of a backup's tarball in the store.
 fn tarball(store: &Path, backup: &str) -> Result<Vec<String>> {
     let path: PathBuf = store
@@ -171,6 +193,7 @@ async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletio
     let (enc, enc_ns) = running_tenant(&h, "bkenc", |t| {
         t.spec.backup_config = Some(from_json(json!({
             "enabled": true, "schedule": "0 3 * * *", "encryptionEnabled": true,
+            "restoreEnabled": false,
         })));
     })
     .await?;
@@ -187,6 +210,19 @@ async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletio
         .create(
             &PostParams::default(),
             &from_json(json!({"metadata": {"name": "app-token"}, "stringData": {"token": "t0k"}})),
+        )
+        .await?;
+    let deployments: Api<Deployment> = Api::namespaced(h.admin.clone(), &ns);
+    deployments
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "metadata": {"name": "web"},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                    "template": {"metadata": {"labels": {"app": "web"}},
+                        "spec": restricted_pod_spec(json!({"requests": {"cpu": "10m", "memory": "16Mi"},
+                            "limits": {"cpu": "100m", "memory": "64Mi"}}))}},
+            })),
         )
         .await?;
 
@@ -344,6 +380,135 @@ async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletio
         "a Backup in the tenant's namespace",
         own.create(&PostParams::default(), &backup).await,
     )?;
+
+    // Self-service restore: a backup holding the tenant's ConfigMap, Secret and Deployment...
+    let with_objects = poll_until(
+        "a backup with the tenant's objects",
+        Duration::from_secs(200),
+        || {
+            let backups = backups.clone();
+            let (ns, store) = (ns.clone(), store.path().to_path_buf());
+            async move {
+                let list = backups
+                    .list(
+                        &kube::api::ListParams::default()
+                            .labels(&format!("velero.io/schedule-name={ns}")),
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for b in list
+                    .items
+                    .iter()
+                    .filter(|b| b.data.pointer("/status/phase") == Some(&json!("Completed")))
+                {
+                    let name = b.metadata.name.clone().unwrap_or_default();
+                    let entries = tarball(&store, &name).map_err(|e| e.to_string())?;
+                    if entries
+                        .iter()
+                        .any(|e| e.ends_with(&format!("namespaces/{ns}/web.json")))
+                    {
+                        return Ok(name);
+                    }
+                }
+                Err("not yet".into())
+            }
+        },
+    )
+    .await?;
+    // ...the three deleted by alice, brought back by her TenantRestore.
+    Api::<ConfigMap>::namespaced(alice.clone(), &ns)
+        .delete("app-settings", &Default::default())
+        .await?;
+    Api::<Secret>::namespaced(alice.clone(), &ns)
+        .delete("app-token", &Default::default())
+        .await?;
+    Api::<Deployment>::namespaced(alice.clone(), &ns)
+        .delete("web", &Default::default())
+        .await?;
+    poll_until("the objects gone", TIMEOUT, || {
+        let deployments = deployments.clone();
+        async move {
+            match deployments
+                .get_opt("web")
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                None => Ok(()),
+                Some(_) => Err("still there".into()),
+            }
+        }
+    })
+    .await?;
+    let requests: Api<TenantRestore> = Api::namespaced(alice.clone(), &ns);
+    requests
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "apiVersion": "shop.pilab.hu/v1alpha1", "kind": "TenantRestore",
+                "metadata": {"name": "undo"},
+                "spec": {"backupName": with_objects},
+            })),
+        )
+        .await?;
+    let done = restore_finished(&requests, "undo").await?;
+    ensure!(done.phase.as_deref() == Some("Completed"), "{done:?}");
+    ensure!(done.items_restored.unwrap_or(0) >= 3, "{done:?}");
+    ensure!(
+        cms.get_opt("app-settings").await?.is_some(),
+        "ConfigMap restored"
+    );
+    ensure!(
+        secrets.get_opt("app-token").await?.is_some(),
+        "Secret restored"
+    );
+    ensure!(
+        deployments.get_opt("web").await?.is_some(),
+        "Deployment restored"
+    );
+    let vr = velero_api(&h.admin, "restores", "Restore")
+        .get(done.restore_name.as_deref().unwrap_or_default())
+        .await?;
+    ensure!(
+        vr.data["spec"]["includedNamespaces"] == json!([ns]),
+        "{:?}",
+        vr.data
+    );
+    ensure!(vr.data["spec"].get("namespaceMapping").is_none());
+    // A backup that is not the tenant's, a tenant with restores off: refused, nothing restored.
+    requests
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "apiVersion": "shop.pilab.hu/v1alpha1", "kind": "TenantRestore",
+                "metadata": {"name": "foreign"},
+                "spec": {"backupName": "someone-elses-backup"},
+            })),
+        )
+        .await?;
+    let foreign = restore_finished(&requests, "foreign").await?;
+    ensure!(foreign.phase.as_deref() == Some("Refused"), "{foreign:?}");
+    ensure!(foreign.restore_name.is_none(), "{foreign:?}");
+    let enc_requests: Api<TenantRestore> = Api::namespaced(h.admin.clone(), &enc_ns);
+    let off: TenantRestore = from_json(json!({
+        "apiVersion": "shop.pilab.hu/v1alpha1", "kind": "TenantRestore",
+        "metadata": {"name": "off"}, "spec": {},
+    }));
+    refused(
+        "alice asking for a restore in another tenant's namespace",
+        Api::<TenantRestore>::namespaced(alice.clone(), &enc_ns)
+            .create(&PostParams::default(), &off)
+            .await,
+    )?;
+    enc_requests.create(&PostParams::default(), &off).await?;
+    let off = restore_finished(&enc_requests, "off").await?;
+    ensure!(
+        off.phase.as_deref() == Some("Refused")
+            && off
+                .message
+                .as_deref()
+                .is_some_and(|m| m.contains("restoreEnabled")),
+        "{off:?}"
+    );
 
     // A nightly schedule again (the Schedule follows the spec), so no backup ends during the
     // restart below; a restart writes nothing.

@@ -283,7 +283,7 @@ fn the_fence_lists_what_the_operator_manages() {
     let mut velero: Vec<String> = registry::with_role(Role::PerOwner)
         .filter(|k| k.home == registry::Home::Velero)
         .map(|k| k.plural.to_string())
-        .chain(["backups".to_string()])
+        .chain(["backups".to_string(), "restores".to_string()])
         .collect();
     velero.sort();
     assert_eq!(variable("veleroKinds"), velero);

@@ -232,6 +232,108 @@ pub fn final_backup(
     Ok(Some(Object::from_value(manifest)))
 }
 
+/// What a TenantRestore never restores: the operator's guardrails and access grants (it keeps
+/// them itself; Velero writes with its own rights, which would bypass the checks that stop a
+/// tenant from granting itself more), and restore requests (a restore must not start restores).
+pub const NEVER_RESTORED: [&str; 7] = [
+    "resourcequotas",
+    "limitranges",
+    "networkpolicies.networking.k8s.io",
+    "roles.rbac.authorization.k8s.io",
+    "rolebindings.rbac.authorization.k8s.io",
+    "tenantpolicies.shop.pilab.hu",
+    "tenantrestores.shop.pilab.hu",
+];
+
+/// The annotation of a Velero Restore naming the TenantRestore it serves (`namespace/name`).
+pub const RESTORE_REQUEST: &str = "shop.pilab.hu/restore-request";
+
+/// The Velero Restore of a TenantRestore: unique per request (its uid), bounded.
+pub fn restore_name(namespace: &str, request: &str, uid: &str) -> String {
+    let short: String = uid
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect();
+    bounded_name(&format!("{namespace}-{request}-{short}"))
+}
+
+/// The backup a TenantRestore restores from: the one it names, which must be one of the
+/// tenant's completed backups, or else the newest completed one.
+pub fn choose_backup(
+    backups: &[crate::backups::BackupSummary],
+    wanted: Option<&str>,
+) -> Result<String, String> {
+    let mut done: Vec<crate::backups::BackupSummary> =
+        backups.iter().filter(|b| b.succeeded()).cloned().collect();
+    crate::backups::newest_first(&mut done);
+    match wanted {
+        Some(name) if done.iter().any(|b| b.name == name) => Ok(name.to_string()),
+        Some(name) => Err(format!(
+            "backup {name:?} is not one of this tenant's completed backups"
+        )),
+        None => done
+            .first()
+            .map(|b| b.name.clone())
+            .ok_or_else(|| "this tenant has no completed backup yet".to_string()),
+    }
+}
+
+/// The Velero Restore serving `request` (a TenantRestore in `namespace`, the tenant's): the
+/// backup's objects of that namespace, into that namespace, never cluster-scoped ones, never
+/// the operator's own objects (label selector) or [`NEVER_RESTORED`], and never over an object
+/// that exists (Velero's default).
+pub fn velero_restore(
+    tenant: &Tenant,
+    request: &tenant_api::TenantRestore,
+    backup: &str,
+    platform: &BackupPlatform,
+) -> Object {
+    let namespace = request.metadata.namespace.clone().unwrap_or_default();
+    let name = request.metadata.name.clone().unwrap_or_default();
+    let uid = request.metadata.uid.clone().unwrap_or_default();
+    let mut excluded: Vec<String> = NEVER_RESTORED.iter().map(|s| s.to_string()).collect();
+    for r in request.spec.exclude_resources.iter().flatten() {
+        if !excluded.contains(r) {
+            excluded.push(r.clone());
+        }
+    }
+    let mut spec = serde_json::Map::new();
+    spec.insert("backupName".into(), json!(backup));
+    spec.insert("includedNamespaces".into(), json!([namespace]));
+    spec.insert("includeClusterResources".into(), json!(false));
+    if let Some(inc) = request
+        .spec
+        .include_resources
+        .as_ref()
+        .filter(|i| !i.is_empty())
+    {
+        spec.insert("includedResources".into(), json!(inc));
+    }
+    spec.insert("excludedResources".into(), json!(excluded));
+    spec.insert(
+        "labelSelector".into(),
+        json!({"matchExpressions": [{
+            "key": tenant_api::labels::MANAGED_BY,
+            "operator": "NotIn",
+            "values": [tenant_api::labels::MANAGER],
+        }]}),
+    );
+    let mut annotations = naming::common_annotations(tenant);
+    annotations.insert(RESTORE_REQUEST.to_string(), format!("{namespace}/{name}"));
+    Object::from_value(json!({
+        "apiVersion": API_VERSION,
+        "kind": "Restore",
+        "metadata": {
+            "name": restore_name(&namespace, &name, &uid),
+            "namespace": platform.velero_namespace,
+            "labels": naming::common_labels(&tenant.spec),
+            "annotations": annotations,
+        },
+        "spec": Value::Object(spec),
+    }))
+}
+
 /// What every backup of the tenant takes: its namespace only, per the spec.
 fn template(
     b: &BackupConfig,
@@ -430,6 +532,71 @@ mod tests {
         assert!(final_backup(&opted_out, "u", &ctx).unwrap().is_none());
         let off = tenant(json!({"enabled": false}));
         assert!(final_backup(&off, "u", &ctx).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_restore_stays_in_the_requests_namespace_and_spares_the_guardrails() {
+        let t = tenant(json!({"enabled": true, "schedule": "@daily"}));
+        let req: tenant_api::TenantRestore = serde_json::from_value(json!({
+            "apiVersion": "shop.pilab.hu/v1alpha1", "kind": "TenantRestore",
+            "metadata": {"name": "undo", "namespace": "tenant-shop-production", "uid": "abcdef12-34"},
+            "spec": {"includeResources": ["configmaps"], "excludeResources": ["secrets", "resourcequotas"]},
+        }))
+        .unwrap();
+        let r = velero_restore(&t, &req, "b1", &BackupPlatform::default());
+        assert_eq!(r.kind, "Restore");
+        assert_eq!(r.namespace.as_deref(), Some("velero"));
+        assert_eq!(r.name, "tenant-shop-production-undo-abcdef12");
+        let spec = &r.manifest["spec"];
+        assert_eq!(spec["backupName"], "b1");
+        assert_eq!(
+            spec["includedNamespaces"],
+            json!(["tenant-shop-production"])
+        );
+        assert_eq!(spec["includeClusterResources"], false);
+        assert!(spec.get("namespaceMapping").is_none());
+        assert_eq!(spec["includedResources"], json!(["configmaps"]));
+        let excluded = spec["excludedResources"].as_array().unwrap();
+        for never in NEVER_RESTORED {
+            assert!(excluded.contains(&json!(never)), "{never}");
+        }
+        assert!(excluded.contains(&json!("secrets")));
+        assert_eq!(
+            excluded
+                .iter()
+                .filter(|e| **e == json!("resourcequotas"))
+                .count(),
+            1
+        );
+        assert_eq!(
+            spec["labelSelector"]["matchExpressions"][0]["operator"],
+            "NotIn"
+        );
+        assert_eq!(
+            r.manifest["metadata"]["annotations"][RESTORE_REQUEST],
+            "tenant-shop-production/undo"
+        );
+    }
+
+    #[test]
+    fn the_backup_is_one_of_the_tenants_completed_ones() {
+        use crate::backups::BackupSummary;
+        let b = |name: &str, phase: &str, at: &str| BackupSummary {
+            name: name.into(),
+            phase: Some(phase.into()),
+            started: Some(at.parse().unwrap()),
+            ..BackupSummary::default()
+        };
+        let list = [
+            b("old", "Completed", "2026-12-01T02:00:00Z"),
+            b("new", "Completed", "2026-12-02T02:00:00Z"),
+            b("broken", "Failed", "2026-12-03T02:00:00Z"),
+        ];
+        assert_eq!(choose_backup(&list, None).unwrap(), "new");
+        assert_eq!(choose_backup(&list, Some("old")).unwrap(), "old");
+        assert!(choose_backup(&list, Some("broken")).is_err());
+        assert!(choose_backup(&list, Some("someone-elses")).is_err());
+        assert!(choose_backup(&[], None).is_err());
     }
 
     #[test]

@@ -217,6 +217,15 @@ const CURATED: &[Entry] = &[
         Some(Read),
     ),
     (TENANCY_GROUP, "tenants", Some(Read), Some(Read), Some(Read)),
+    // A tenant admin may ask for a restore of the tenant's own backup into its own namespace
+    // (the operator decides what that may touch: docs/backups.md).
+    (
+        TENANCY_GROUP,
+        "tenantrestores",
+        Some(Full),
+        Some(Read),
+        Some(Read),
+    ),
 ];
 
 /// API groups of common bare resource names (for custom roles), beyond the curated ones.
@@ -233,7 +242,7 @@ const KNOWN_GROUPS: &[(&str, &str)] = &[
 /// Whether tenant roles may only read `resource` of `group` (the operator's guardrails).
 pub fn is_guardrail(group: &str, resource: &str) -> bool {
     let base = resource.split('/').next().unwrap_or(resource);
-    group == TENANCY_GROUP
+    (group == TENANCY_GROUP && base != "tenantrestores")
         || (group.is_empty() && matches!(base, "resourcequotas" | "limitranges"))
         || (group == "networking.k8s.io" && base == "networkpolicies")
 }

@@ -165,10 +165,7 @@ mod tests {
         })));
         assert_eq!(
             warned(&r.checks),
-            [
-                (NOT_ACTED_ON, "spec.backupConfig.restoreEnabled"),
-                (NOT_ACTED_ON, "spec.backupConfig.allowCrossTenantRestore"),
-            ]
+            [(NOT_ACTED_ON, "spec.backupConfig.allowCrossTenantRestore")]
         );
     }
 
