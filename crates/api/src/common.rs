@@ -62,11 +62,26 @@ pub struct BackupConfig {
     pub encryption_enabled: Option<bool>,
     /// Allow restores into this tenant (a `Restore` naming one of its backups). Default true.
     pub restore_enabled: Option<bool>,
-    /// Optional cron schedule for recurring restore drills into a scratch namespace.
+    /// Restores on a timetable (five cron fields in UTC, or a macro such as `@daily`): at each
+    /// time the operator creates a TenantRestore `scheduled-<yyyymmdd-hhmm>` in the tenant's
+    /// namespace from the newest completed backup of `restoreFromNamespace` (e.g. staging
+    /// refreshed nightly from production; existing objects are updated to the backup's version)
+    /// or, unset, of this tenant (objects that were deleted come back; existing ones are left as
+    /// they are). Times before the schedule was set, and times missed by more than an hour, are
+    /// skipped. The newest 5 scheduled TenantRestores are kept.
     #[x_kube(validation = Rule::new(r"self.matches('^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|([0-9A-Za-z*/,?-]+\\s+){4}[0-9A-Za-z*/,?-]+)$')").message("must be five cron fields or a macro such as @weekly"))]
     #[schemars(length(max = 128))]
     pub restore_schedule: Option<String>,
-    /// Allow restoring another tenant's backup into this tenant. Default false.
+    /// The namespace of the tenant whose backups `restoreSchedule` restores into this one
+    /// (another environment of the same tenantId; both Tenants must set
+    /// `allowCrossTenantRestore`). Unset: this tenant's own backups.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("must be a namespace name"))]
+    #[schemars(length(max = 63))]
+    pub restore_from_namespace: Option<String>,
+    /// Allow restores across tenants: of another tenant's backups into this tenant, and of this
+    /// tenant's backups into another. Both Tenants must allow it and share a tenantId (the
+    /// environments of one customer, e.g. staging from production); Secrets never cross.
+    /// Default false.
     pub allow_cross_tenant_restore: Option<bool>,
     /// Take one last backup before the Tenant's namespace is deleted (the deletion waits for it,
     /// up to the operator's bound). Default true when backups are enabled.

@@ -124,18 +124,8 @@ use Concern::*;
 
 /// Every field the operator accepts but does not act on yet (or only partly), in spec order.
 pub const PENDING: &[Pending] = &[
-    // backup: the Schedule, its volumes, secrets, resources, location, encryption, the final
-    // backup and self-service restores (restoreEnabled) are acted on; these are not yet
-    row(
-        "spec.backupConfig.restoreSchedule",
-        Backup,
-        "restores on a timetable",
-    ),
-    row(
-        "spec.backupConfig.allowCrossTenantRestore",
-        Backup,
-        "restores of another tenant's backups into this tenant",
-    ),
+    // backup: every field is acted on (the Schedule, volumes, secrets, resources, location,
+    // encryption, the final backup, self-service, scheduled and cross-tenant restores)
     // cost (billingContact and costCenter are acted on: an annotation and a namespace label)
     partly(
         "spec.tenantConfig.billingTier",
@@ -330,21 +320,18 @@ mod tests {
             !active.is_set_in(&json!({"spec": {"active": true}})),
             "the default"
         );
-        let restore = find("spec.backupConfig.allowCrossTenantRestore").unwrap();
-        assert!(
-            restore
-                .is_set_in(&json!({"spec": {"backupConfig": {"allowCrossTenantRestore": false}}}))
-        );
-        assert!(!restore.is_set_in(&json!({"spec": {"backupConfig": {}}})));
+        let enforce = find("spec.billing.budgetEnforcement").unwrap();
+        assert!(enforce.is_set_in(&json!({"spec": {"billing": {"budgetEnforcement": false}}})));
+        assert!(!enforce.is_set_in(&json!({"spec": {"billing": {}}})));
     }
 
     #[test]
     fn annotating_reaches_nested_fields_and_is_idempotent() {
         let mut schema: JSONSchemaProps =
             serde_json::from_value(json!({"properties": {"spec": {"properties": {
-                "backupConfig": {"description": "Backup settings.", "properties": {
-                    "schedule": {"description": "When."},
-                    "restoreSchedule": {"description": "Restores."}
+                "billing": {"description": "Billing settings.", "properties": {
+                    "billingContact": {"description": "Who."},
+                    "currency": {"description": "Restores."}
                 }},
                 "monitoring": {"properties": {"customDashboards": {"items": {
                     "properties": {"name": {"description": "Name."}}
@@ -358,10 +345,10 @@ mod tests {
         let spec = &v["properties"]["spec"]["properties"];
         let d = |p: &str| spec.pointer(p).and_then(Value::as_str).unwrap().to_string();
         // Only the field of a section that is not acted on is marked.
-        assert_eq!(d("/backupConfig/description"), "Backup settings.");
-        assert_eq!(d("/backupConfig/properties/schedule/description"), "When.");
+        assert_eq!(d("/billing/description"), "Billing settings.");
+        assert_eq!(d("/billing/properties/billingContact/description"), "Who.");
         assert_eq!(
-            d("/backupConfig/properties/restoreSchedule/description"),
+            d("/billing/properties/currency/description"),
             format!("Restores. {NOT_ACTED_ON}")
         );
         // A section with some fields acted on is not marked as a whole.

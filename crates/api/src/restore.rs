@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
     status = "TenantRestoreStatus",
     derive = "PartialEq",
     cel,
-    doc = "A restore of the tenant's namespace from one of its own backups, into that namespace only. Objects that exist are left as they are; the operator's own objects, quotas, limits, network policies and RBAC are never restored (the operator keeps those).",
+    doc = "A restore into the tenant's namespace from one of its own backups (or, where both tenants allow it, from another environment of the same tenantId), into that namespace only. The operator's own objects, quotas, limits, network policies and RBAC are never restored (the operator keeps those).",
     printcolumn(name = "Backup", type_ = "string", json_path = ".status.backupName"),
     printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
     printcolumn(
@@ -37,12 +37,24 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("self == oldSelf").message("a TenantRestore cannot be changed: create another one"))]
 pub struct TenantRestoreSpec {
-    /// The backup to restore from: one of this tenant's completed Velero Backups (`kubectl get
+    /// The backup to restore from: one of this tenant's (or the source tenant's) completed Velero Backups (`kubectl get
     /// tenant -o yaml` shows the last one; the tenant's Backups carry its labels). Unset: the
     /// newest completed one.
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$')").message("must be a Backup name"))]
     #[schemars(length(max = 253))]
     pub backup_name: Option<String>,
+    /// Restore another tenant's backup into this namespace: that tenant's namespace. Allowed
+    /// only when both Tenants set `backupConfig.allowCrossTenantRestore` and share a tenantId
+    /// (environments of one customer); Secrets are never copied between tenants. Unset: this
+    /// tenant's own backups.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("must be a namespace name"))]
+    #[schemars(length(max = 63))]
+    pub source_namespace: Option<String>,
+    /// What becomes of objects that exist: `none` (default: left as they are) or `update`
+    /// (updated to the backup's version where Velero can).
+    #[x_kube(validation = Rule::new("self in ['none', 'update']").message("must be none or update"))]
+    #[schemars(length(max = 8))]
+    pub existing_resource_policy: Option<String>,
     /// Resource types to restore (e.g. `configmaps`, `deployments.apps`); empty: everything the
     /// backup holds that may be restored.
     #[schemars(length(max = 64))]

@@ -189,6 +189,7 @@ pub async fn request_costs(
             asleep_until: None,
             data: Vec::new(),
             backup: None,
+            scheduled_restore: None,
         }))
     };
     let hard = json!({"limits.cpu": "2", "limits.memory": "4Gi", "requests.storage": "20Gi", "services.nodeports": "0"});

@@ -23,7 +23,7 @@ use tenant_core::validate::{self, CheckStatus, Report};
     name = "kubectl-tenant",
     bin_name = "kubectl tenant",
     version,
-    about = "Validate, render and total Tenants offline (shop.pilab.hu/v1alpha1)",
+    about = "Validate, render and total Tenants offline (shop.pilab.hu/v1alpha1); list their backups",
     long_about = "Validate, render and total Tenants offline.\n\nFiles may hold several YAML documents separated by '---'; '-' or no file reads standard input."
 )]
 struct Cli {
@@ -57,6 +57,20 @@ enum Command {
         /// Write one file per CRD into this directory instead of printing.
         #[arg(long)]
         out_dir: Option<std::path::PathBuf>,
+    },
+    /// List a Tenant's Velero backups, newest first (phase, origin, started, completed,
+    /// expires). Reads the cluster of the current kubeconfig context.
+    Backups {
+        /// The Tenant's name.
+        tenant: String,
+        /// The Tenant's namespace; default: the context's namespace.
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Velero's namespace (as the operator's flag of the same name).
+        #[arg(long, default_value = tenant_core::build::backup::DEFAULT_VELERO_NAMESPACE)]
+        velero_namespace: String,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
     },
     /// Framework metadata: name, version, features, supported isolation levels, billing cycles,
     /// resource types.
@@ -244,6 +258,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
         ),
         Command::Crd { out_dir } => cmd_crd(out_dir.as_deref()),
+        Command::Backups {
+            tenant,
+            namespace,
+            velero_namespace,
+            output,
+        } => {
+            let listing = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(async {
+                    let client = kube::Client::try_default()
+                        .await
+                        .context("connecting to the cluster of the current kubeconfig context")?;
+                    let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+                    kubectl_tenant::backups::list(&client, &ns, &tenant, &velero_namespace).await
+                })?;
+            print_structured(&listing, output, |l| {
+                write_stdout(&kubectl_tenant::backups::table(l))
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Info { output } => {
             print_structured(&info::framework(), output, info::print_text)?;
             Ok(ExitCode::SUCCESS)

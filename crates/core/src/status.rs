@@ -81,6 +81,8 @@ pub struct Progress {
     pub data: Vec<StoreState>,
     /// The tenant's backups (`None`: backups are off).
     pub backup: Option<crate::backups::BackupState>,
+    /// The `restoreSchedule` time acted on (`None`: no restore schedule).
+    pub scheduled_restore: Option<Time>,
 }
 
 /// One data store's identity for the tenant, as provisioning left it.
@@ -855,6 +857,10 @@ pub fn desired_status(
             .or_else(|| current.and_then(|s| s.last_backup_time.clone())),
         _ => current.and_then(|s| s.last_backup_time.clone()),
     };
+    let last_scheduled_restore = match outcome {
+        Outcome::Applied(p) => p.scheduled_restore.clone(),
+        _ => current.and_then(|s| s.last_scheduled_restore.clone()),
+    };
     TenantStatus {
         phase: Some(phase),
         observed_generation: generation,
@@ -867,6 +873,7 @@ pub fn desired_status(
         last_deployed_at,
         pending_rollout,
         last_backup_time,
+        last_scheduled_restore,
         ..TenantStatus::default()
     }
 }
@@ -894,6 +901,7 @@ pub fn owned_by_reconcile(status: &TenantStatus) -> TenantStatus {
         last_deployed_at: status.last_deployed_at.clone(),
         pending_rollout: status.pending_rollout.clone(),
         last_backup_time: status.last_backup_time.clone(),
+        last_scheduled_restore: status.last_scheduled_restore.clone(),
         ..TenantStatus::default()
     }
 }
@@ -977,6 +985,7 @@ mod tests {
             services: Vec::new(),
             data: Vec::new(),
             backup: None,
+            scheduled_restore: None,
             deployed_at: None,
             pending_rollout: None,
             asleep_until: None,

@@ -1136,6 +1136,18 @@ warns!(
     "spec: {tenantType: production}"
 );
 warns!(
+    restore_source_without_consent,
+    "backup.enabled",
+    "spec.backupConfig.restoreFromNamespace",
+    "spec: {backupConfig: {restoreSchedule: '@daily', restoreFromNamespace: tenant-shop-production}}"
+);
+warns!(
+    restore_source_without_schedule,
+    "backup.enabled",
+    "spec.backupConfig.restoreFromNamespace",
+    "spec: {backupConfig: {allowCrossTenantRestore: true, restoreFromNamespace: tenant-shop-production}}"
+);
+warns!(
     restore_drill_refused,
     "backup.enabled",
     "spec.backupConfig.restoreSchedule",

@@ -1,6 +1,7 @@
 //! Self-service restores: a `TenantRestore` in a tenant's namespace (which a tenant admin may
-//! create) becomes a Velero Restore of one of that tenant's completed backups into that same
-//! namespace, and its status follows the Restore.
+//! create, and `restoreSchedule` creates on a timetable) becomes a Velero Restore of one of that
+//! tenant's completed backups into that same namespace, or of another environment's where both
+//! Tenants allow it (`tbackup::cross_restore_allowed`), and its status follows the Restore.
 //!
 //! What makes it safe, whoever asks: the tenant is found by the namespace the request lives in
 //! (as the operator recorded it in the Tenant's status), never by anything the request says; the
@@ -84,6 +85,22 @@ fn error_policy(_: Arc<TenantRestore>, e: &RestoreError, _: Arc<RestoreContext>)
     Action::requeue(Duration::from_secs(10))
 }
 
+/// The Tenant whose namespace `namespace` is, as the operator recorded it in its status (never
+/// what labels or annotations on the namespace say).
+/// One that is not being deleted comes first.
+fn tenant_of(tenants: &Store<Tenant>, namespace: &str) -> Option<Arc<Tenant>> {
+    let mut found: Vec<Arc<Tenant>> = tenants
+        .state()
+        .into_iter()
+        .filter(|t| {
+            t.status.as_ref().and_then(|s| s.namespace.as_deref()) == Some(namespace)
+                && t.status.as_ref().is_some_and(|s| s.namespace_uid.is_some())
+        })
+        .collect();
+    found.sort_by_key(|t| t.metadata.deletion_timestamp.is_some());
+    found.into_iter().next()
+}
+
 /// The status of a refused request.
 fn refused(message: String) -> TenantRestoreStatus {
     TenantRestoreStatus {
@@ -103,11 +120,8 @@ async fn reconcile(
     }
     let namespace = req.namespace().unwrap_or_default();
     // The Tenant whose namespace this is, as the operator recorded it.
-    let tenant = ctx.tenants.state().into_iter().find(|t| {
-        t.metadata.deletion_timestamp.is_none()
-            && t.status.as_ref().and_then(|s| s.namespace.as_deref()) == Some(namespace.as_str())
-            && t.status.as_ref().is_some_and(|s| s.namespace_uid.is_some())
-    });
+    let tenant =
+        tenant_of(&ctx.tenants, &namespace).filter(|t| t.metadata.deletion_timestamp.is_none());
     let Some(tenant) = tenant else {
         if ctx.config.watch_namespace.is_some() {
             // Another operator's tenant, perhaps: a scoped operator answers only for its own.
@@ -148,7 +162,33 @@ async fn reconcile(
     let restore_name = match current.restore_name.clone() {
         Some(n) => n,
         None => {
-            let Some(backups) = ctx.backups.of(&uid) else {
+            // Whose backups: the tenant's own, or (allowed both ways) another environment's.
+            let source = req
+                .spec
+                .source_namespace
+                .as_deref()
+                .filter(|s| *s != namespace);
+            let owner_uid = match source {
+                None => uid.clone(),
+                Some(src) => {
+                    let Some(other) = tenant_of(&ctx.tenants, src) else {
+                        let why = format!(
+                            "sourceNamespace {src} is not a tenant's namespace: nothing to restore from"
+                        );
+                        write(&ctx, &req, refused(why)).await?;
+                        return Ok(Action::await_change());
+                    };
+                    if let Err(why) = tbackup::cross_restore_allowed(&other, &tenant) {
+                        write(&ctx, &req, refused(why)).await?;
+                        return Ok(Action::await_change());
+                    }
+                    let Some(other_uid) = other.metadata.uid.clone() else {
+                        return Ok(Action::await_change());
+                    };
+                    other_uid
+                }
+            };
+            let Some(backups) = ctx.backups.of(&owner_uid) else {
                 // Velero's Backups are not listed yet.
                 return Ok(Action::requeue(POLL));
             };
@@ -159,7 +199,7 @@ async fn reconcile(
                     return Ok(Action::await_change());
                 }
             };
-            let obj = tbackup::velero_restore(&tenant, &req, &backup, &ctx.config.backup);
+            let obj = tbackup::velero_restore(&tenant, &req, &backup, source, &ctx.config.backup);
             if velero.get_opt(&obj.name).await?.is_none() {
                 ctx.metrics.write("Restore", "apply");
                 io::apply(&ctx.client, &ar, &obj, &obj.manifest).await?;
@@ -167,9 +207,12 @@ async fn reconcile(
             }
             let st = TenantRestoreStatus {
                 phase: Some("InProgress".into()),
-                message: Some(format!(
-                    "restoring from backup {backup} into namespace {namespace}"
-                )),
+                message: Some(match source {
+                    Some(src) => format!(
+                        "restoring from backup {backup} of namespace {src} into namespace {namespace}"
+                    ),
+                    None => format!("restoring from backup {backup} into namespace {namespace}"),
+                }),
                 backup_name: Some(backup),
                 restore_name: Some(obj.name.clone()),
                 started: Some(Time(k8s_openapi::jiff::Timestamp::now())),

@@ -4,8 +4,10 @@
 //! the test. A tenant with backups on gets a Schedule of its namespace only; Velero takes the
 //! backup; `BackupReady` and `status.lastBackupTime` follow; a tenant user cannot create Velero
 //! objects; a tenant admin's TenantRestore brings back a deleted ConfigMap, Secret and
-//! Deployment, and is refused for a backup that is not the tenant's or with restores off; a
-//! restart writes nothing; deleting the Tenant takes a last backup first, then removes its
+//! Deployment, and is refused for a backup that is not the tenant's or with restores off;
+//! `kubectl tenant backups` lists the backups; a staging tenant of the same tenantId is refreshed
+//! from its backups by `restoreSchedule` (Secrets stay behind), and a restore from a tenant that
+//! does not allow it is refused; a restart writes nothing; deleting the Tenant takes a last backup first, then removes its
 //! Schedule and namespace.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -187,6 +189,7 @@ async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletio
         t.spec.owner = Some("alice".into());
         t.spec.backup_config = Some(from_json(json!({
             "enabled": true, "schedule": "* * * * *", "retention": "7d",
+            "allowCrossTenantRestore": true,
         })));
     })
     .await?;
@@ -210,6 +213,18 @@ async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletio
         .create(
             &PostParams::default(),
             &from_json(json!({"metadata": {"name": "app-token"}, "stringData": {"token": "t0k"}})),
+        )
+        .await?;
+    // A volume claim: no volume data moves here (no kubelet, no CSI driver), but the claim
+    // itself is one of the namespace's objects and is backed up as such.
+    Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(h.admin.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "metadata": {"name": "data"},
+                "spec": {"accessModes": ["ReadWriteOnce"],
+                    "resources": {"requests": {"storage": "100Mi"}}},
+            })),
         )
         .await?;
     let deployments: Api<Deployment> = Api::namespaced(h.admin.clone(), &ns);
@@ -415,6 +430,168 @@ async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletio
         },
     )
     .await?;
+    // `kubectl tenant backups`: the tenant's backups, newest first, with their expiry.
+    let listing = kubectl_tenant::backups::list(
+        &h.admin,
+        &h.ns,
+        &t.metadata.name.clone().unwrap(),
+        VELERO_NS,
+    )
+    .await?;
+    ensure!(listing.tenant_exists, "{listing:?}");
+    let row = listing
+        .backups
+        .iter()
+        .find(|b| b.name == with_objects)
+        .with_context(|| format!("{with_objects} listed: {listing:?}"))?;
+    ensure!(
+        row.phase == "Completed" && row.origin == "scheduled" && row.expires.is_some(),
+        "{row:?}"
+    );
+    ensure!(
+        listing.backups.iter().all(|b| b.name.starts_with(&ns)),
+        "only this tenant's backups: {listing:?}"
+    );
+    let started: Vec<&Option<String>> = listing.backups.iter().map(|b| &b.started).collect();
+    ensure!(
+        started.windows(2).all(|w| w[0] >= w[1]),
+        "newest first: {started:?}"
+    );
+    let table = kubectl_tenant::backups::table(&listing);
+    ensure!(
+        table.starts_with("NAME") && table.contains(&with_objects),
+        "{table}"
+    );
+
+    // Another environment of the same tenantId, refreshed from this one every minute: the
+    // scheduled TenantRestore maps the backup's objects into its namespace; Secrets stay behind.
+    let (stg, stg_ns) = running_tenant(&h, "bkstg", |s| {
+        s.spec.tenant_id = t.spec.tenant_id.clone();
+        s.spec.environment = Some("staging".into());
+        s.spec.backup_config = Some(from_json(json!({
+            "allowCrossTenantRestore": true, "restoreSchedule": "* * * * *",
+            "restoreFromNamespace": ns,
+        })));
+    })
+    .await?;
+    let stg_requests: Api<TenantRestore> = Api::namespaced(h.admin.clone(), &stg_ns);
+    let scheduled = poll_until(
+        "a scheduled TenantRestore in the staging namespace",
+        Duration::from_secs(90),
+        || {
+            let api = stg_requests.clone();
+            async move {
+                let list = api
+                    .list(&Default::default())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                list.items
+                    .iter()
+                    .find_map(|r| {
+                        r.metadata
+                            .name
+                            .clone()
+                            .filter(|n| n.starts_with("scheduled-"))
+                    })
+                    .ok_or_else(|| "not yet".to_string())
+            }
+        },
+    )
+    .await?;
+    let refreshed = restore_finished(&stg_requests, &scheduled).await?;
+    ensure!(
+        refreshed.phase.as_deref() == Some("Completed"),
+        "{refreshed:?}"
+    );
+    ensure!(
+        Api::<ConfigMap>::namespaced(h.admin.clone(), &stg_ns)
+            .get_opt("app-settings")
+            .await?
+            .is_some(),
+        "the ConfigMap refreshed into staging"
+    );
+    ensure!(
+        Api::<Deployment>::namespaced(h.admin.clone(), &stg_ns)
+            .get_opt("web")
+            .await?
+            .is_some(),
+        "the Deployment refreshed into staging"
+    );
+    ensure!(
+        Api::<Secret>::namespaced(h.admin.clone(), &stg_ns)
+            .get_opt("app-token")
+            .await?
+            .is_none(),
+        "Secrets never cross tenants"
+    );
+    let mapped = velero_api(&h.admin, "restores", "Restore")
+        .get(refreshed.restore_name.as_deref().unwrap_or_default())
+        .await?;
+    ensure!(
+        mapped.data["spec"]["namespaceMapping"] == json!({ns.clone(): stg_ns.clone()})
+            && mapped.data["spec"]["existingResourcePolicy"] == json!("update"),
+        "{:?}",
+        mapped.data["spec"]
+    );
+    let stg_now = h.get(&stg.metadata.name.clone().unwrap()).await?;
+    ensure!(
+        stg_now
+            .status
+            .as_ref()
+            .and_then(|s| s.last_scheduled_restore.as_ref())
+            .is_some(),
+        "lastScheduledRestore: {:?}",
+        stg_now.status
+    );
+    // From a tenant that does not allow it (and has another tenantId): refused.
+    stg_requests
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "apiVersion": "shop.pilab.hu/v1alpha1", "kind": "TenantRestore",
+                "metadata": {"name": "from-elsewhere"},
+                "spec": {"sourceNamespace": enc_ns},
+            })),
+        )
+        .await?;
+    let elsewhere = restore_finished(&stg_requests, "from-elsewhere").await?;
+    ensure!(
+        elsewhere.phase.as_deref() == Some("Refused") && elsewhere.restore_name.is_none(),
+        "{elsewhere:?}"
+    );
+    // The fence holds a leaked operator token to that shape: no mapping into a system
+    // namespace, no TenantRestore outside tenant namespaces.
+    let token = h.cp.client_as(testenv::OPERATOR_USER).await?;
+    let into_system: DynamicObject = from_json(json!({
+        "apiVersion": "velero.io/v1", "kind": "Restore",
+        "metadata": {"name": "exfiltrate"},
+        "spec": {"backupName": with_objects, "includedNamespaces": [ns],
+            "includeClusterResources": false, "namespaceMapping": {ns.clone(): "kube-system"}},
+    }));
+    let denied = velero_api(&token, "restores", "Restore")
+        .create(&PostParams::default(), &into_system)
+        .await;
+    ensure!(
+        matches!(&denied, Err(kube::Error::Api(e)) if e.message.contains("tenant-operator-fence")),
+        "a mapped Restore into kube-system: {denied:?}"
+    );
+    let outside = Api::<TenantRestore>::namespaced(token.clone(), &h.ns)
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "apiVersion": "shop.pilab.hu/v1alpha1", "kind": "TenantRestore",
+                "metadata": {"name": "outside"}, "spec": {},
+            })),
+        )
+        .await;
+    ensure!(
+        matches!(&outside, Err(kube::Error::Api(e)) if e.message.contains("tenant-operator-fence")),
+        "a TenantRestore outside tenant namespaces: {outside:?}"
+    );
+    // (the staging tenant goes, so its schedule does not restore during the restart below)
+    h.delete_and_wait(&stg.metadata.name.clone().unwrap())
+        .await?;
+
     // ...the three deleted by alice, brought back by her TenantRestore.
     Api::<ConfigMap>::namespaced(alice.clone(), &ns)
         .delete("app-settings", &Default::default())
@@ -590,6 +767,7 @@ async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletio
     for want in [
         format!("resources/configmaps/namespaces/{ns}/app-settings.json"),
         format!("resources/secrets/namespaces/{ns}/app-token.json"),
+        format!("resources/persistentvolumeclaims/namespaces/{ns}/data.json"),
     ] {
         ensure!(
             entries.iter().any(|e| e.ends_with(&want)),
@@ -603,6 +781,20 @@ async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletio
     ensure!(
         backups.get_opt(&first_name).await?.is_some(),
         "earlier backups stay"
+    );
+    // What the Tenant left, as `kubectl tenant backups` shows it once the Tenant is gone.
+    let left = kubectl_tenant::backups::list(&h.admin, &h.ns, &name, VELERO_NS).await?;
+    ensure!(!left.tenant_exists, "{left:?}");
+    ensure!(
+        left.backups
+            .first()
+            .map(|b| (b.name.as_str(), b.origin.as_str(), b.phase.as_str()))
+            == Some((final_name.as_str(), "final", "Completed")),
+        "the final backup is the newest: {left:?}"
+    );
+    ensure!(
+        left.backups.iter().any(|b| b.name == first_name),
+        "{left:?}"
     );
     let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
         .list(&Default::default())

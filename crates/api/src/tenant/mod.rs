@@ -366,4 +366,7 @@ pub struct TenantStatus {
     pub pending_rollout: Option<crate::status::PendingRollout>,
     /// When the tenant's last successful backup completed.
     pub last_backup_time: Option<Time>,
+    /// The `restoreSchedule` time the operator last acted on: it created the TenantRestore
+    /// `scheduled-<time>` for it, or (when the schedule was set) began counting from it.
+    pub last_scheduled_restore: Option<Time>,
 }

@@ -258,6 +258,132 @@ pub fn restore_name(namespace: &str, request: &str, uid: &str) -> String {
     bounded_name(&format!("{namespace}-{request}-{short}"))
 }
 
+/// Whether the tenant takes part in restores across tenants.
+pub fn allows_cross_tenant_restore(tenant: &Tenant) -> bool {
+    config(tenant).and_then(|b| b.allow_cross_tenant_restore) == Some(true)
+}
+
+/// Whether `source`'s backups may be restored into `target`'s namespace (two different Tenants):
+/// both must allow restores across tenants and share a tenantId (the environments of one
+/// customer). A platform that wants more copies with Velero itself.
+pub fn cross_restore_allowed(source: &Tenant, target: &Tenant) -> Result<(), String> {
+    let ns = |t: &Tenant| naming::namespace_name(&t.spec);
+    if !allows_cross_tenant_restore(target) {
+        return Err(format!(
+            "restoring another tenant's backup into {} needs its backupConfig.allowCrossTenantRestore to be true",
+            ns(target)
+        ));
+    }
+    if !allows_cross_tenant_restore(source) {
+        return Err(format!(
+            "the tenant of {} does not allow its backups to be restored elsewhere (its backupConfig.allowCrossTenantRestore is not true)",
+            ns(source)
+        ));
+    }
+    if source.spec.tenant_id != target.spec.tenant_id {
+        return Err(format!(
+            "{} belongs to tenantId {:?} and {} to {:?}: backups cross only between environments of one tenantId",
+            ns(source),
+            source.spec.tenant_id,
+            ns(target),
+            target.spec.tenant_id
+        ));
+    }
+    Ok(())
+}
+
+/// The label of the TenantRestores `restoreSchedule` creates.
+pub const SCHEDULED_RESTORE: &str = "shop.pilab.hu/scheduled-restore";
+
+/// How many of its scheduled TenantRestores a tenant keeps (the newest).
+pub const SCHEDULED_RESTORES_KEPT: usize = 5;
+
+/// How late a scheduled restore may still start (the operator was down at its time).
+pub const SCHEDULED_RESTORE_DEADLINE_SECONDS: i64 = 3600;
+
+/// What `restoreSchedule` asks for now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestoreTimetable {
+    /// The time to record as acted on (`None`: no schedule, record nothing).
+    pub record: Option<jiff::Timestamp>,
+    /// A restore to create for this time (it is due and within the deadline).
+    pub due: Option<jiff::Timestamp>,
+    /// A time that passed unrestored by more than the deadline.
+    pub missed: Option<jiff::Timestamp>,
+    /// The next time after now.
+    pub next: Option<jiff::Timestamp>,
+}
+
+/// Where `restoreSchedule` stands at `now`, given the time last acted on (`recorded`). The first
+/// look only records the last time (nothing is restored for times before the schedule was set).
+pub fn restore_timetable(
+    tenant: &Tenant,
+    recorded: Option<jiff::Timestamp>,
+    now: jiff::Timestamp,
+) -> RestoreTimetable {
+    let none = RestoreTimetable {
+        record: None,
+        due: None,
+        missed: None,
+        next: None,
+    };
+    let Some(expr) = config(tenant).and_then(|b| b.restore_schedule.as_deref()) else {
+        return none;
+    };
+    let Ok(cron) = crate::schedule::Cron::parse(expr) else {
+        return none;
+    };
+    let utc = jiff::tz::TimeZone::UTC;
+    let next = cron.next_after(now, &utc);
+    let prev = cron.prev_at_or_before(now, &utc);
+    let (record, due, missed) = match (recorded, prev) {
+        (None, p) => (Some(p.unwrap_or(now)), None, None),
+        (Some(r), Some(p)) if p > r => {
+            if now.duration_since(p).as_secs() <= SCHEDULED_RESTORE_DEADLINE_SECONDS {
+                (Some(p), Some(p), None)
+            } else {
+                (Some(p), None, Some(p))
+            }
+        }
+        (Some(r), _) => (Some(r), None, None),
+    };
+    RestoreTimetable {
+        record,
+        due,
+        missed,
+        next,
+    }
+}
+
+/// The TenantRestore `restoreSchedule` creates for `at` in the tenant's namespace: the newest
+/// completed backup of `restoreFromNamespace` (updating what exists: a refresh) or of the tenant
+/// itself (bringing back what was deleted).
+pub fn scheduled_restore(tenant: &Tenant, at: jiff::Timestamp) -> Object {
+    let b = config(tenant);
+    let from = b.and_then(|b| b.restore_from_namespace.clone());
+    let namespace = naming::namespace_name(&tenant.spec);
+    let from = from.filter(|f| *f != namespace);
+    let stamp = at.strftime("%Y%m%d-%H%M").to_string();
+    let mut labels = naming::common_labels(&tenant.spec);
+    labels.insert(SCHEDULED_RESTORE.to_string(), "true".to_string());
+    let mut spec = serde_json::Map::new();
+    if let Some(f) = &from {
+        spec.insert("sourceNamespace".into(), json!(f));
+        spec.insert("existingResourcePolicy".into(), json!("update"));
+    }
+    Object::from_value(json!({
+        "apiVersion": "shop.pilab.hu/v1alpha1",
+        "kind": "TenantRestore",
+        "metadata": {
+            "name": format!("scheduled-{stamp}"),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": naming::common_annotations(tenant),
+        },
+        "spec": Value::Object(spec),
+    }))
+}
+
 /// The backup a TenantRestore restores from: the one it names, which must be one of the
 /// tenant's completed backups, or else the newest completed one.
 pub fn choose_backup(
@@ -283,25 +409,49 @@ pub fn choose_backup(
 /// backup's objects of that namespace, into that namespace, never cluster-scoped ones, never
 /// the operator's own objects (label selector) or [`NEVER_RESTORED`], and never over an object
 /// that exists (Velero's default).
+///
+/// `source` is the namespace of another tenant whose backup it is (a cross-tenant restore, which
+/// the caller has allowed): its objects are mapped into the request's namespace, and Secrets
+/// are never among them.
 pub fn velero_restore(
     tenant: &Tenant,
     request: &tenant_api::TenantRestore,
     backup: &str,
+    source: Option<&str>,
     platform: &BackupPlatform,
 ) -> Object {
     let namespace = request.metadata.namespace.clone().unwrap_or_default();
     let name = request.metadata.name.clone().unwrap_or_default();
     let uid = request.metadata.uid.clone().unwrap_or_default();
+    let source = source.filter(|s| *s != namespace);
     let mut excluded: Vec<String> = NEVER_RESTORED.iter().map(|s| s.to_string()).collect();
-    for r in request.spec.exclude_resources.iter().flatten() {
+    let extra = source.map(|_| "secrets".to_string());
+    for r in request
+        .spec
+        .exclude_resources
+        .iter()
+        .flatten()
+        .chain(&extra)
+    {
         if !excluded.contains(r) {
             excluded.push(r.clone());
         }
     }
     let mut spec = serde_json::Map::new();
     spec.insert("backupName".into(), json!(backup));
-    spec.insert("includedNamespaces".into(), json!([namespace]));
+    match source {
+        Some(from) => {
+            spec.insert("includedNamespaces".into(), json!([from]));
+            spec.insert("namespaceMapping".into(), json!({ from: namespace }));
+        }
+        None => {
+            spec.insert("includedNamespaces".into(), json!([namespace]));
+        }
+    }
     spec.insert("includeClusterResources".into(), json!(false));
+    if let Some(p) = request.spec.existing_resource_policy.as_deref() {
+        spec.insert("existingResourcePolicy".into(), json!(p));
+    }
     if let Some(inc) = request
         .spec
         .include_resources
@@ -543,7 +693,7 @@ mod tests {
             "spec": {"includeResources": ["configmaps"], "excludeResources": ["secrets", "resourcequotas"]},
         }))
         .unwrap();
-        let r = velero_restore(&t, &req, "b1", &BackupPlatform::default());
+        let r = velero_restore(&t, &req, "b1", None, &BackupPlatform::default());
         assert_eq!(r.kind, "Restore");
         assert_eq!(r.namespace.as_deref(), Some("velero"));
         assert_eq!(r.name, "tenant-shop-production-undo-abcdef12");
@@ -575,6 +725,139 @@ mod tests {
         assert_eq!(
             r.manifest["metadata"]["annotations"][RESTORE_REQUEST],
             "tenant-shop-production/undo"
+        );
+    }
+
+    fn env_tenant(id: &str, env: &str, backup: Value) -> Tenant {
+        serde_json::from_value(json!({
+            "apiVersion": "shop.pilab.hu/v1",
+            "kind": "Tenant",
+            "metadata": {"name": format!("{id}-{env}"), "namespace": "default", "uid": format!("u-{id}-{env}")},
+            "spec": {"tenantId": id, "tenantType": "staging", "environment": env, "backupConfig": backup},
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn backups_cross_only_between_consenting_environments_of_one_tenant_id() {
+        let yes = json!({"allowCrossTenantRestore": true});
+        let prod = env_tenant("shop", "production", yes.clone());
+        let staging = env_tenant("shop", "staging", yes.clone());
+        assert_eq!(cross_restore_allowed(&prod, &staging), Ok(()));
+        // the receiving tenant must allow it
+        let closed = env_tenant("shop", "staging", json!({}));
+        let e = cross_restore_allowed(&prod, &closed).unwrap_err();
+        assert!(
+            e.contains("tenant-shop-staging") && e.contains("allowCrossTenantRestore"),
+            "{e}"
+        );
+        // and the one whose backup it is
+        let private = env_tenant(
+            "shop",
+            "production",
+            json!({"allowCrossTenantRestore": false}),
+        );
+        let e = cross_restore_allowed(&private, &staging).unwrap_err();
+        assert!(
+            e.contains("tenant-shop-production") && e.contains("elsewhere"),
+            "{e}"
+        );
+        // another customer, however willing, is refused
+        let other = env_tenant("acme", "production", yes);
+        let e = cross_restore_allowed(&other, &staging).unwrap_err();
+        assert!(e.contains("tenantId"), "{e}");
+    }
+
+    #[test]
+    fn a_cross_tenant_restore_maps_the_source_namespace_and_leaves_secrets_behind() {
+        let t = env_tenant("shop", "staging", json!({"allowCrossTenantRestore": true}));
+        let req: tenant_api::TenantRestore = serde_json::from_value(json!({
+            "apiVersion": "shop.pilab.hu/v1alpha1", "kind": "TenantRestore",
+            "metadata": {"name": "refresh", "namespace": "tenant-shop-staging", "uid": "0123456789"},
+            "spec": {"sourceNamespace": "tenant-shop-production", "existingResourcePolicy": "update"},
+        }))
+        .unwrap();
+        let platform = BackupPlatform::default();
+        let r = velero_restore(&t, &req, "b9", Some("tenant-shop-production"), &platform);
+        let spec = &r.manifest["spec"];
+        assert_eq!(
+            spec["includedNamespaces"],
+            json!(["tenant-shop-production"])
+        );
+        assert_eq!(
+            spec["namespaceMapping"],
+            json!({"tenant-shop-production": "tenant-shop-staging"})
+        );
+        assert_eq!(spec["existingResourcePolicy"], "update");
+        assert_eq!(spec["includeClusterResources"], false);
+        let excluded = spec["excludedResources"].as_array().unwrap();
+        assert!(excluded.contains(&json!("secrets")), "{excluded:?}");
+        for never in NEVER_RESTORED {
+            assert!(excluded.contains(&json!(never)), "{never}");
+        }
+        // its own namespace as the source is no mapping at all
+        let own = velero_restore(&t, &req, "b9", Some("tenant-shop-staging"), &platform);
+        assert!(own.manifest["spec"].get("namespaceMapping").is_none());
+        assert!(
+            !own.manifest["spec"]["excludedResources"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("secrets"))
+        );
+    }
+
+    #[test]
+    fn the_restore_timetable_starts_counting_when_set_and_fires_each_time_once() {
+        let t = tenant(json!({"restoreSchedule": "0 2 * * *"}));
+        let at = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        // first look: records the last time, restores nothing
+        let first = restore_timetable(&t, None, at("2026-12-03T09:00:00Z"));
+        assert_eq!(first.record, Some(at("2026-12-03T02:00:00Z")));
+        assert_eq!(first.due, None);
+        assert_eq!(first.next, Some(at("2026-12-04T02:00:00Z")));
+        // before the next time: nothing new
+        let quiet = restore_timetable(&t, first.record, at("2026-12-04T01:59:59Z"));
+        assert_eq!(quiet.record, first.record);
+        assert_eq!(quiet.due, None);
+        // at the time: due once
+        let due = restore_timetable(&t, first.record, at("2026-12-04T02:00:05Z"));
+        assert_eq!(due.due, Some(at("2026-12-04T02:00:00Z")));
+        assert_eq!(due.record, due.due);
+        let again = restore_timetable(&t, due.record, at("2026-12-04T02:00:30Z"));
+        assert_eq!(again.due, None);
+        // more than an hour late: missed, not run
+        let late = restore_timetable(&t, first.record, at("2026-12-04T03:30:00Z"));
+        assert_eq!(late.due, None);
+        assert_eq!(late.missed, Some(at("2026-12-04T02:00:00Z")));
+        assert_eq!(late.record, late.missed);
+        // no schedule: nothing recorded
+        let off = restore_timetable(&tenant(json!({})), first.record, at("2026-12-04T02:00:05Z"));
+        assert_eq!(off.record, None);
+        assert_eq!(off.due, None);
+    }
+
+    #[test]
+    fn a_scheduled_restore_is_a_tenant_restore_named_after_its_time() {
+        let at = "2026-12-04T02:00:00Z".parse::<jiff::Timestamp>().unwrap();
+        let own = scheduled_restore(&tenant(json!({"restoreSchedule": "@daily"})), at);
+        assert_eq!(own.kind, "TenantRestore");
+        assert_eq!(own.name, "scheduled-20261204-0200");
+        assert_eq!(own.namespace.as_deref(), Some("tenant-shop-production"));
+        assert_eq!(
+            own.manifest["metadata"]["labels"][SCHEDULED_RESTORE],
+            "true"
+        );
+        assert_eq!(own.manifest["spec"], json!({}));
+        let staging = env_tenant(
+            "shop",
+            "staging",
+            json!({"restoreSchedule": "@daily", "restoreFromNamespace": "tenant-shop-production"}),
+        );
+        let refresh = scheduled_restore(&staging, at);
+        assert_eq!(refresh.namespace.as_deref(), Some("tenant-shop-staging"));
+        assert_eq!(
+            refresh.manifest["spec"],
+            json!({"sourceNamespace": "tenant-shop-production", "existingResourcePolicy": "update"})
         );
     }
 

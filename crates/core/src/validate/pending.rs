@@ -149,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn backups_are_acted_on_and_restores_warn_per_field() {
+    fn every_backup_field_is_acted_on() {
         let r = validate_value(&doc(json!({
             "tenantId": "acme",
             "tenantType": "production",
@@ -161,12 +161,10 @@ mod tests {
             "tenantId": "acme",
             "tenantType": "production",
             "backupConfig": {"enabled": true, "schedule": "0 2 * * *", "restoreEnabled": true,
-                "allowCrossTenantRestore": false},
+                "allowCrossTenantRestore": true, "restoreSchedule": "0 3 * * *",
+                "restoreFromNamespace": "tenant-acme-production"},
         })));
-        assert_eq!(
-            warned(&r.checks),
-            [(NOT_ACTED_ON, "spec.backupConfig.allowCrossTenantRestore")]
-        );
+        assert_eq!(warned(&r.checks), []);
     }
 
     #[test]

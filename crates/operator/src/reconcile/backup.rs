@@ -3,7 +3,7 @@
 //! Schedule (cleanup step). The Schedule itself is applied and pruned like every other object
 //! (its home is Velero's namespace: `Desired::at_home`).
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::runtime::events::EventType;
 use tenant_api::condition as c;
 use tenant_core::backups::{self, BackupInputs, BackupState, BackupSummary};
@@ -226,4 +226,147 @@ pub async fn remove_schedules(pass: &Pass<'_>, marked: &[CachedRef]) -> Result<(
         info!(tenant = %pass.owner, kind = %r.kind, name = %r.name, "deleted the tenant's backup schedule");
     }
     Ok(())
+}
+
+/// What `restoreSchedule` did in this pass.
+#[derive(Default)]
+pub struct Scheduled {
+    /// The time to record in `status.lastScheduledRestore`.
+    pub record: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// When to look again (the next time, or a retry).
+    pub next: Option<jiff::Timestamp>,
+}
+
+/// The restores `restoreSchedule` asks for: at each time, a TenantRestore
+/// `scheduled-<yyyymmdd-hhmm>` in the tenant's namespace, which the restore controller carries
+/// out (and refuses, like any other, when it is not allowed). Its name makes it once per time,
+/// whichever operator instance gets there; the newest few are kept.
+pub async fn scheduled_restores(pass: &Pass<'_>, namespace: &str) -> Scheduled {
+    let ctx = pass.ctx;
+    let recorded = pass
+        .status
+        .as_ref()
+        .and_then(|s| s.last_scheduled_restore.as_ref())
+        .map(|t| t.0);
+    let now = ctx.config.clock.now();
+    let tt = tbackup::restore_timetable(pass.tenant, recorded, now);
+    let mut out = Scheduled {
+        record: tt.record.map(Time),
+        next: tt.next,
+    };
+    if let Some(at) = tt.missed
+        && ctx
+            .tampered
+            .first_time(pass.uid, &format!("scheduled-restore/{at}"))
+    {
+        let message = format!(
+            "the scheduled restore of {at} was not started: the operator saw it more than {} s late; the next one is at {}",
+            tbackup::SCHEDULED_RESTORE_DEADLINE_SECONDS,
+            tt.next
+                .map(|n| n.to_string())
+                .unwrap_or_else(|| "never".into())
+        );
+        events::publish(
+            pass,
+            EventType::Warning,
+            "ScheduledRestoreMissed",
+            "Restore",
+            message,
+        )
+        .await;
+    }
+    let Some(at) = tt.due else {
+        return out;
+    };
+    let obj = tbackup::scheduled_restore(pass.tenant, at);
+    match create_scheduled(pass, namespace, &obj).await {
+        Ok(created) => {
+            if created {
+                let from = obj.manifest["spec"]["sourceNamespace"]
+                    .as_str()
+                    .unwrap_or(namespace);
+                let message = format!(
+                    "restoreSchedule: created TenantRestore {} (the newest completed backup of {from})",
+                    obj.name
+                );
+                info!(tenant = %pass.owner, restore = %obj.name, "scheduled restore");
+                events::publish(
+                    pass,
+                    EventType::Normal,
+                    "ScheduledRestore",
+                    "Restore",
+                    message,
+                )
+                .await;
+            }
+        }
+        Err(e) => {
+            // Not recorded: tried again shortly, until the deadline makes it a missed one.
+            tracing::warn!(tenant = %pass.owner, error = %e, "scheduled restore");
+            let message = format!(
+                "restoreSchedule: could not create TenantRestore {}: {e}",
+                obj.name
+            );
+            if ctx
+                .tampered
+                .first_time(pass.uid, &format!("scheduled-restore-failed/{at}"))
+            {
+                events::publish(
+                    pass,
+                    EventType::Warning,
+                    "ScheduledRestoreFailed",
+                    "Restore",
+                    message,
+                )
+                .await;
+            }
+            out.record = recorded.map(Time);
+            out.next = Some(now + std::time::Duration::from_secs(30));
+        }
+    }
+    out
+}
+
+/// Creates the scheduled TenantRestore unless it exists (true: created), then removes the
+/// tenant's scheduled TenantRestores beyond the newest few that have finished.
+async fn create_scheduled(
+    pass: &Pass<'_>,
+    namespace: &str,
+    obj: &tenant_core::object::Object,
+) -> std::result::Result<bool, kube::Error> {
+    use kube::api::{Api, ApiResource, DeleteParams, ListParams};
+    use tenant_api::TenantRestore;
+    let ctx = pass.ctx;
+    let api: Api<TenantRestore> = Api::namespaced(ctx.client.clone(), namespace);
+    if api.get_opt(&obj.name).await?.is_some() {
+        return Ok(false);
+    }
+    ctx.metrics.write("TenantRestore", "apply");
+    io::apply(
+        &ctx.client,
+        &ApiResource::erase::<TenantRestore>(&()),
+        obj,
+        &obj.manifest,
+    )
+    .await?;
+    let mine = ListParams::default().labels(&format!(
+        "{}=true,{}={}",
+        tbackup::SCHEDULED_RESTORE,
+        tenant_api::labels::MANAGED_BY,
+        tenant_api::labels::MANAGER
+    ));
+    let mut list = api.list(&mine).await?.items;
+    // Named after their times: newest last.
+    list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let excess = list.len().saturating_sub(tbackup::SCHEDULED_RESTORES_KEPT);
+    for old in list.iter().take(excess) {
+        let finished = old.status.as_ref().is_some_and(|s| s.finished());
+        let ours = tenant_core::claim::marks_match(&old.metadata, &pass.owner, pass.uid);
+        if finished && ours {
+            let name = old.metadata.name.clone().unwrap_or_default();
+            ctx.metrics.write("TenantRestore", "delete");
+            api.delete(&name, &DeleteParams::default()).await?;
+        }
+    }
+    Ok(true)
 }

@@ -357,7 +357,8 @@ async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     };
     let provisioned = provision::run(&pass, &prepared).await;
     events::changes(&pass, &applied, &pruned).await;
-    status::applied(&mut pass, &desired, &applied, &provisioned).await
+    let scheduled = backup::scheduled_restores(&pass, &desired.namespace).await;
+    status::applied(&mut pass, &desired, &applied, &provisioned, scheduled).await
 }
 
 /// Requeue with exponential backoff per Tenant (1 s doubling to 5 min).

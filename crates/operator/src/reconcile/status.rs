@@ -118,6 +118,7 @@ pub async fn applied(
     desired: &Desired,
     applied: &Applied,
     provisioned: &Provisioned,
+    scheduled: super::backup::Scheduled,
 ) -> Result<Action> {
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for o in &desired.objects {
@@ -176,6 +177,7 @@ pub async fn applied(
             )
             .collect(),
         backup: super::backup::state(pass, desired, applied),
+        scheduled_restore: scheduled.record,
     };
     // Look again after the resync period, or when time alone changes what is desired (a sleep
     // or wake time, a maintenance window opening), or when a held-back progress write is due,
@@ -191,7 +193,7 @@ pub async fn applied(
             put(pass, new).await?;
         }
     }
-    if let Some(at) = desired.next_change {
+    for at in [desired.next_change, scheduled.next].into_iter().flatten() {
         let now = pass.ctx.config.clock.now();
         let wait = at.duration_since(now).unsigned_abs();
         // a second late, so the change has come when the reconcile looks

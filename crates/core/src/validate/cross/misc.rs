@@ -253,12 +253,26 @@ pub(crate) fn backup(b: Option<&BackupConfig>, tenant_type: Option<TenantType>, 
                 if b.restore_enabled == Some(false) {
                     g.warn(
                         format!("{p}.restoreSchedule"),
-                        "is set but restoreEnabled is false: every restore drill would be refused",
+                        "is set but restoreEnabled is false: every scheduled restore would be refused",
                     );
-                } else if !enabled {
+                } else if !enabled && b.restore_from_namespace.is_none() {
                     g.warn(
                         format!("{p}.restoreSchedule"),
-                        "is set but backups are not enabled: there is nothing to restore",
+                        "is set but backups are not enabled and restoreFromNamespace is unset: there is nothing to restore",
+                    );
+                }
+            }
+            if b.restore_from_namespace.is_some() {
+                if b.restore_schedule.is_none() {
+                    g.warn(
+                        format!("{p}.restoreFromNamespace"),
+                        "is set but restoreSchedule is not: it has no effect",
+                    );
+                }
+                if b.allow_cross_tenant_restore != Some(true) {
+                    g.warn(
+                        format!("{p}.restoreFromNamespace"),
+                        "names another tenant's namespace but allowCrossTenantRestore is not true: every scheduled restore would be refused",
                     );
                 }
             }
