@@ -58,6 +58,27 @@ enum Command {
         #[arg(long)]
         out_dir: Option<std::path::PathBuf>,
     },
+    /// The most each Tenant can cost in a month from its spec alone: its quota's CPU and memory
+    /// (limits, else requests) around the clock and its storage quota, at its rates (spec, else
+    /// its billingTier's) and discounts. Egress has no quota and is not included.
+    Cost {
+        /// Read the specs only (required: the live cost of a running tenant is not built yet).
+        #[arg(long, required = true)]
+        offline: bool,
+        /// The platform's tier table (as the operator's flag of the same name): YAML, tier name
+        /// to `cpuHourlyRate`, `memoryHourlyRate`, `storageMonthlyRate`, `networkEgressRate`,
+        /// `currency`.
+        #[arg(long)]
+        billing_tiers: Option<std::path::PathBuf>,
+        /// The compute quota of strict and standard tenants that bound no cpu, memory or pod
+        /// count (as the operator's flag of the same name).
+        #[arg(long, value_parser = ComputeSetting::parse)]
+        default_compute_quota: Vec<ComputeSetting>,
+        #[arg(short, long, value_enum, default_value_t = Format::Text)]
+        output: Format,
+        /// Tenant YAML files (`-` for standard input).
+        files: Vec<String>,
+    },
     /// List a Tenant's Velero backups, newest first (phase, origin, started, completed,
     /// expires). Reads the cluster of the current kubeconfig context.
     Backups {
@@ -258,6 +279,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
         ),
         Command::Crd { out_dir } => cmd_crd(out_dir.as_deref()),
+        Command::Cost {
+            offline: _,
+            billing_tiers,
+            default_compute_quota,
+            output,
+            files,
+        } => cmd_cost_offline(
+            &files,
+            billing_tiers.as_deref(),
+            &ComputeDefaults::with(&default_compute_quota),
+            output,
+        ),
         Command::Backups {
             tenant,
             namespace,
@@ -532,6 +565,113 @@ fn cmd_quota_total(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// One Tenant's offline cost.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TenantCost {
+    tenant: String,
+    #[serde(flatten)]
+    cost: tenant_core::cost::OfflineCost,
+    /// A billingTier the tier table does not have.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unknown_tier: Option<String>,
+    /// `billing.monthlyBudget`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    monthly_budget: Option<f64>,
+}
+
+fn cmd_cost_offline(
+    files: &[String],
+    tiers: Option<&std::path::Path>,
+    compute: &ComputeDefaults,
+    output: Format,
+) -> Result<ExitCode> {
+    let table: tenant_core::cost::TierTable = match tiers {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            serde_saphyr::from_str(&text)
+                .with_context(|| format!("{}: not a tier table", path.display()))?
+        }
+        None => Default::default(),
+    };
+    let docs = read_documents(files)?;
+    let Some(tenants) = valid_tenants(&docs)? else {
+        return Ok(ExitCode::from(1));
+    };
+    let ctx = BuildContext {
+        compute_defaults: compute,
+        ..BuildContext::default()
+    };
+    let mut rows = Vec::new();
+    for t in &tenants {
+        let prices = tenant_core::cost::price_list(t, &table);
+        let hard = tenant_core::totals::tenant_hard_limits(t, &ctx)?;
+        rows.push(TenantCost {
+            tenant: format!(
+                "{}/{}",
+                t.spec.tenant_id,
+                tenant_core::naming::environment(&t.spec)
+            ),
+            cost: tenant_core::cost::offline(&prices, &hard),
+            unknown_tier: prices.unknown_tier.clone(),
+            monthly_budget: t.spec.billing.as_ref().and_then(|b| b.monthly_budget),
+        });
+    }
+    print_structured(&rows, output, |rows| {
+        let mut out = std::io::stdout().lock();
+        let money = |v: Option<f64>| {
+            v.map(|v| format!("{v:.2}"))
+                .unwrap_or_else(|| "unbounded".into())
+        };
+        writeln!(
+            out,
+            "{:<34} {:>8} {:>12} {:>12} {:>12} {:>12}",
+            "TENANT", "CURRENCY", "CPU/MO", "MEMORY/MO", "STORAGE/MO", "MAX/MO"
+        )?;
+        for r in rows {
+            writeln!(
+                out,
+                "{:<34} {:>8} {:>12} {:>12} {:>12} {:>12}",
+                r.tenant,
+                r.cost.currency,
+                money(r.cost.cpu),
+                money(r.cost.memory),
+                money(r.cost.storage),
+                money(r.cost.total)
+            )?;
+        }
+        for r in rows {
+            if !r.cost.unpriced.is_empty() {
+                writeln!(
+                    out,
+                    "NOTE: {}: no rate for {} (priced at 0)",
+                    r.tenant,
+                    r.cost.unpriced.join(", ")
+                )?;
+            }
+            if let (Some(budget), Some(max)) = (r.monthly_budget, r.cost.total)
+                && max > budget
+            {
+                writeln!(
+                    out,
+                    "NOTE: {}: its quota can cost {max:.2} a month, over its monthlyBudget {budget:.2}",
+                    r.tenant
+                )?;
+            }
+            if let Some(tier) = &r.unknown_tier {
+                writeln!(
+                    out,
+                    "WARNING: {}: billingTier {tier:?} is not in the tier table",
+                    r.tenant
+                )?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn cmd_crd(out_dir: Option<&std::path::Path>) -> Result<ExitCode> {

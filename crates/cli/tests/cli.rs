@@ -392,6 +392,53 @@ spec: {tenantId: b, tenantType: production, isolation: {isolationLevel: permissi
 }
 
 #[test]
+fn cost_offline_prices_the_quota_at_the_tenants_rates() {
+    // acme-corp: 200 CPUs, 512Gi, 2Ti at 0.05/CPU-h, 0.01/GiB-h, 0.10/GiB-month, 10% volume
+    // discount, over 730 hours.
+    let out = run(&["cost", "--offline", "-o", "json", "examples/acme-corp.yaml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let row = &v[0];
+    assert_eq!(row["tenant"], "acme-corp/prod");
+    assert_eq!(row["currency"], "USD");
+    let close = |k: &str, want: f64| {
+        let got = row[k].as_f64().unwrap_or(f64::NAN);
+        assert!((got - want).abs() < 1e-6, "{k}: {got} != {want}");
+    };
+    close("cpu", 200.0 * 0.05 * 730.0 * 0.9);
+    close("memory", 512.0 * 0.01 * 730.0 * 0.9);
+    close("storage", 2048.0 * 0.10 * 0.9);
+    close("total", 6570.0 + 3363.84 + 184.32);
+    let text = stdout(&run(&["cost", "--offline", "examples/acme-corp.yaml"]));
+    assert!(text.contains("10118.16"), "{text}");
+    assert!(text.contains("over its monthlyBudget 10000.00"), "{text}");
+    // the seed's tenant names a tier; with a tier table it is priced by it
+    let dir = std::env::temp_dir().join(format!("tiers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let tiers = dir.join("tiers.yaml");
+    std::fs::write(&tiers, "premium: {cpuHourlyRate: 0.1, currency: EUR}\n").unwrap();
+    let out = run(&[
+        "cost",
+        "--offline",
+        "--billing-tiers",
+        tiers.to_str().unwrap(),
+        "-o",
+        "json",
+        "examples/customer-shop-1.yaml",
+    ]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["currency"], "EUR");
+    assert!(v[0].get("unknownTier").is_none(), "{v}");
+    assert!(v[0]["cpu"].as_f64().unwrap_or(0.0) > 0.0, "{v}");
+    // without --offline: a clear refusal, not a guess
+    let out = run(&["cost", "examples/acme-corp.yaml"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--offline"), "{}", stderr(&out));
+}
+
+#[test]
 fn info_lists_the_framework_metadata() {
     let out = run(&["info", "-o", "json"]);
     assert!(out.status.success());

@@ -6,6 +6,7 @@
 pub mod backups;
 pub mod build;
 pub mod claim;
+pub mod cost;
 pub mod diff;
 pub mod naming;
 pub mod object;
