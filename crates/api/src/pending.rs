@@ -126,50 +126,35 @@ use Concern::*;
 pub const PENDING: &[Pending] = &[
     // backup: every field is acted on (the Schedule, volumes, secrets, resources, location,
     // encryption, the final backup, self-service, scheduled and cross-tenant restores)
-    // cost (billingContact and costCenter are acted on: an annotation and a namespace label)
-    partly(
-        "spec.tenantConfig.billingTier",
-        Cost,
-        "the tier's rates when billing gives none",
-        "labels the namespace with the tier; no rates are selected",
-    ),
+    // cost: the operator accrues cost (rates, tier, currency, cycle, discounts, chargeback
+    // model) and reports BudgetOK (monthlyBudget); these are not (fully) acted on yet
     row(
         "spec.billing.billingEmail",
         Cost,
         "where invoices and budget alerts go",
     ),
     row(
-        "spec.billing.billingCycle",
+        "spec.billing.networkEgressRate",
         Cost,
-        "the period cost is accrued and reported over",
+        "egress cost, once an egress counter is measured",
     ),
-    row(
-        "spec.billing.currency",
-        Cost,
-        "the currency of the tenant's cost",
-    ),
-    row("spec.billing.cpuHourlyRate", Cost, "the tenant's cost"),
-    row("spec.billing.memoryHourlyRate", Cost, "the tenant's cost"),
-    row("spec.billing.storageMonthlyRate", Cost, "the tenant's cost"),
-    row("spec.billing.networkEgressRate", Cost, "the tenant's cost"),
-    row("spec.billing.monthlyBudget", Cost, "the BudgetOK condition"),
-    row(
+    partly(
         "spec.billing.budgetAlertThreshold",
         Cost,
-        "the BudgetOK condition and the budget alert",
+        "the Prometheus budget alert",
+        "turns BudgetOK False with a Warning Event; no Prometheus alert yet",
     ),
     row(
         "spec.billing.budgetEnforcement",
         Cost,
         "budget enforcement (a tenant over budget admits no new pods)",
     ),
-    row(
+    partly(
         "spec.billing.chargebackModel",
         Cost,
-        "how the tenant's cost is computed",
+        "usage from metrics for the usage and shared models",
+        "shared, usage and dedicated are applied; no usage metrics are read, so usage is charged as requests",
     ),
-    row("spec.billing.volumeDiscount", Cost, "the tenant's cost"),
-    row("spec.billing.commitmentDiscount", Cost, "the tenant's cost"),
     // monitoring (the quota alert rule is built: alertingEnabled and alertReceivers act on it)
     row(
         "spec.monitoring.metricsEnabled",
@@ -305,9 +290,9 @@ mod tests {
 
     #[test]
     fn set_means_present_and_not_null() {
-        let row = find("spec.billing.currency").unwrap();
-        assert!(row.is_set_in(&json!({"spec": {"billing": {"currency": "EUR"}}})));
-        assert!(!row.is_set_in(&json!({"spec": {"billing": {"currency": null}}})));
+        let row = find("spec.billing.billingEmail").unwrap();
+        assert!(row.is_set_in(&json!({"spec": {"billing": {"billingEmail": "a@b.c"}}})));
+        assert!(!row.is_set_in(&json!({"spec": {"billing": {"billingEmail": null}}})));
         assert!(!row.is_set_in(&json!({"spec": {"billing": {}}})));
         assert!(!row.is_set_in(&json!({"spec": {}})));
         // a field whose default is true is set only when false
@@ -331,7 +316,7 @@ mod tests {
             serde_json::from_value(json!({"properties": {"spec": {"properties": {
                 "billing": {"description": "Billing settings.", "properties": {
                     "billingContact": {"description": "Who."},
-                    "currency": {"description": "Restores."}
+                    "billingEmail": {"description": "Restores."}
                 }},
                 "monitoring": {"properties": {"customDashboards": {"items": {
                     "properties": {"name": {"description": "Name."}}
@@ -348,7 +333,7 @@ mod tests {
         assert_eq!(d("/billing/description"), "Billing settings.");
         assert_eq!(d("/billing/properties/billingContact/description"), "Who.");
         assert_eq!(
-            d("/billing/properties/currency/description"),
+            d("/billing/properties/billingEmail/description"),
             format!("Restores. {NOT_ACTED_ON}")
         );
         // A section with some fields acted on is not marked as a whole.

@@ -89,7 +89,8 @@ pub struct QuotaSummary {
     pub used: Option<BTreeMap<String, String>>,
 }
 
-/// The tenant's cost as the operator's cost model computes it from quota and usage.
+/// The tenant's cost as the operator accrues it (docs/cost.md), written by its cost accounting
+/// under its own field manager. Money is a decimal string in `currency`.
 #[serde_with::skip_serializing_none]
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -98,10 +99,33 @@ pub struct CostSummary {
     pub currency: Option<String>,
     /// Cost per hour at the current allocation, as a decimal string (e.g. `"0.42"`).
     pub hourly: Option<String>,
-    /// Projected cost of a whole billing month at the current allocation.
+    /// The current calendar month's cost when it ends, at the current allocation (the `COST/MO`
+    /// column).
     pub monthly_projected: Option<String>,
     /// `spec.billing.monthlyBudget`, echoed for `kubectl get` columns.
     pub monthly_budget: Option<String>,
-    /// Projected monthly cost divided by the budget (e.g. `"0.85"`).
+    /// Month to date over the budget (e.g. `"0.85"`).
     pub budget_used_ratio: Option<String>,
+    /// The billing cycle's cost so far.
+    pub cycle_to_date: Option<String>,
+    /// The billing cycle's cost when it ends, at the current allocation.
+    pub cycle_forecast: Option<String>,
+    /// When the current billing cycle began.
+    pub cycle_start: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// The previous billing cycle's cost.
+    pub previous_cycle: Option<String>,
+    /// The calendar month's cost so far (budgets are monthly).
+    pub month_to_date: Option<String>,
+    /// When the current month began.
+    pub month_start: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// The time the figures were accrued up to (accrual resumes from here after a restart).
+    pub accrued_at: Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
+    /// CPU cores charged for at that time (the scheduled pods' requests).
+    pub cpu_cores: Option<String>,
+    /// Memory bytes charged for at that time.
+    pub memory_bytes: Option<String>,
+    /// Storage bytes charged for at that time (the volume claims' requested sizes).
+    pub storage_bytes: Option<String>,
+    /// Rates neither the spec nor the tier table gives (priced at 0).
+    pub unpriced: Option<Vec<String>>,
 }

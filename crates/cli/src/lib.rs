@@ -2,3 +2,4 @@
 //! integration tests run exactly what the plugin runs.
 
 pub mod backups;
+pub mod cost;

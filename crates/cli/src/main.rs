@@ -58,13 +58,20 @@ enum Command {
         #[arg(long)]
         out_dir: Option<std::path::PathBuf>,
     },
-    /// The most each Tenant can cost in a month from its spec alone: its quota's CPU and memory
-    /// (limits, else requests) around the clock and its storage quota, at its rates (spec, else
-    /// its billingTier's) and discounts. Egress has no quota and is not included.
+    /// Each Tenant's accrued cost (from the cluster: cycle to date, forecast, budget, % used),
+    /// or with --offline the most each Tenant in FILES can cost in a month from its spec alone:
+    /// its quota's CPU and memory (limits, else requests) around the clock and its storage quota,
+    /// at its rates (spec, else its billingTier's) and discounts; egress is not included.
     Cost {
-        /// Read the specs only (required: the live cost of a running tenant is not built yet).
-        #[arg(long, required = true)]
+        /// Read Tenant YAML files instead of the cluster.
+        #[arg(long)]
         offline: bool,
+        /// The Tenants' namespace (live); default: the context's namespace.
+        #[arg(short, long)]
+        namespace: Option<String>,
+        /// Tenants of every namespace (live).
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
         /// The platform's tier table (as the operator's flag of the same name): YAML, tier name
         /// to `cpuHourlyRate`, `memoryHourlyRate`, `storageMonthlyRate`, `networkEgressRate`,
         /// `currency`.
@@ -76,8 +83,9 @@ enum Command {
         default_compute_quota: Vec<ComputeSetting>,
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
-        /// Tenant YAML files (`-` for standard input).
-        files: Vec<String>,
+        /// Tenant names (live; none: every Tenant of the namespace), or with --offline Tenant
+        /// YAML files (`-` for standard input).
+        args: Vec<String>,
     },
     /// List a Tenant's Velero backups, newest first (phase, origin, started, completed,
     /// expires). Reads the cluster of the current kubeconfig context.
@@ -280,17 +288,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
         ),
         Command::Crd { out_dir } => cmd_crd(out_dir.as_deref()),
         Command::Cost {
-            offline: _,
+            offline: true,
             billing_tiers,
             default_compute_quota,
             output,
-            files,
+            args,
+            ..
         } => cmd_cost_offline(
-            &files,
+            &args,
             billing_tiers.as_deref(),
             &ComputeDefaults::with(&default_compute_quota),
             output,
         ),
+        Command::Cost {
+            namespace,
+            all_namespaces,
+            output,
+            args,
+            ..
+        } => {
+            let rows = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(async {
+                    let client = kube::Client::try_default()
+                        .await
+                        .context("connecting to the cluster of the current kubeconfig context")?;
+                    let ns = if all_namespaces {
+                        None
+                    } else {
+                        Some(namespace.unwrap_or_else(|| client.default_namespace().to_string()))
+                    };
+                    kubectl_tenant::cost::live(&client, ns.as_deref(), &args).await
+                })?;
+            print_structured(&rows, output, |r| {
+                write_stdout(&kubectl_tenant::cost::table(r))
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Backups {
             tenant,
             namespace,

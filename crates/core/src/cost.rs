@@ -373,16 +373,11 @@ pub fn budget(tenant: &Tenant, prices: &PriceList, l: &Ledger, now: Timestamp) -
     let money = |v: f64| format!("{v:.2} {c}");
     let pct = |v: f64| format!("{:.0}%", v * 100.0);
     let (ok, reason, message) = if l.month > limit {
-        let enforced = if b.budget_enforcement == Some(true) {
-            "; budgetEnforcement: no new pods are admitted until the next month or a higher budget"
-        } else {
-            ""
-        };
         (
             false,
             "BudgetExceeded",
             format!(
-                "month to date {} is over the budget {}{enforced}",
+                "month to date {} is over the budget {}",
                 money(l.month),
                 money(limit)
             ),
@@ -724,7 +719,6 @@ mod tests {
         assert_eq!((o.ok, o.reason, o.frozen), (false, "OverThreshold", false));
         let x = budget(&t, &p, &ledger(100.01, 0.0), now);
         assert_eq!((x.ok, x.reason, x.frozen), (false, "BudgetExceeded", true));
-        assert!(x.message.contains("no new pods"), "{}", x.message);
         let mut not_enforced = t.clone();
         not_enforced
             .spec
@@ -733,7 +727,7 @@ mod tests {
             .unwrap()
             .budget_enforcement = None;
         let y = budget(&not_enforced, &p, &ledger(100.01, 0.0), now);
-        assert!(!y.frozen && !y.message.contains("no new pods"));
+        assert!(!y.frozen);
         let none = budget(&tenant(json!({})), &p, &ledger(1e9, 1e9), now);
         assert_eq!((none.ok, none.reason), (true, "NoBudget"));
     }

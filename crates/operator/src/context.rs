@@ -214,6 +214,29 @@ pub struct RunArgs {
     )]
     pub final_backup_timeout_seconds: u64,
 
+    /// The platform's tier table (YAML: tier name to `cpuHourlyRate`, `memoryHourlyRate`,
+    /// `storageMonthlyRate`, `networkEgressRate`, `currency`); a Tenant's
+    /// `tenantConfig.billingTier` picks its rates where `billing` gives none (docs/cost.md).
+    #[arg(long, env = "TENANT_OPERATOR_BILLING_TIERS", value_parser = tier_file)]
+    pub billing_tiers: Option<tenant_core::cost::TierTable>,
+
+    /// How often the tenants' cost is accrued, in seconds.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_COST_INTERVAL_SECONDS",
+        default_value_t = 60
+    )]
+    pub cost_interval_seconds: u64,
+
+    /// How often a tenant's accrued cost is written to its status when nothing else changed
+    /// (a budget state or the hourly cost changing is written at once), in seconds.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_COST_WRITE_INTERVAL_SECONDS",
+        default_value_t = 3600
+    )]
+    pub cost_write_interval_seconds: u64,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -326,6 +349,12 @@ pub struct Config {
     pub backup: tenant_core::build::backup::BackupPlatform,
     /// How long a Tenant's deletion waits for its last backup.
     pub final_backup_timeout: Duration,
+    /// The platform's billing tiers.
+    pub billing_tiers: tenant_core::cost::TierTable,
+    /// How often cost is accrued.
+    pub cost_interval: Duration,
+    /// How often accrued cost is written when nothing else changed.
+    pub cost_write_interval: Duration,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -367,6 +396,9 @@ impl Config {
             dedicated: Default::default(),
             backup: Default::default(),
             final_backup_timeout: Duration::from_secs(600),
+            billing_tiers: Default::default(),
+            cost_interval: Duration::from_secs(60),
+            cost_write_interval: Duration::from_secs(3600),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -422,6 +454,9 @@ impl From<RunArgs> for Config {
                     .collect(),
             },
             final_backup_timeout: Duration::from_secs(a.final_backup_timeout_seconds),
+            billing_tiers: a.billing_tiers.unwrap_or_default(),
+            cost_interval: Duration::from_secs(a.cost_interval_seconds.max(1)),
+            cost_write_interval: Duration::from_secs(a.cost_write_interval_seconds.max(1)),
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),
@@ -432,6 +467,12 @@ impl From<RunArgs> for Config {
             clock: Clock::default(),
         }
     }
+}
+
+/// `--billing-tiers`: a YAML file holding the tier table.
+fn tier_file(path: &str) -> Result<tenant_core::cost::TierTable, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?;
+    serde_saphyr::from_str(&text).map_err(|e| format!("{path} is not a tier table: {e}"))
 }
 
 /// `--default-priority-class`: empty, or a PriorityClass name outside the reserved `system-` ones.

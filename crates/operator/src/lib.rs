@@ -6,6 +6,7 @@
 pub mod backup;
 pub mod cache;
 pub mod context;
+pub mod cost;
 pub mod data;
 pub mod domains;
 pub mod error;
@@ -355,6 +356,22 @@ impl Shell {
                 restore::run(restores, std::future::pending()).await;
             }
         });
+        // Cost accounting, once the Tenants are known and the pods and claims are metered.
+        let meter = Arc::new(cost::Meter::default());
+        let meter_tasks = meter.start(client);
+        let accounting = Arc::new(cost::Accounting::new(
+            client.clone(),
+            config.clone(),
+            store.clone(),
+            meter,
+            metrics.clone(),
+        ));
+        let cost_store = store.clone();
+        let cost_task = tokio::spawn(async move {
+            if wait_until_ready(&cost_store).await {
+                accounting.run().await;
+            }
+        });
         let ctx = Arc::new(Context::new(
             client.clone(),
             config.clone(),
@@ -396,6 +413,10 @@ impl Shell {
         data_task.abort();
         backups_task.abort();
         restore_task.abort();
+        cost_task.abort();
+        for task in meter_tasks {
+            task.abort();
+        }
         if let Some(task) = domain_map {
             task.abort();
         }

@@ -29,6 +29,14 @@ pub struct PhaseLabels {
     pub phase: &'static str,
 }
 
+/// One Tenant (`namespace/name`): as many series as Tenants, each removed with its Tenant.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TenantLabels {
+    pub tenant: String,
+}
+
+type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WriteLabels {
     pub kind: String,
@@ -52,6 +60,16 @@ pub struct Metrics {
     phases: Mutex<HashMap<String, Phase>>,
     writes_total: AtomicU64,
     reconciles_total: AtomicU64,
+    /// Per tenant: cost per hour, month to date, budget used, and what is charged for.
+    hourly_cost: Family<TenantLabels, FloatGauge>,
+    month_cost: Family<TenantLabels, FloatGauge>,
+    budget_used: Family<TenantLabels, FloatGauge>,
+    cpu_allocation: Family<TenantLabels, FloatGauge>,
+    memory_allocation: Family<TenantLabels, FloatGauge>,
+    storage_allocation: Family<TenantLabels, FloatGauge>,
+    over_budget: Gauge,
+    /// Tenants with cost series, and which are over budget.
+    costed: Mutex<HashMap<String, bool>>,
 }
 
 impl Default for Metrics {
@@ -97,6 +115,48 @@ impl Metrics {
             "Tenants whose newest finished backup failed (BackupReady False, reason BackupFailed)",
             backup_failing.clone(),
         );
+        let hourly_cost = Family::<TenantLabels, FloatGauge>::default();
+        let month_cost = Family::<TenantLabels, FloatGauge>::default();
+        let budget_used = Family::<TenantLabels, FloatGauge>::default();
+        let cpu_allocation = Family::<TenantLabels, FloatGauge>::default();
+        let memory_allocation = Family::<TenantLabels, FloatGauge>::default();
+        let storage_allocation = Family::<TenantLabels, FloatGauge>::default();
+        let over_budget = Gauge::default();
+        registry.register(
+            "tenant_hourly_cost",
+            "A tenant's cost per hour at its current allocation, in its currency",
+            hourly_cost.clone(),
+        );
+        registry.register(
+            "tenant_cost_month_to_date",
+            "A tenant's cost in the current calendar month so far",
+            month_cost.clone(),
+        );
+        registry.register(
+            "tenant_budget_used_ratio",
+            "A tenant's month to date over its monthlyBudget",
+            budget_used.clone(),
+        );
+        registry.register(
+            "tenant_cpu_allocation",
+            "CPU cores a tenant is charged for (its scheduled pods' requests)",
+            cpu_allocation.clone(),
+        );
+        registry.register(
+            "tenant_memory_allocation_bytes",
+            "Memory a tenant is charged for (its scheduled pods' requests)",
+            memory_allocation.clone(),
+        );
+        registry.register(
+            "tenant_storage_allocation_bytes",
+            "Storage a tenant is charged for (its volume claims' requested sizes)",
+            storage_allocation.clone(),
+        );
+        registry.register(
+            "tenants_over_budget",
+            "Tenants whose month to date is over their monthlyBudget (BudgetOK False, BudgetExceeded)",
+            over_budget.clone(),
+        );
         for phase in Phase::ALL {
             tenants
                 .get_or_create(&PhaseLabels {
@@ -117,6 +177,14 @@ impl Metrics {
             phases: Mutex::new(HashMap::new()),
             writes_total: AtomicU64::new(0),
             reconciles_total: AtomicU64::new(0),
+            hourly_cost,
+            month_cost,
+            budget_used,
+            cpu_allocation,
+            memory_allocation,
+            storage_allocation,
+            over_budget,
+            costed: Mutex::new(HashMap::new()),
         }
     }
 
@@ -187,6 +255,67 @@ impl Metrics {
             .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
     }
 
+    /// Records a tenant's cost figures.
+    pub fn set_cost(
+        &self,
+        tenant: &str,
+        held: &crate::cost::Sums,
+        ledger: &tenant_core::cost::Ledger,
+        budget: &tenant_core::cost::BudgetState,
+    ) {
+        let l = TenantLabels {
+            tenant: tenant.to_string(),
+        };
+        self.hourly_cost.get_or_create(&l).set(ledger.hourly);
+        self.month_cost.get_or_create(&l).set(ledger.month);
+        if budget.reason != "NoBudget" {
+            self.budget_used.get_or_create(&l).set(budget.used);
+        }
+        self.cpu_allocation.get_or_create(&l).set(held.cpu);
+        self.memory_allocation.get_or_create(&l).set(held.memory);
+        self.storage_allocation.get_or_create(&l).set(held.storage);
+        let mut costed = self
+            .costed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        costed.insert(tenant.to_string(), budget.reason == "BudgetExceeded");
+        let over = costed.values().filter(|v| **v).count();
+        self.over_budget
+            .set(i64::try_from(over).unwrap_or(i64::MAX));
+    }
+
+    /// Drops the cost series of tenants not in `live`.
+    pub fn retain_cost(&self, live: &std::collections::HashSet<String>) {
+        let mut costed = self
+            .costed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let gone: Vec<String> = costed
+            .keys()
+            .filter(|k| !live.contains(*k))
+            .cloned()
+            .collect();
+        for tenant in gone {
+            let l = TenantLabels {
+                tenant: tenant.clone(),
+            };
+            for f in [
+                &self.hourly_cost,
+                &self.month_cost,
+                &self.budget_used,
+                &self.cpu_allocation,
+                &self.memory_allocation,
+                &self.storage_allocation,
+            ] {
+                f.remove(&l);
+            }
+            costed.remove(&tenant);
+        }
+        let over = costed.values().filter(|v| **v).count();
+        self.over_budget
+            .set(i64::try_from(over).unwrap_or(i64::MAX));
+    }
+
     /// Total writes so far (all kinds and verbs).
     pub fn writes_total(&self) -> u64 {
         self.writes_total.load(Ordering::Relaxed)
@@ -224,7 +353,29 @@ mod tests {
         m.set_backup_failing("default/a", true);
         m.set_backup_failing("default/b", true);
         m.set_backup_failing("default/b", false);
+        let held = crate::cost::Sums {
+            cpu: 1.5,
+            memory: 2.0,
+            storage: 3.0,
+        };
+        let ledger = tenant_core::cost::Ledger {
+            hourly: 0.25,
+            month: 10.0,
+            ..Default::default()
+        };
+        let over = tenant_core::cost::BudgetState {
+            ok: false,
+            reason: "BudgetExceeded",
+            message: String::new(),
+            used: 1.2,
+            forecast: 2.0,
+            frozen: false,
+        };
+        m.set_cost("default/a", &held, &ledger, &over);
+        m.set_cost("default/b", &held, &ledger, &over);
+        m.retain_cost(&["default/a".to_string()].into_iter().collect());
         let text = m.encode();
+        assert!(!text.contains("tenant=\"default/b\""), "{text}");
         for needle in [
             "tenant_operator_reconciles_total{result=\"success\"} 1",
             "tenant_operator_reconcile_errors_total{category=\"apply\"} 1",
@@ -234,6 +385,11 @@ mod tests {
             "tenant_operator_api_writes_total{kind=\"Namespace\",verb=\"apply\"} 2",
             "tenant_operator_backups_failed_total 1",
             "tenant_operator_tenants_backup_failing 1",
+            "tenant_operator_tenant_hourly_cost{tenant=\"default/a\"} 0.25",
+            "tenant_operator_tenant_cost_month_to_date{tenant=\"default/a\"} 10.0",
+            "tenant_operator_tenant_budget_used_ratio{tenant=\"default/a\"} 1.2",
+            "tenant_operator_tenant_cpu_allocation{tenant=\"default/a\"} 1.5",
+            "tenant_operator_tenants_over_budget 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");
         }

@@ -1,0 +1,258 @@
+//! Cost accounting on the local control plane: kwok runs the tenant's pods, so their requests are
+//! real scheduled requests. A priced tenant's cost accrues in `status.cost` (written under the
+//! cost accounting's own field manager) and its metrics; a low budget turns `BudgetOK` False and
+//! then `BudgetExceeded` with a Warning Event; an operator restart writes nothing and does not
+//! reset what was accrued; raising the budget turns `BudgetOK` back; a tenant priced by the
+//! platform's tier table takes its rates and currency; a tenant without prices is not accounted.
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use anyhow::{Context, Result, ensure};
+use common::*;
+use k8s_openapi::api::apps::v1::Deployment;
+use kube::api::{Api, PostParams};
+use serde_json::json;
+use tenant_api::condition as c;
+use tenant_api::{CostSummary, Tenant};
+use testenv::poll_until;
+
+fn cost(t: &Tenant) -> Option<CostSummary> {
+    t.status.as_ref().and_then(|s| s.cost.clone())
+}
+
+fn number(s: &Option<String>) -> f64 {
+    s.as_deref()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Polls the Tenant until `check` accepts it.
+async fn until<T>(
+    h: &Harness,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Tenant) -> Result<T, String>,
+) -> Result<T> {
+    Ok(poll_until(what, TIMEOUT, || {
+        let r = h.get(name);
+        let check = &check;
+        async move {
+            let t = r.await.map_err(|e| e.to_string())?;
+            check(&t)
+        }
+    })
+    .await?)
+}
+
+#[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
+async fn a_tenants_pods_accrue_cost_and_a_low_budget_turns_budget_ok() -> Result<()> {
+    let h = Harness::new("cost").await?;
+    let mut tiers = tenant_core::cost::TierTable::new();
+    tiers.insert(
+        "gold".into(),
+        serde_json::from_value(json!({"cpuHourlyRate": 7200.0, "currency": "EUR"}))?,
+    );
+    let configure = move |c: &mut tenant_operator::Config| {
+        c.cost_interval = Duration::from_secs(1);
+        c.cost_write_interval = Duration::from_secs(600);
+        c.billing_tiers = tiers.clone();
+    };
+    let op = h.start_operator_with(configure.clone()).await?;
+
+    // 0.1 CPU at 360000 per CPU-hour: 10 per second; a budget of 30 is gone in 3 s.
+    let (t, ns) = running_tenant(&h, "costly", |t| {
+        t.spec.billing = Some(from_json(json!({
+            "cpuHourlyRate": 360000.0, "memoryHourlyRate": 0.0, "storageMonthlyRate": 0.0,
+            "monthlyBudget": 30.0, "budgetAlertThreshold": 0.5, "currency": "EUR",
+        })));
+    })
+    .await?;
+    let name = t.metadata.name.clone().unwrap();
+    // No pods yet: priced, nothing charged, within budget.
+    until(&h, &name, "status.cost with no pods", |t| {
+        let cost = cost(t).ok_or("no status.cost")?;
+        let ok = condition(t, c::BUDGET_OK).ok_or("no BudgetOK")?;
+        if cost.hourly.as_deref() == Some("0.00")
+            && ok.status == "True"
+            && ok.reason == "WithinBudget"
+        {
+            Ok(())
+        } else {
+            Err(format!("{cost:?} {ok:?}"))
+        }
+    })
+    .await?;
+
+    // A pod requesting 100m, which kwok runs.
+    Api::<Deployment>::namespaced(h.admin.clone(), &ns)
+        .create(
+            &PostParams::default(),
+            &from_json(json!({
+                "metadata": {"name": "worker"},
+                "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "worker"}},
+                    "template": {"metadata": {"labels": {"app": "worker"}},
+                        "spec": restricted_pod_spec(json!({"requests": {"cpu": "100m", "memory": "64Mi"},
+                            "limits": {"cpu": "200m", "memory": "128Mi"}}))}},
+            })),
+        )
+        .await?;
+    let charged = until(&h, &name, "the pod charged for", |t| {
+        let cost = cost(t).ok_or("no status.cost")?;
+        if cost.hourly.as_deref() == Some("36000.00") && cost.cpu_cores.as_deref() == Some("0.100")
+        {
+            Ok(cost)
+        } else {
+            Err(format!("{cost:?}"))
+        }
+    })
+    .await?;
+    ensure!(charged.currency.as_deref() == Some("EUR"), "{charged:?}");
+    // The budget: forecast over the threshold at once, then exceeded.
+    let exceeded = until(&h, &name, "BudgetExceeded", |t| {
+        let ok = condition(t, c::BUDGET_OK).ok_or("no BudgetOK")?;
+        if ok.status == "False" && ok.reason == "BudgetExceeded" {
+            Ok(t.clone())
+        } else {
+            Err(format!("{ok:?}"))
+        }
+    })
+    .await?;
+    let before = cost(&exceeded).context("cost")?;
+    ensure!(number(&before.month_to_date) > 30.0, "{before:?}");
+    ensure!(
+        number(&before.budget_used_ratio) > 1.0,
+        "budgetUsedRatio: {before:?}"
+    );
+    // `kubectl tenant cost` reads the same.
+    let rows =
+        kubectl_tenant::cost::live(&h.admin, Some(&h.ns), std::slice::from_ref(&name)).await?;
+    ensure!(
+        rows.len() == 1
+            && rows[0].hourly.as_deref() == Some("36000.00")
+            && rows[0].budget.as_deref() == Some("BudgetExceeded")
+            && rows[0].currency.as_deref() == Some("EUR"),
+        "{rows:?}"
+    );
+    // Status written under the cost accounting's own field manager.
+    let managers: Vec<String> = exceeded
+        .metadata
+        .managed_fields
+        .iter()
+        .flatten()
+        .filter_map(|m| m.manager.clone())
+        .collect();
+    ensure!(
+        managers
+            .iter()
+            .any(|m| m == tenant_operator::cost::FIELD_MANAGER),
+        "{managers:?}"
+    );
+    let text = op.metrics.encode();
+    let series = format!(
+        "tenant_operator_tenant_hourly_cost{{tenant=\"{}/{name}\"}} 36000",
+        h.ns
+    );
+    ensure!(text.contains(&series), "{series} in\n{text}");
+    ensure!(
+        text.contains("tenant_operator_tenants_over_budget 1"),
+        "{text}"
+    );
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
+        .list(&Default::default())
+        .await?;
+    ensure!(
+        events.items.iter().any(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
+                && e.reason.as_deref() == Some("BudgetExceeded")
+                && e.type_.as_deref() == Some("Warning")
+        }),
+        "a BudgetExceeded Warning Event"
+    );
+
+    // A tenant priced by the platform's tier table; one with no prices at all.
+    let (gold, _) = running_tenant(&h, "gold", |t| {
+        t.spec.tenant_config = Some(from_json(json!({"billingTier": "gold"})));
+    })
+    .await?;
+    let gold_name = gold.metadata.name.clone().unwrap();
+    let gold_cost = until(&h, &gold_name, "the tier's prices", |t| {
+        cost(t).ok_or("no status.cost".into())
+    })
+    .await?;
+    ensure!(
+        gold_cost.currency.as_deref() == Some("EUR"),
+        "{gold_cost:?}"
+    );
+    ensure!(
+        gold_cost
+            .unpriced
+            .as_ref()
+            .is_some_and(|u| u.contains(&"memoryHourlyRate".to_string())
+                && !u.contains(&"cpuHourlyRate".to_string())),
+        "{gold_cost:?}"
+    );
+    let (free, _) = running_tenant(&h, "free", |_| {}).await?;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let free = h.get(&free.metadata.name.clone().unwrap()).await?;
+    ensure!(
+        cost(&free).is_none(),
+        "no prices, no accounting: {:?}",
+        free.status
+    );
+    ensure!(condition(&free, c::BUDGET_OK).is_none());
+
+    // A restart: nothing is written (the status is younger than the write interval), and the
+    // accrued cost is not reset.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    op.stop().await?;
+    let since = jiff::Timestamp::now();
+    let stopped_at = cost(&h.get(&name).await?).context("cost")?;
+    let op = h.start_operator_with(configure.clone()).await?;
+    op.wait_ready().await?;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let writes = operator_writes_since(h.cp, since, std::slice::from_ref(&h.ns))?;
+    ensure!(writes.is_empty(), "writes after a restart: {writes:#?}");
+    ensure!(
+        number(&cost(&h.get(&name).await?).context("cost")?.month_to_date)
+            >= number(&stopped_at.month_to_date),
+        "the accrued cost survives a restart"
+    );
+    let text = op.metrics.encode();
+    let line = text
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!(
+                "tenant_operator_tenant_cost_month_to_date{{tenant=\"{}/{name}\"}}",
+                h.ns
+            ))
+        })
+        .context("month to date series")?;
+    let after: f64 = line.rsplit(' ').next().unwrap_or("").parse()?;
+    ensure!(
+        after > number(&stopped_at.month_to_date),
+        "accrual resumed from the status: {after} after {:?}",
+        stopped_at.month_to_date
+    );
+
+    // Raising the budget turns BudgetOK back.
+    let mut raised = h.get(&name).await?;
+    raised.spec.billing.as_mut().unwrap().monthly_budget = Some(1e12);
+    h.tenants()
+        .replace(&name, &PostParams::default(), &raised)
+        .await?;
+    until(&h, &name, "BudgetOK True again", |t| {
+        let ok = condition(t, c::BUDGET_OK).ok_or("no BudgetOK")?;
+        if ok.status == "True" {
+            Ok(())
+        } else {
+            Err(format!("{ok:?}"))
+        }
+    })
+    .await?;
+    h.teardown().await?;
+    op.stop().await
+}
