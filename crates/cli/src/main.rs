@@ -1,4 +1,5 @@
-//! `kubectl-tenant`: the offline half of the tenant operator, as a kubectl plugin.
+//! `kubectl-tenant`: the tenant operator's kubectl plugin: offline commands on Tenant files, and
+//! `cost` and `backups` against the cluster.
 //!
 //! Every command here calls the same pure functions the operator runs, so `render` prints exactly
 //! what the operator applies and `validate` reports exactly what the operator would refuse.
@@ -23,8 +24,8 @@ use tenant_core::validate::{self, CheckStatus, Report};
     name = "kubectl-tenant",
     bin_name = "kubectl tenant",
     version,
-    about = "Validate, render and total Tenants offline (shop.pilab.hu/v1alpha1); list their backups",
-    long_about = "Validate, render and total Tenants offline.\n\nFiles may hold several YAML documents separated by '---'; '-' or no file reads standard input."
+    about = "Validate, render, total and price Tenants offline (shop.pilab.hu/v1alpha1); show their cost and backups from the cluster",
+    long_about = "Validate, render, total and price Tenants offline; show their cost and backups from the cluster (the current kubeconfig context).\n\nFiles may hold several YAML documents separated by '---'; '-' or no file reads standard input."
 )]
 struct Cli {
     #[command(subcommand)]
