@@ -8,7 +8,7 @@
 use anyhow::{Context, Result, bail};
 use jiff::Timestamp;
 use kube::Client;
-use kube::api::{Api, ApiResource, DynamicObject, ListParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
 use serde_json::Value;
 use tenant_api::{Tenant, labels};
@@ -46,16 +46,6 @@ pub struct Listing {
     pub backups: Vec<Row>,
 }
 
-fn backup_resource() -> ApiResource {
-    ApiResource {
-        group: "velero.io".into(),
-        version: "v1".into(),
-        api_version: "velero.io/v1".into(),
-        kind: "Backup".into(),
-        plural: "backups".into(),
-    }
-}
-
 fn stamp(t: Option<Timestamp>) -> Option<String> {
     t.map(|t| t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
@@ -74,8 +64,11 @@ pub async fn list(
         .with_context(|| format!("reading Tenant {namespace}/{name}"))?;
     let key = format!("{namespace}/{name}");
     let uid = tenant.as_ref().and_then(|t| t.metadata.uid.clone());
-    let backups: Api<DynamicObject> =
-        Api::namespaced_with(client.clone(), velero_namespace, &backup_resource());
+    let backups: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        velero_namespace,
+        &tenant_core::backups::resource(),
+    );
     let params =
         ListParams::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
     let items = match backups.list(&params).await {
@@ -156,17 +149,21 @@ pub fn table(l: &Listing) -> String {
         return out;
     }
     let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
-    let mut rows: Vec<[String; 7]> = vec![[
-        "NAME".into(),
-        "PHASE".into(),
-        "ORIGIN".into(),
-        "STARTED".into(),
-        "COMPLETED".into(),
-        "EXPIRES".into(),
-        "ERRORS".into(),
-    ]];
+    let mut rows: Vec<Vec<String>> = vec![
+        [
+            "NAME",
+            "PHASE",
+            "ORIGIN",
+            "STARTED",
+            "COMPLETED",
+            "EXPIRES",
+            "ERRORS",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for b in &l.backups {
-        rows.push([
+        rows.push(vec![
             b.name.clone(),
             b.phase.clone(),
             b.origin.clone(),
@@ -176,18 +173,7 @@ pub fn table(l: &Listing) -> String {
             b.errors.to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..7)
-        .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0))
-        .collect();
-    for r in &rows {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        out.push_str(line.join("   ").trim_end());
-        out.push('\n');
-    }
+    out.push_str(&crate::columns(&rows));
     for b in l.backups.iter().filter(|b| b.failure.is_some()) {
         out.push_str(&format!(
             "{}: {}\n",

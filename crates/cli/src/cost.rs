@@ -108,19 +108,23 @@ pub async fn live(client: &Client, namespace: Option<&str>, names: &[String]) ->
 /// The rows as a table; Tenants the operator does not account show `-`.
 pub fn table(rows: &[Row]) -> String {
     let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
-    let mut lines: Vec<[String; 9]> = vec![[
-        "TENANT".into(),
-        "CURRENCY".into(),
-        "HOURLY".into(),
-        "CYCLE-TO-DATE".into(),
-        "CYCLE-FORECAST".into(),
-        "MONTH-TO-DATE".into(),
-        "BUDGET".into(),
-        "USED".into(),
-        "BUDGET-STATE".into(),
-    ]];
+    let mut lines: Vec<Vec<String>> = vec![
+        [
+            "TENANT",
+            "CURRENCY",
+            "HOURLY",
+            "CYCLE-TO-DATE",
+            "CYCLE-FORECAST",
+            "MONTH-TO-DATE",
+            "BUDGET",
+            "USED",
+            "BUDGET-STATE",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for r in rows {
-        lines.push([
+        lines.push(vec![
             r.tenant.clone(),
             dash(&r.currency),
             dash(&r.hourly),
@@ -132,19 +136,7 @@ pub fn table(rows: &[Row]) -> String {
             dash(&r.budget),
         ]);
     }
-    let widths: Vec<usize> = (0..9)
-        .map(|i| lines.iter().map(|l| l[i].len()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for l in &lines {
-        let cells: Vec<String> = l
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        out.push_str(cells.join("   ").trim_end());
-        out.push('\n');
-    }
+    let mut out = crate::columns(&lines);
     if rows.iter().any(|r| r.hourly.is_none()) {
         out.push_str(
             "(-: no prices, so the operator does not account that tenant; see docs/cost.md)\n",

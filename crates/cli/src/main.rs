@@ -308,20 +308,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             args,
             ..
         } => {
-            let rows = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?
-                .block_on(async {
-                    let client = kube::Client::try_default()
-                        .await
-                        .context("connecting to the cluster of the current kubeconfig context")?;
-                    let ns = if all_namespaces {
-                        None
-                    } else {
-                        Some(namespace.unwrap_or_else(|| client.default_namespace().to_string()))
-                    };
-                    kubectl_tenant::cost::live(&client, ns.as_deref(), &args).await
-                })?;
+            let rows = live(|client| async move {
+                let ns = if all_namespaces {
+                    None
+                } else {
+                    Some(namespace.unwrap_or_else(|| client.default_namespace().to_string()))
+                };
+                kubectl_tenant::cost::live(&client, ns.as_deref(), &args).await
+            })?;
             print_structured(&rows, output, |r| {
                 write_stdout(&kubectl_tenant::cost::table(r))
             })?;
@@ -333,16 +327,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             velero_namespace,
             output,
         } => {
-            let listing = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?
-                .block_on(async {
-                    let client = kube::Client::try_default()
-                        .await
-                        .context("connecting to the cluster of the current kubeconfig context")?;
-                    let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
-                    kubectl_tenant::backups::list(&client, &ns, &tenant, &velero_namespace).await
-                })?;
+            let listing = live(|client| async move {
+                let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
+                kubectl_tenant::backups::list(&client, &ns, &tenant, &velero_namespace).await
+            })?;
             print_structured(&listing, output, |l| {
                 write_stdout(&kubectl_tenant::backups::table(l))
             })?;
@@ -601,6 +589,23 @@ fn cmd_quota_total(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Runs a command against the cluster of the current kubeconfig context.
+fn live<T, F, Fut>(f: F) -> Result<T>
+where
+    F: FnOnce(kube::Client) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let client = kube::Client::try_default()
+                .await
+                .context("connecting to the cluster of the current kubeconfig context")?;
+            f(client).await
+        })
 }
 
 /// One Tenant's offline cost.

@@ -41,6 +41,17 @@ fn validation_errors(v: &Value) -> String {
         .unwrap_or_default()
 }
 
+/// Velero's Backup kind (`velero.io/v1`, namespaced in Velero's namespace).
+pub fn resource() -> kube::core::ApiResource {
+    kube::core::ApiResource {
+        group: "velero.io".into(),
+        version: "v1".into(),
+        api_version: "velero.io/v1".into(),
+        kind: "Backup".into(),
+        plural: "backups".into(),
+    }
+}
+
 /// Velero's label naming the Schedule a Backup came from.
 pub const SCHEDULE_NAME_LABEL: &str = "velero.io/schedule-name";
 

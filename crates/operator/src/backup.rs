@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use futures::StreamExt;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, DynamicObject};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource};
 use tenant_core::backups::BackupSummary;
@@ -25,15 +25,7 @@ use crate::io;
 use crate::kinds::{Triggers, watch_config};
 
 /// Velero's Backup kind.
-pub fn resource() -> ApiResource {
-    ApiResource {
-        group: "velero.io".into(),
-        version: "v1".into(),
-        api_version: "velero.io/v1".into(),
-        kind: "Backup".into(),
-        plural: "backups".into(),
-    }
-}
+pub use tenant_core::backups::resource;
 
 /// The tenants' Backups, as summaries per Tenant uid.
 pub struct Backups {
