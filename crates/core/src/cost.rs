@@ -70,6 +70,16 @@ pub struct PriceList {
     pub unknown_tier: Option<String>,
 }
 
+impl PriceList {
+    /// Whether any of the four rates is given (by the spec or the tier).
+    pub fn has_a_rate(&self) -> bool {
+        self.unpriced.len() < RATES
+    }
+}
+
+/// How many rates a price list has.
+const RATES: usize = 4;
+
 /// A finite, non-negative figure, or none.
 pub fn sane(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite() && *x >= 0.0)

@@ -277,7 +277,7 @@ pub fn ledger_of(cost: &CostSummary) -> Ledger {
 
 /// Whether the tenant has a price or a budget at all.
 pub fn priced(tenant: &Tenant, prices: &model::PriceList) -> bool {
-    prices.unpriced.len() < 4
+    prices.has_a_rate()
         || tenant
             .spec
             .billing
@@ -338,15 +338,11 @@ impl Accounting {
             .filter_map(|t| t.metadata.uid.clone())
             .collect();
         // forget what belongs to Tenants that are gone
-        let gone: Vec<String> = self
-            .kept()
-            .keys()
-            .filter(|k| !live.contains(*k))
-            .cloned()
+        self.kept().retain(|uid, _| live.contains(uid));
+        let keys: std::collections::HashSet<String> = tenants
+            .iter()
+            .map(|t| format!("{}/{}", t.namespace().unwrap_or_default(), t.name_any()))
             .collect();
-        for uid in gone {
-            self.kept().remove(&uid);
-        }
         for t in tenants {
             if t.metadata.deletion_timestamp.is_some() {
                 continue;
@@ -355,7 +351,7 @@ impl Accounting {
                 warn!(tenant = %t.name_any(), error = %e, "cost accounting failed; retrying next time");
             }
         }
-        self.metrics.retain_cost(&live_keys(&self.tenants));
+        self.metrics.retain_cost(&keys);
     }
 
     async fn account(
@@ -548,14 +544,6 @@ fn condition_reason(t: &Tenant) -> Option<String> {
         .iter()
         .find(|c0| c0.type_ == c::BUDGET_OK)
         .map(|c0| c0.reason.clone())
-}
-
-fn live_keys(store: &Store<Tenant>) -> std::collections::HashSet<String> {
-    store
-        .state()
-        .iter()
-        .map(|t| format!("{}/{}", t.namespace().unwrap_or_default(), t.name_any()))
-        .collect()
 }
 
 #[cfg(test)]
