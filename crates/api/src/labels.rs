@@ -23,6 +23,10 @@ pub const BILLING_TIER: &str = "shop.pilab.hu/billing-tier";
 pub const COST_CENTER: &str = "shop.pilab.hu/cost-center";
 /// The requested API audit level (the cluster audit policy keys on this label).
 pub const AUDIT_LEVEL: &str = "shop.pilab.hu/audit-level";
+/// On a tenant namespace while the tenant is over its budget with `billing.budgetEnforcement`:
+/// the `tenant-budget` admission policy then refuses new pods. Set and removed by the cost
+/// accounting only.
+pub const BUDGET_FROZEN: &str = "shop.pilab.hu/budget-frozen";
 /// Marks a namespace as a tenant namespace; admission policies select on it.
 pub const TENANT_NAMESPACE: &str = "shop.pilab.hu/tenant-namespace";
 

@@ -127,7 +127,8 @@ pub const PENDING: &[Pending] = &[
     // backup: every field is acted on (the Schedule, volumes, secrets, resources, location,
     // encryption, the final backup, self-service, scheduled and cross-tenant restores)
     // cost: the operator accrues cost (rates, tier, currency, cycle, discounts, chargeback
-    // model) and reports BudgetOK (monthlyBudget); these are not (fully) acted on yet
+    // model), reports BudgetOK (monthlyBudget) and enforces the budget (budgetEnforcement:
+    // the tenant-budget admission policy); these are not (fully) acted on yet
     row(
         "spec.billing.billingEmail",
         Cost,
@@ -143,11 +144,6 @@ pub const PENDING: &[Pending] = &[
         Cost,
         "the Prometheus budget alert",
         "turns BudgetOK False with a Warning Event; no Prometheus alert yet",
-    ),
-    row(
-        "spec.billing.budgetEnforcement",
-        Cost,
-        "budget enforcement (a tenant over budget admits no new pods)",
     ),
     partly(
         "spec.billing.chargebackModel",
@@ -305,9 +301,10 @@ mod tests {
             !active.is_set_in(&json!({"spec": {"active": true}})),
             "the default"
         );
-        let enforce = find("spec.billing.budgetEnforcement").unwrap();
-        assert!(enforce.is_set_in(&json!({"spec": {"billing": {"budgetEnforcement": false}}})));
-        assert!(!enforce.is_set_in(&json!({"spec": {"billing": {}}})));
+        // a boolean without a default is set when present, false included
+        let flag = super::row("spec.billing.flag", Cost, "a flag");
+        assert!(flag.is_set_in(&json!({"spec": {"billing": {"flag": false}}})));
+        assert!(!flag.is_set_in(&json!({"spec": {"billing": {}}})));
     }
 
     #[test]

@@ -564,11 +564,13 @@ fn validate_warns_about_fields_the_operator_does_not_act_on_yet() {
     );
     let text = stdout(&out);
     for pending in [
-        "  warning: spec.billing.budgetEnforcement: accepted and validated, but not acted on by the operator yet",
-        "  warning: spec.billing.budgetAlertThreshold: accepted and validated, but only partly acted on by the operator yet",
+        "  warning: spec.billing.networkEgressRate: accepted and validated, but not acted on by the operator yet",
+        "  warning: spec.billing.chargebackModel: accepted and validated, but only partly acted on by the operator yet",
     ] {
         assert!(text.contains(pending), "{pending} in {text}");
     }
+    // enforced by the tenant-budget admission policy: no warning
+    assert!(!text.contains("spec.billing.budgetEnforcement"), "{text}");
     let out = run(&["validate", "examples/customer-shop-1.yaml"]);
     let text = stdout(&out);
     assert!(

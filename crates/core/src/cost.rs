@@ -347,7 +347,8 @@ pub fn month_forecast(l: &Ledger, now: Timestamp) -> f64 {
 pub struct BudgetState {
     /// `BudgetOK`'s status.
     pub ok: bool,
-    /// `WithinBudget`, `ForecastOverThreshold`, `OverThreshold`, `BudgetExceeded` or `NoBudget`.
+    /// `WithinBudget`, `ForecastOverThreshold`, `OverThreshold`, `BudgetExceeded`,
+    /// `BudgetEnforced` (exceeded with `budgetEnforcement`: no new pods) or `NoBudget`.
     pub reason: &'static str,
     pub message: String,
     /// Month-to-date cost over the budget.
@@ -429,14 +430,33 @@ pub fn budget(tenant: &Tenant, prices: &PriceList, l: &Ledger, now: Timestamp) -
             ),
         )
     };
+    let frozen = reason == "BudgetExceeded" && b.budget_enforcement == Some(true);
+    let (reason, message) = if frozen {
+        let next = cycle_end(BillingCycle::Monthly, now);
+        (
+            "BudgetEnforced",
+            format!(
+                "{message}; billing.budgetEnforcement: the API server refuses new pods until {} \
+                 (the next month) or a higher monthlyBudget; running pods are not touched",
+                next.strftime("%Y-%m-%dT%H:%MZ")
+            ),
+        )
+    } else {
+        (reason, message)
+    };
     BudgetState {
         ok,
         reason,
         message,
         used,
         forecast,
-        frozen: reason == "BudgetExceeded" && b.budget_enforcement == Some(true),
+        frozen,
     }
+}
+
+/// Whether `reason` (a [`BudgetState`]'s) says the month to date is over the budget.
+pub fn over_budget(reason: &str) -> bool {
+    matches!(reason, "BudgetExceeded" | "BudgetEnforced")
 }
 
 /// The most a tenant can cost in a month from its spec alone: its quota's CPU and memory (limits,
@@ -728,7 +748,14 @@ mod tests {
         let o = budget(&t, &p, &ledger(60.0, 0.0), now);
         assert_eq!((o.ok, o.reason, o.frozen), (false, "OverThreshold", false));
         let x = budget(&t, &p, &ledger(100.01, 0.0), now);
-        assert_eq!((x.ok, x.reason, x.frozen), (false, "BudgetExceeded", true));
+        assert_eq!((x.ok, x.reason, x.frozen), (false, "BudgetEnforced", true));
+        assert!(
+            x.message
+                .contains("refuses new pods until 2027-01-01T00:00Z"),
+            "{}",
+            x.message
+        );
+        assert!(over_budget(x.reason));
         let mut not_enforced = t.clone();
         not_enforced
             .spec
@@ -737,7 +764,8 @@ mod tests {
             .unwrap()
             .budget_enforcement = None;
         let y = budget(&not_enforced, &p, &ledger(100.01, 0.0), now);
-        assert!(!y.frozen);
+        assert_eq!((y.reason, y.frozen), ("BudgetExceeded", false));
+        assert!(over_budget(y.reason) && !over_budget(o.reason));
         let none = budget(&tenant(json!({})), &p, &ledger(1e9, 1e9), now);
         assert_eq!((none.ok, none.reason), (true, "NoBudget"));
     }

@@ -39,6 +39,9 @@ use crate::metrics::Metrics;
 
 /// The field manager of the cost accounting's status writes.
 pub const FIELD_MANAGER: &str = "tenant-operator-cost";
+/// The field manager of the budget freeze label on tenant namespaces (it owns that one label,
+/// so taking it off is an apply without it).
+pub const BUDGET_FIELD_MANAGER: &str = "tenant-operator-budget";
 
 /// What one pod or claim holds.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -244,6 +247,8 @@ pub struct Accounting {
     pub tenants: Store<Tenant>,
     pub meter: Arc<Meter>,
     pub metrics: Arc<Metrics>,
+    /// The managed kinds' stores: the tenant namespace's labels say whether it is frozen.
+    pub kinds: Arc<crate::kinds::Kinds>,
     recorder: Recorder,
     kept: Mutex<HashMap<String, Kept>>,
     /// Tiers named by Tenants and missing from `--billing-tiers`, each logged once.
@@ -292,6 +297,7 @@ impl Accounting {
         tenants: Store<Tenant>,
         meter: Arc<Meter>,
         metrics: Arc<Metrics>,
+        kinds: Arc<crate::kinds::Kinds>,
     ) -> Accounting {
         let recorder = Recorder::new(
             client.clone(),
@@ -306,6 +312,7 @@ impl Accounting {
             tenants,
             meter,
             metrics,
+            kinds,
             recorder,
             kept: Mutex::new(HashMap::new()),
             unknown_tiers: Mutex::new(std::collections::HashSet::new()),
@@ -377,7 +384,8 @@ impl Accounting {
             warn!(tier = %tier, tenant = %t.name_any(), "a Tenant names a billingTier that --billing-tiers does not define: its rates come from its billing section only");
         }
         if !priced(t, &prices) {
-            return Ok(());
+            // no budget any more: a freeze from before is lifted
+            return self.enforce(t, ns, false).await;
         }
         let held = sums.get(ns).copied().unwrap_or_default();
         let quota = if prices.model == tenant_api::ChargebackModel::Dedicated {
@@ -424,6 +432,8 @@ impl Accounting {
             }
             (None, None) => true,
         };
+        // The freeze first: a status saying BudgetEnforced is true once it is written.
+        self.enforce(t, ns, budget.frozen).await?;
         let changed = written.as_ref() != Some(&shown);
         let mut kept = Kept {
             ledger: ledger.clone(),
@@ -433,12 +443,60 @@ impl Accounting {
         if changed || due {
             self.write(t, &prices, &ledger, &budget, &held, now).await?;
             if written_reason_changed(&kept.written, &shown) {
-                self.announce(t, &budget).await;
+                let was_enforced = kept.written.as_ref().is_some_and(|(r, _)| r == ENFORCED);
+                self.announce(t, &budget, was_enforced).await;
             }
             kept.written_at = Some(Instant::now());
             kept.written = Some(shown);
         }
         self.kept().insert(uid, kept);
+        Ok(())
+    }
+
+    /// Puts the freeze label on the tenant namespace, or takes it off, when the namespace's
+    /// (cached) labels differ from `frozen`. Nothing is written when they agree.
+    async fn enforce(&self, t: &Tenant, ns: &str, frozen: bool) -> Result<(), kube::Error> {
+        let Some(kind) = self.kinds.find("v1", "Namespace") else {
+            return Ok(());
+        };
+        let Some(live) = kind.cache.get(None, ns) else {
+            return Ok(()); // not created yet, or not the operator's
+        };
+        let labelled = live["metadata"]["labels"][labels::BUDGET_FROZEN].as_str() == Some("true");
+        if labelled == frozen {
+            return Ok(());
+        }
+        let labels_patch = if frozen {
+            json!({ labels::BUDGET_FROZEN: "true" })
+        } else {
+            json!({})
+        };
+        let patch = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": labels_patch},
+        });
+        let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(self.client.clone());
+        self.metrics.write("Namespace", "apply");
+        let applied = api
+            .patch(
+                ns,
+                &PatchParams::apply(BUDGET_FIELD_MANAGER).force(),
+                &Patch::Apply(&patch),
+            )
+            .await?;
+        let still = applied
+            .labels()
+            .get(labels::BUDGET_FROZEN)
+            .is_some_and(|v| v == "true");
+        if frozen {
+            info!(tenant = %t.name_any(), namespace = ns, "over budget with budgetEnforcement: new pods are refused");
+        } else if still {
+            warn!(tenant = %t.name_any(), namespace = ns, label = labels::BUDGET_FROZEN,
+                "the budget freeze is lifted but another field manager keeps the label: new pods stay refused until it is removed");
+        } else {
+            info!(tenant = %t.name_any(), namespace = ns, "budget freeze lifted: new pods are admitted");
+        }
         Ok(())
     }
 
@@ -506,22 +564,27 @@ impl Accounting {
         Ok(())
     }
 
-    /// An Event when the budget state changes.
-    async fn announce(&self, t: &Tenant, b: &model::BudgetState) {
-        let type_ = if b.ok {
-            EventType::Normal
+    /// An Event when the budget state changes (`BudgetEnforcementLifted` when a freeze ends).
+    async fn announce(&self, t: &Tenant, b: &model::BudgetState, was_enforced: bool) {
+        let (type_, reason, note) = if was_enforced && !b.frozen {
+            (
+                EventType::Normal,
+                "BudgetEnforcementLifted".to_string(),
+                format!("new pods are admitted again: {}", b.message),
+            )
+        } else if b.ok {
+            (EventType::Normal, "BudgetOK".to_string(), b.message.clone())
         } else {
-            EventType::Warning
-        };
-        let reason = if b.ok {
-            "BudgetOK".to_string()
-        } else {
-            format!("Budget{}", b.reason.trim_start_matches("Budget"))
+            (
+                EventType::Warning,
+                format!("Budget{}", b.reason.trim_start_matches("Budget")),
+                b.message.clone(),
+            )
         };
         let event = Event {
             type_,
             reason,
-            note: Some(tenant_core::status::truncate(&b.message, 1000)),
+            note: Some(tenant_core::status::truncate(&note, 1000)),
             action: "Cost".into(),
             secondary: None,
         };
@@ -531,6 +594,9 @@ impl Accounting {
         }
     }
 }
+
+/// `BudgetOK`'s reason while the tenant is frozen.
+const ENFORCED: &str = "BudgetEnforced";
 
 fn written_reason_changed(old: &Option<(String, String)>, new: &(String, String)) -> bool {
     old.as_ref().is_none_or(|(r, _)| *r != new.0)

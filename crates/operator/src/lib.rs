@@ -365,6 +365,7 @@ impl Shell {
             store.clone(),
             meter,
             metrics.clone(),
+            kinds.clone(),
         ));
         let cost_store = store.clone();
         let cost_task = tokio::spawn(async move {

@@ -154,7 +154,7 @@ impl Metrics {
         );
         registry.register(
             "tenants_over_budget",
-            "Tenants whose month to date is over their monthlyBudget (BudgetOK False, BudgetExceeded)",
+            "Tenants whose month to date is over their monthlyBudget (BudgetOK False, BudgetExceeded or BudgetEnforced)",
             over_budget.clone(),
         );
         for phase in Phase::ALL {
@@ -278,7 +278,10 @@ impl Metrics {
             .costed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        costed.insert(tenant.to_string(), budget.reason == "BudgetExceeded");
+        costed.insert(
+            tenant.to_string(),
+            tenant_core::cost::over_budget(budget.reason),
+        );
         let over = costed.values().filter(|v| **v).count();
         self.over_budget
             .set(i64::try_from(over).unwrap_or(i64::MAX));

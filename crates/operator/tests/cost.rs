@@ -256,3 +256,206 @@ async fn a_tenants_pods_accrue_cost_and_a_low_budget_turns_budget_ok() -> Result
     h.teardown().await?;
     op.stop().await
 }
+
+#[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
+async fn an_enforced_budget_refuses_new_pods_keeps_running_ones_and_lifts_when_raised() -> Result<()>
+{
+    use k8s_openapi::api::core::v1::{Namespace, Pod};
+    let h = Harness::new("freeze").await?;
+    let op = h
+        .start_operator_with(|c: &mut tenant_operator::Config| {
+            c.cost_interval = Duration::from_secs(1);
+            c.cost_write_interval = Duration::from_secs(600);
+        })
+        .await?;
+    // 0.1 CPU at 360000 per CPU-hour: 10 per second; a budget of 20 is gone in 2 s.
+    let (t, ns) = running_tenant(&h, "frozen", |t| {
+        t.spec.owner = Some("alice".into());
+        t.spec.billing = Some(from_json(json!({
+            "cpuHourlyRate": 360000.0, "monthlyBudget": 20.0, "budgetEnforcement": true,
+        })));
+    })
+    .await?;
+    let name = t.metadata.name.clone().unwrap();
+    let alice = h.cp.client_as("alice").await?;
+    let deployments: Api<Deployment> = Api::namespaced(h.admin.clone(), &ns);
+    let worker = |replicas: i32| -> Deployment {
+        from_json(json!({
+            "metadata": {"name": "worker"},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "worker"}},
+                "template": {"metadata": {"labels": {"app": "worker"}},
+                    "spec": restricted_pod_spec(json!({"requests": {"cpu": "100m", "memory": "64Mi"},
+                        "limits": {"cpu": "200m", "memory": "128Mi"}}))}},
+        }))
+    };
+    deployments
+        .create(&PostParams::default(), &worker(1))
+        .await?;
+    let enforced = until(&h, &name, "BudgetEnforced", |t| {
+        let ok = condition(t, c::BUDGET_OK).ok_or("no BudgetOK")?;
+        if ok.status == "False" && ok.reason == "BudgetEnforced" {
+            Ok(ok.message.clone())
+        } else {
+            Err(format!("{ok:?}"))
+        }
+    })
+    .await?;
+    ensure!(
+        enforced.contains("refuses new pods until"),
+        "the condition says what happens: {enforced}"
+    );
+    let namespaces: Api<Namespace> = Api::all(h.admin.clone());
+    let label = |n: &Namespace| {
+        n.metadata
+            .labels
+            .as_ref()
+            .and_then(|l| l.get(tenant_api::labels::BUDGET_FROZEN).cloned())
+    };
+    ensure!(
+        label(&namespaces.get(&ns).await?).as_deref() == Some("true"),
+        "the namespace is labelled frozen"
+    );
+    let pods: Api<Pod> = Api::namespaced(h.admin.clone(), &ns);
+    let running = |pods: &kube::api::ObjectList<Pod>| {
+        pods.items
+            .iter()
+            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+            .count()
+    };
+    poll_until("the first replica runs", TIMEOUT, || {
+        let pods = pods.clone();
+        async move {
+            let list = pods
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if running(&list) == 1 {
+                Ok(())
+            } else {
+                Err(format!("{} running", running(&list)))
+            }
+        }
+    })
+    .await?;
+
+    // The tenant's owner creating a pod: refused by the API server, naming the budget.
+    let pod: Pod = from_json(json!({
+        "metadata": {"name": "extra"},
+        "spec": restricted_pod_spec(json!({"requests": {"cpu": "10m", "memory": "16Mi"},
+            "limits": {"cpu": "10m", "memory": "16Mi"}})),
+    }));
+    let alice_pods: Api<Pod> = Api::namespaced(alice.clone(), &ns);
+    let message = refused(
+        "alice creates a pod while frozen",
+        alice_pods.create(&PostParams::default(), &pod).await,
+    )?;
+    ensure!(
+        message.contains("budget") && message.contains("billing.monthlyBudget"),
+        "{message}"
+    );
+    // Scaling up: the ReplicaSet controller's pod is refused too; the running pod stays.
+    deployments
+        .patch(
+            "worker",
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({"spec": {"replicas": 2}})),
+        )
+        .await?;
+    stays_for("one pod while frozen", Duration::from_secs(4), || {
+        let pods = pods.clone();
+        async move {
+            let list = pods
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if list.items.len() == 1 && running(&list) == 1 {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} pods, {} running",
+                    list.items.len(),
+                    running(&list)
+                ))
+            }
+        }
+    })
+    .await?;
+    // alice cannot take the label off (nor patch her namespace at all)
+    refused(
+        "alice removes the freeze label",
+        Api::<Namespace>::all(alice.clone())
+            .patch(
+                &ns,
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(
+                    json!({"metadata": {"labels": {tenant_api::labels::BUDGET_FROZEN: null}}}),
+                ),
+            )
+            .await,
+    )?;
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
+        .list(&Default::default())
+        .await?;
+    ensure!(
+        events.items.iter().any(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
+                && e.reason.as_deref() == Some("BudgetEnforced")
+                && e.type_.as_deref() == Some("Warning")
+        }),
+        "a BudgetEnforced Warning Event"
+    );
+
+    // Raising the budget lifts the freeze: the label goes, the second replica starts, alice
+    // may create pods again, and an Event says so.
+    let mut raised = h.get(&name).await?;
+    raised.spec.billing.as_mut().unwrap().monthly_budget = Some(1e12);
+    h.tenants()
+        .replace(&name, &PostParams::default(), &raised)
+        .await?;
+    until(&h, &name, "BudgetOK True again", |t| {
+        let ok = condition(t, c::BUDGET_OK).ok_or("no BudgetOK")?;
+        if ok.status == "True" {
+            Ok(())
+        } else {
+            Err(format!("{ok:?}"))
+        }
+    })
+    .await?;
+    ensure!(
+        label(&namespaces.get(&ns).await?).is_none(),
+        "the freeze label is gone"
+    );
+    poll_until("the second replica runs", TIMEOUT, || {
+        let pods = pods.clone();
+        async move {
+            let list = pods
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if running(&list) == 2 {
+                Ok(())
+            } else {
+                Err(format!("{} running", running(&list)))
+            }
+        }
+    })
+    .await?;
+    alice_pods
+        .create(&PostParams::default(), &pod)
+        .await
+        .context("alice creates a pod after the freeze is lifted")?;
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
+        .list(&Default::default())
+        .await?;
+    ensure!(
+        events.items.iter().any(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
+                && e.reason.as_deref() == Some("BudgetEnforcementLifted")
+                && e.type_.as_deref() == Some("Normal")
+        }),
+        "a BudgetEnforcementLifted Event"
+    );
+    h.teardown().await?;
+    op.stop().await
+}

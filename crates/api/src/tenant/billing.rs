@@ -45,7 +45,7 @@ pub struct BillingSpec {
     /// Fraction of the budget (0-1) at which the BudgetOK condition turns False and an alert fires. Default 0.8.
     #[x_kube(validation = Rule::new("self >= 0.0 && self <= 1.0").message("must be between 0 and 1"))]
     pub budget_alert_threshold: Option<f64>,
-    /// Enforce the budget rather than only alert (requires monthlyBudget); how it is enforced is documented in docs/tenant-api.md.
+    /// Enforce the budget rather than only alert (requires monthlyBudget): once the month to date is over it, the API server refuses new pods in the tenant's namespace until the next month or a higher budget; running pods are untouched and nothing is deleted (docs/cost.md).
     pub budget_enforcement: Option<bool>,
     /// shared, dedicated or usage.
     pub chargeback_model: Option<ChargebackModel>,

@@ -84,6 +84,9 @@ pub(super) fn shared_labels() -> BTreeMap<String, String> {
     ])
 }
 
+/// The name of the exemption of kube-system's controllers.
+pub(super) const NOT_KUBE_SYSTEM_CONTROLLERS: &str = "not-kube-system-controllers";
+
 /// The `matchConditions` every policy has: requests by these users are never checked.
 pub fn exemptions(ctx: &BuildContext) -> Vec<MatchCondition> {
     vec![
@@ -99,7 +102,7 @@ pub fn exemptions(ctx: &BuildContext) -> Vec<MatchCondition> {
                     .into(),
         },
         MatchCondition {
-            name: "not-kube-system-controllers".into(),
+            name: NOT_KUBE_SYSTEM_CONTROLLERS.into(),
             expression:
                 "!request.userInfo.username.startsWith('system:serviceaccount:kube-system:') \
                          && request.userInfo.username != 'system:kube-controller-manager'"
@@ -134,6 +137,10 @@ pub(super) struct PolicyDef {
     pub(super) variables: Vec<Variable>,
     pub(super) validations: Vec<Validation>,
     pub(super) bindings: Vec<BindingDef>,
+    /// Whether kube-system's controllers are exempt (see [`exemptions`]). The budget policy
+    /// is the one that is not: the pods it refuses are made by the ReplicaSet and Job
+    /// controllers.
+    pub(super) controllers_exempt: bool,
 }
 
 pub(super) struct BindingDef {
@@ -158,7 +165,14 @@ impl PolicyDef {
                     kind: Some("TenantPolicy".into()),
                 }),
                 match_constraints: Some(self.constraints.clone()),
-                match_conditions: Some(exemptions(ctx)),
+                match_conditions: Some(if self.controllers_exempt {
+                    exemptions(ctx)
+                } else {
+                    exemptions(ctx)
+                        .into_iter()
+                        .filter(|c| c.name != NOT_KUBE_SYSTEM_CONTROLLERS)
+                        .collect()
+                }),
                 variables: (!self.variables.is_empty()).then(|| self.variables.clone()),
                 validations: Some(self.validations.clone()),
                 audit_annotations: None,
@@ -223,6 +237,7 @@ pub(super) fn parameterised(
         constraints: matching(&["CREATE", "UPDATE"]),
         variables,
         validations,
+        controllers_exempt: true,
         bindings: vec![
             BindingDef {
                 name: format!("{name}-create"),

@@ -41,6 +41,7 @@ pub(super) fn policy() -> PolicyDef {
             "managed-objects: this object is managed by the tenant operator; change the Tenant instead",
             message,
         )],
+        controllers_exempt: true,
         bindings: vec![
             BindingDef {
                 name: format!("{MANAGED_OBJECTS}-kinds"),

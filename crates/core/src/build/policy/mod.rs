@@ -5,6 +5,7 @@
 //!
 //! One file per policy; `params` builds the `TenantPolicy`, `common` holds the building blocks.
 
+mod budget;
 mod common;
 mod ingress_hosts;
 mod managed_objects;
@@ -35,6 +36,7 @@ pub const RBAC: &str = "tenant-rbac";
 pub const MANAGED_OBJECTS: &str = "tenant-managed-objects";
 pub const NAMESPACE_LABELS: &str = "tenant-namespace-labels";
 pub const INGRESS_HOSTS: &str = "tenant-ingress-hosts";
+pub const BUDGET: &str = "tenant-budget";
 
 /// Kinds in a tenant namespace that only the operator may write, whoever created them.
 pub const OPERATOR_KINDS: [&str; 4] = [
@@ -62,6 +64,7 @@ pub fn shared_policies(ctx: &BuildContext) -> Result<Vec<Object>, BuildError> {
         rbac::policy(),
         managed_objects::policy(),
         namespace_labels::policy(),
+        budget::policy(),
     ] {
         out.push(Object::from_resource(&def.policy(ctx))?);
         for b in def.bindings() {
@@ -94,7 +97,13 @@ mod tests {
                     let spec = &o.manifest["spec"];
                     assert_eq!(spec["failurePolicy"], "Fail");
                     let conds = spec["matchConditions"].as_array().unwrap();
-                    assert_eq!(conds.len(), 3);
+                    // the budget policy holds kube-system's controllers too (they create the pods)
+                    assert_eq!(
+                        conds.len(),
+                        if o.name == BUDGET { 2 } else { 3 },
+                        "{}",
+                        o.name
+                    );
                     assert!(
                         conds[0]["expression"]
                             .as_str()
@@ -160,6 +169,7 @@ mod tests {
                 RBAC,
                 MANAGED_OBJECTS,
                 NAMESPACE_LABELS,
+                BUDGET,
                 INGRESS_HOSTS
             ]
         );
@@ -173,7 +183,7 @@ mod tests {
             .filter(|o| o.kind == "ValidatingAdmissionPolicy")
         {
             let pk: &Value = &o.manifest["spec"]["paramKind"];
-            if [MANAGED_OBJECTS, NAMESPACE_LABELS].contains(&o.name.as_str()) {
+            if [MANAGED_OBJECTS, NAMESPACE_LABELS, BUDGET].contains(&o.name.as_str()) {
                 assert!(pk.is_null());
             } else if o.name == INGRESS_HOSTS {
                 assert_eq!(pk["apiVersion"], "v1");

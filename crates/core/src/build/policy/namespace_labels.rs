@@ -125,6 +125,7 @@ pub(super) fn policy() -> PolicyDef {
         },
         variables,
         validations,
+        controllers_exempt: true,
         bindings: vec![
             binding(
                 NAMESPACE_LABELS.to_string(),
