@@ -27,6 +27,14 @@ pub const AUDIT_LEVEL: &str = "shop.pilab.hu/audit-level";
 /// the `tenant-budget` admission policy then refuses new pods. Set and removed by the cost
 /// accounting only.
 pub const BUDGET_FROZEN: &str = "shop.pilab.hu/budget-frozen";
+/// `enabled` or `disabled` from `monitoring.loggingEnabled` (unset: no label): the key a log
+/// collector selects the tenant namespaces to collect on.
+pub const LOGGING: &str = "shop.pilab.hu/logging";
+/// Namespace annotation: `monitoring.logRetention`, for a log backend with per-tenant retention.
+pub const LOG_RETENTION: &str = "shop.pilab.hu/log-retention";
+/// Namespace annotation: `monitoring.metricsRetention`, for a metrics backend with per-tenant
+/// retention.
+pub const METRICS_RETENTION: &str = "shop.pilab.hu/metrics-retention";
 /// Marks a namespace as a tenant namespace; admission policies select on it.
 pub const TENANT_NAMESPACE: &str = "shop.pilab.hu/tenant-namespace";
 

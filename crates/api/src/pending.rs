@@ -126,88 +126,22 @@ use Concern::*;
 pub const PENDING: &[Pending] = &[
     // backup: every field is acted on (the Schedule, volumes, secrets, resources, location,
     // encryption, the final backup, self-service, scheduled and cross-tenant restores)
+    // monitoring: every field is acted on (PrometheusRule, ServiceMonitor, AlertmanagerConfig,
+    // dashboards, namespace labels and annotations for logs and retention)
     // cost: the operator accrues cost (rates, tier, currency, cycle, discounts, chargeback
-    // model), reports BudgetOK (monthlyBudget) and enforces the budget (budgetEnforcement:
-    // the tenant-budget admission policy); these are not (fully) acted on yet
-    row(
-        "spec.billing.billingEmail",
-        Cost,
-        "where invoices and budget alerts go",
-    ),
+    // model), reports BudgetOK and alerts (monthlyBudget, budgetAlertThreshold, billingEmail)
+    // and enforces the budget (budgetEnforcement: the tenant-budget admission policy); these
+    // are not (fully) acted on yet
     row(
         "spec.billing.networkEgressRate",
         Cost,
         "egress cost, once an egress counter is measured",
     ),
     partly(
-        "spec.billing.budgetAlertThreshold",
-        Cost,
-        "the Prometheus budget alert",
-        "turns BudgetOK False with a Warning Event; no Prometheus alert yet",
-    ),
-    partly(
         "spec.billing.chargebackModel",
         Cost,
         "usage from metrics for the usage and shared models",
         "shared, usage and dedicated are applied; no usage metrics are read, so usage is charged as requests",
-    ),
-    // monitoring (the quota alert rule is built: alertingEnabled and alertReceivers act on it)
-    row(
-        "spec.monitoring.metricsEnabled",
-        Monitoring,
-        "a ServiceMonitor for the tenant's services",
-    ),
-    row(
-        "spec.monitoring.metricsRetention",
-        Monitoring,
-        "the retention of the tenant's metrics",
-    ),
-    row(
-        "spec.monitoring.loggingEnabled",
-        Monitoring,
-        "the namespace's labels for the log pipeline",
-    ),
-    row(
-        "spec.monitoring.logRetention",
-        Monitoring,
-        "the retention of the tenant's logs",
-    ),
-    partly(
-        "spec.monitoring.alertingEnabled",
-        Monitoring,
-        "SLO and budget alerts in the tenant's PrometheusRule",
-        "turns the tenant's quota alert rule (PrometheusRule tenant-alerts) on or off; SLO and budget alerts are not built yet",
-    ),
-    partly(
-        "spec.monitoring.alertReceivers",
-        Monitoring,
-        "routing the tenant's alerts to these receivers (an AlertmanagerConfig)",
-        "labels the tenant's alerts notify=tenant for the platform's Alertmanager to route; the receivers themselves are not configured yet",
-    ),
-    row(
-        "spec.monitoring.sloEnabled",
-        Monitoring,
-        "SLO alerts in the tenant's PrometheusRule",
-    ),
-    row(
-        "spec.monitoring.targetAvailability",
-        Monitoring,
-        "the availability SLO alert",
-    ),
-    row(
-        "spec.monitoring.targetLatency",
-        Monitoring,
-        "the latency SLO alert",
-    ),
-    row(
-        "spec.monitoring.dashboardsEnabled",
-        Monitoring,
-        "the standard tenant dashboard",
-    ),
-    row(
-        "spec.monitoring.customDashboards",
-        Monitoring,
-        "a dashboard ConfigMap per entry",
     ),
 ];
 
@@ -286,9 +220,9 @@ mod tests {
 
     #[test]
     fn set_means_present_and_not_null() {
-        let row = find("spec.billing.billingEmail").unwrap();
-        assert!(row.is_set_in(&json!({"spec": {"billing": {"billingEmail": "a@b.c"}}})));
-        assert!(!row.is_set_in(&json!({"spec": {"billing": {"billingEmail": null}}})));
+        let row = find("spec.billing.networkEgressRate").unwrap();
+        assert!(row.is_set_in(&json!({"spec": {"billing": {"networkEgressRate": 0.01}}})));
+        assert!(!row.is_set_in(&json!({"spec": {"billing": {"networkEgressRate": null}}})));
         assert!(!row.is_set_in(&json!({"spec": {"billing": {}}})));
         assert!(!row.is_set_in(&json!({"spec": {}})));
         // a field whose default is true is set only when false
@@ -313,11 +247,8 @@ mod tests {
             serde_json::from_value(json!({"properties": {"spec": {"properties": {
                 "billing": {"description": "Billing settings.", "properties": {
                     "billingContact": {"description": "Who."},
-                    "billingEmail": {"description": "Restores."}
+                    "networkEgressRate": {"description": "Egress."}
                 }},
-                "monitoring": {"properties": {"customDashboards": {"items": {
-                    "properties": {"name": {"description": "Name."}}
-                }}}},
                 "tenantId": {"description": "Id."}
             }}}}))
             .unwrap();
@@ -330,17 +261,25 @@ mod tests {
         assert_eq!(d("/billing/description"), "Billing settings.");
         assert_eq!(d("/billing/properties/billingContact/description"), "Who.");
         assert_eq!(
-            d("/billing/properties/billingEmail/description"),
-            format!("Restores. {NOT_ACTED_ON}")
-        );
-        // A section with some fields acted on is not marked as a whole.
-        assert!(spec["monitoring"].get("description").is_none());
-        assert_eq!(
-            d("/monitoring/properties/customDashboards/items/properties/name/description"),
-            format!("Name. {NOT_ACTED_ON}")
+            d("/billing/properties/networkEgressRate/description"),
+            format!("Egress. {NOT_ACTED_ON}")
         );
         assert_eq!(d("/tenantId/description"), "Id.");
-        let items = &spec["monitoring"]["properties"]["customDashboards"]["items"];
-        assert!(items.get("description").is_none(), "{items}");
+        // A whole section's sentence reaches the fields of its array items, not the item
+        // schema itself.
+        let mut section: JSONSchemaProps = serde_json::from_value(json!({
+            "description": "Dashboards.",
+            "items": {"properties": {"name": {"description": "Name."}}}
+        }))
+        .unwrap();
+        annotate(&mut section, NOT_ACTED_ON);
+        annotate(&mut section, NOT_ACTED_ON);
+        let v = serde_json::to_value(&section).unwrap();
+        assert_eq!(v["description"], format!("Dashboards. {NOT_ACTED_ON}"));
+        assert_eq!(
+            v["items"]["properties"]["name"]["description"],
+            format!("Name. {NOT_ACTED_ON}")
+        );
+        assert!(v["items"].get("description").is_none(), "{v}");
     }
 }

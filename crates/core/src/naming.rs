@@ -86,6 +86,12 @@ pub mod names {
     pub const ROLE_DEVELOPER: &str = "tenant-developer";
     pub const ROLE_VIEWER: &str = "tenant-viewer";
     pub const ALERT_RULES: &str = "tenant-alerts";
+    /// The ServiceMonitor of the tenant's services.
+    pub const SERVICE_MONITOR: &str = "tenant-services";
+    /// The AlertmanagerConfig routing the tenant's alerts to its receivers.
+    pub const ALERT_ROUTING: &str = "tenant-alerts";
+    /// The standard dashboard's ConfigMap; custom ones are `tenant-dashboard-<name>`.
+    pub const DASHBOARD: &str = "tenant-dashboard";
 }
 
 #[cfg(test)]

@@ -246,6 +246,8 @@ pub const KINDS: &[ManagedKind] = &[
     K::new("apps", "v1", "StatefulSet", "statefulsets", C::Data),
     K::new("cert-manager.io", "v1", "Certificate", "certificates", C::Services).served_by(Source::Crd),
     K::new("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules", C::Monitoring).served_by(Source::Crd),
+    K::new("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", C::Monitoring).served_by(Source::Crd),
+    K::new("monitoring.coreos.com", "v1alpha1", "AlertmanagerConfig", "alertmanagerconfigs", C::Monitoring).served_by(Source::Crd),
     K::new("velero.io", "v1", "Schedule", "schedules", C::Backup).served_by(Source::Crd).at_home(Home::Velero),
     // shared, cluster-wide
     K::new(ADMISSION, "v1", "ValidatingAdmissionPolicy", "validatingadmissionpolicies", C::Policy).cluster_scoped().shared(),

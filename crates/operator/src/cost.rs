@@ -422,7 +422,7 @@ impl Accounting {
         let ledger = model::accrue(&before, &prices, &sample, now);
         let budget = model::budget(t, &prices, &ledger, now);
         let key = format!("{}/{}", t.namespace().unwrap_or_default(), t.name_any());
-        self.metrics.set_cost(&key, &held, &ledger, &budget);
+        self.metrics.set_cost(&key, ns, &held, &ledger, &budget);
         let shown = (budget.reason.to_string(), money(ledger.hourly, 2));
         // (after a restart, the age of what the status holds decides)
         let due = match (written_at, before.at) {

@@ -29,10 +29,13 @@ pub struct PhaseLabels {
     pub phase: &'static str,
 }
 
-/// One Tenant (`namespace/name`): as many series as Tenants, each removed with its Tenant.
+/// One Tenant (`namespace/name`) and its tenant namespace: as many series as Tenants, each
+/// removed with its Tenant. `namespace` lets a tenant's own alert rules select its series (the
+/// operator's ServiceMonitor keeps it with `honorLabels`, as for kube-state-metrics).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TenantLabels {
     pub tenant: String,
+    pub namespace: String,
 }
 
 type FloatGauge = Gauge<f64, std::sync::atomic::AtomicU64>;
@@ -69,7 +72,8 @@ pub struct Metrics {
     storage_allocation: Family<TenantLabels, FloatGauge>,
     over_budget: Gauge,
     /// Tenants with cost series, and which are over budget.
-    costed: Mutex<HashMap<String, bool>>,
+    /// Accounted tenants: their series' labels and whether they are over budget.
+    costed: Mutex<HashMap<String, (TenantLabels, bool)>>,
 }
 
 impl Default for Metrics {
@@ -255,36 +259,58 @@ impl Metrics {
             .set(i64::try_from(set.len()).unwrap_or(i64::MAX));
     }
 
-    /// Records a tenant's cost figures.
+    /// Records a tenant's cost figures (`namespace`: the tenant namespace).
     pub fn set_cost(
         &self,
         tenant: &str,
+        namespace: &str,
         held: &crate::cost::Sums,
         ledger: &tenant_core::cost::Ledger,
         budget: &tenant_core::cost::BudgetState,
     ) {
         let l = TenantLabels {
             tenant: tenant.to_string(),
+            namespace: namespace.to_string(),
         };
+        let mut costed = self
+            .costed
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((old, _)) = costed.get(tenant)
+            && *old != l
+        {
+            self.remove_cost_series(old); // the tenant namespace changed
+        }
         self.hourly_cost.get_or_create(&l).set(ledger.hourly);
         self.month_cost.get_or_create(&l).set(ledger.month);
-        if budget.reason != "NoBudget" {
+        if budget.reason == "NoBudget" {
+            self.budget_used.remove(&l);
+        } else {
             self.budget_used.get_or_create(&l).set(budget.used);
         }
         self.cpu_allocation.get_or_create(&l).set(held.cpu);
         self.memory_allocation.get_or_create(&l).set(held.memory);
         self.storage_allocation.get_or_create(&l).set(held.storage);
-        let mut costed = self
-            .costed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         costed.insert(
             tenant.to_string(),
-            tenant_core::cost::over_budget(budget.reason),
+            (l, tenant_core::cost::over_budget(budget.reason)),
         );
-        let over = costed.values().filter(|v| **v).count();
+        let over = costed.values().filter(|(_, v)| *v).count();
         self.over_budget
             .set(i64::try_from(over).unwrap_or(i64::MAX));
+    }
+
+    fn remove_cost_series(&self, l: &TenantLabels) {
+        for f in [
+            &self.hourly_cost,
+            &self.month_cost,
+            &self.budget_used,
+            &self.cpu_allocation,
+            &self.memory_allocation,
+            &self.storage_allocation,
+        ] {
+            f.remove(l);
+        }
     }
 
     /// Drops the cost series of tenants not in `live`.
@@ -293,28 +319,14 @@ impl Metrics {
             .costed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let gone: Vec<String> = costed
-            .keys()
-            .filter(|k| !live.contains(*k))
-            .cloned()
-            .collect();
-        for tenant in gone {
-            let l = TenantLabels {
-                tenant: tenant.clone(),
-            };
-            for f in [
-                &self.hourly_cost,
-                &self.month_cost,
-                &self.budget_used,
-                &self.cpu_allocation,
-                &self.memory_allocation,
-                &self.storage_allocation,
-            ] {
-                f.remove(&l);
+        costed.retain(|tenant, (l, _)| {
+            let keep = live.contains(tenant);
+            if !keep {
+                self.remove_cost_series(l);
             }
-            costed.remove(&tenant);
-        }
-        let over = costed.values().filter(|v| **v).count();
+            keep
+        });
+        let over = costed.values().filter(|(_, v)| *v).count();
         self.over_budget
             .set(i64::try_from(over).unwrap_or(i64::MAX));
     }
@@ -374,8 +386,8 @@ mod tests {
             forecast: 2.0,
             frozen: false,
         };
-        m.set_cost("default/a", &held, &ledger, &over);
-        m.set_cost("default/b", &held, &ledger, &over);
+        m.set_cost("default/a", "tenant-a", &held, &ledger, &over);
+        m.set_cost("default/b", "tenant-b", &held, &ledger, &over);
         m.retain_cost(&["default/a".to_string()].into_iter().collect());
         let text = m.encode();
         assert!(!text.contains("tenant=\"default/b\""), "{text}");
@@ -388,10 +400,10 @@ mod tests {
             "tenant_operator_api_writes_total{kind=\"Namespace\",verb=\"apply\"} 2",
             "tenant_operator_backups_failed_total 1",
             "tenant_operator_tenants_backup_failing 1",
-            "tenant_operator_tenant_hourly_cost{tenant=\"default/a\"} 0.25",
-            "tenant_operator_tenant_cost_month_to_date{tenant=\"default/a\"} 10.0",
-            "tenant_operator_tenant_budget_used_ratio{tenant=\"default/a\"} 1.2",
-            "tenant_operator_tenant_cpu_allocation{tenant=\"default/a\"} 1.5",
+            "tenant_operator_tenant_hourly_cost{tenant=\"default/a\",namespace=\"tenant-a\"} 0.25",
+            "tenant_operator_tenant_cost_month_to_date{tenant=\"default/a\",namespace=\"tenant-a\"} 10.0",
+            "tenant_operator_tenant_budget_used_ratio{tenant=\"default/a\",namespace=\"tenant-a\"} 1.2",
+            "tenant_operator_tenant_cpu_allocation{tenant=\"default/a\",namespace=\"tenant-a\"} 1.5",
             "tenant_operator_tenants_over_budget 1",
         ] {
             assert!(text.contains(needle), "missing {needle} in\n{text}");

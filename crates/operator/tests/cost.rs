@@ -153,7 +153,7 @@ async fn a_tenants_pods_accrue_cost_and_a_low_budget_turns_budget_ok() -> Result
     );
     let text = op.metrics.encode();
     let series = format!(
-        "tenant_operator_tenant_hourly_cost{{tenant=\"{}/{name}\"}} 36000",
+        "tenant_operator_tenant_hourly_cost{{tenant=\"{}/{name}\",namespace=\"{ns}\"}} 36000",
         h.ns
     );
     ensure!(text.contains(&series), "{series} in\n{text}");
@@ -226,7 +226,7 @@ async fn a_tenants_pods_accrue_cost_and_a_low_budget_turns_budget_ok() -> Result
         .lines()
         .find(|l| {
             l.starts_with(&format!(
-                "tenant_operator_tenant_cost_month_to_date{{tenant=\"{}/{name}\"}}",
+                "tenant_operator_tenant_cost_month_to_date{{tenant=\"{}/{name}\",namespace=\"{ns}\"}}",
                 h.ns
             ))
         })

@@ -13,7 +13,7 @@ pub struct BillingSpec {
     /// Contact for billing matters.
     #[schemars(length(max = 256))]
     pub billing_contact: Option<String>,
-    /// Address invoices are sent to.
+    /// Address invoices are sent to; the tenant's budget alerts are e-mailed to it too (its AlertmanagerConfig).
     #[x_kube(validation = Rule::new("self.matches('^[^@\\\\s]+@[^@\\\\s]+$')").message("must be an e-mail address"))]
     #[schemars(length(max = 256))]
     pub billing_email: Option<String>,

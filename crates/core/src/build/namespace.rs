@@ -64,6 +64,11 @@ pub fn namespace_labels(tenant: &Tenant, eff: &Effective) -> BTreeMap<String, St
     if iso.api_audit {
         put(labels::AUDIT_LEVEL, iso.audit_level.as_str());
     }
+    match spec.monitoring.as_ref().and_then(|m| m.logging_enabled) {
+        Some(true) => put(labels::LOGGING, "enabled"),
+        Some(false) => put(labels::LOGGING, "disabled"),
+        None => {}
+    }
     put(labels::PSA_ENFORCE, iso.pod_security.as_str());
     put(labels::PSA_ENFORCE_VERSION, PSA_VERSION);
     put(labels::PSA_WARN, iso.pod_security_warn.as_str());
@@ -103,6 +108,15 @@ pub fn namespace_annotations(tenant: &Tenant, eff: &Effective) -> BTreeMap<Strin
         spec.billing
             .as_ref()
             .and_then(|b| b.billing_contact.as_deref()),
+    );
+    let monitoring = spec.monitoring.as_ref();
+    put(
+        labels::LOG_RETENTION,
+        monitoring.and_then(|m| m.log_retention.as_deref()),
+    );
+    put(
+        labels::METRICS_RETENTION,
+        monitoring.and_then(|m| m.metrics_retention.as_deref()),
     );
     let iso = &eff.isolation;
     put(

@@ -107,18 +107,20 @@ mod tests {
         let r = validate_value(&doc(json!({
             "tenantId": "acme",
             "tenantType": "production",
-            "billing": {"billingEmail": "billing@acme.example", "costCenter": "ENG-1", "monthlyBudget": 100.0},
+            "billing": {"networkEgressRate": 0.05, "costCenter": "ENG-1", "monthlyBudget": 100.0,
+                "billingEmail": "billing@acme.example"},
         })));
         assert!(r.valid, "{:?}", r.errors);
         assert_eq!(
             warned(&r.checks),
-            [(NOT_ACTED_ON, "spec.billing.billingEmail")],
-            "costCenter labels the namespace and monthlyBudget sets BudgetOK: both are acted on"
+            [(NOT_ACTED_ON, "spec.billing.networkEgressRate")],
+            "costCenter labels the namespace, monthlyBudget sets BudgetOK, billingEmail gets the \
+             budget alerts: all acted on"
         );
         let c = r
             .checks
             .iter()
-            .find(|c| c.name == NOT_ACTED_ON && c.field == "spec.billing.billingEmail")
+            .find(|c| c.name == NOT_ACTED_ON && c.field == "spec.billing.networkEgressRate")
             .unwrap();
         assert!(
             c.message.contains("not acted on") && c.message.contains("the cost concern"),
@@ -168,19 +170,17 @@ mod tests {
     }
 
     #[test]
-    fn monitoring_warns_per_field_and_alerting_is_partly_acted_on() {
+    fn every_monitoring_field_is_acted_on() {
         let r = validate_value(&doc(json!({
             "tenantId": "acme",
             "tenantType": "production",
-            "monitoring": {"metricsEnabled": true, "alertingEnabled": true},
+            "monitoring": {"metricsEnabled": true, "metricsRetention": "30d", "loggingEnabled": true,
+                "logLevel": "Info", "logRetention": "7d", "logFormat": "json", "alertingEnabled": true,
+                "alertReceivers": ["a@acme.example"], "sloEnabled": true, "targetAvailability": 0.99,
+                "targetLatency": "100ms", "dashboardsEnabled": true,
+                "customDashboards": [{"name": "d", "json": "{}"}]},
         })));
-        assert_eq!(
-            warned(&r.checks),
-            [
-                (NOT_ACTED_ON, "spec.monitoring.metricsEnabled"),
-                (PARTLY_ACTED_ON, "spec.monitoring.alertingEnabled"),
-            ]
-        );
+        assert_eq!(warned(&r.checks), []);
     }
 
     #[test]
@@ -207,18 +207,16 @@ mod tests {
         let r = validate_value(&doc(json!({
             "tenantId": "acme",
             "tenantType": "production",
-            "billing": {"budgetAlertThreshold": 0.5, "monthlyBudget": 10.0},
+            "billing": {"chargebackModel": "usage", "monthlyBudget": 10.0},
         })));
         let c = r
             .checks
             .iter()
-            .find(|c| {
-                c.name.starts_with("pending.") && c.field == "spec.billing.budgetAlertThreshold"
-            })
+            .find(|c| c.name.starts_with("pending.") && c.field == "spec.billing.chargebackModel")
             .unwrap();
         assert_eq!(c.name, PARTLY_ACTED_ON);
         assert_eq!(c.status, CheckStatus::Warn);
-        assert!(c.message.contains("turns BudgetOK False"), "{}", c.message);
+        assert!(c.message.contains("charged as requests"), "{}", c.message);
     }
 
     #[test]
