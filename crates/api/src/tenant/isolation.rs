@@ -119,7 +119,10 @@ impl PodSecurityLevel {
 }
 
 /// Kubernetes audit levels.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+// The variants are in order of detail, so the derived order compares levels.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
 pub enum AuditLevel {
     None,
     Metadata,
