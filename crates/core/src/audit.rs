@@ -320,9 +320,10 @@ mod tests {
                     && (rule.namespaces.is_empty()
                         || rule.namespaces.iter().any(|n| n == r.namespace))
                     && (rule.resources.is_empty()
-                        || rule.resources.iter().any(|g| {
-                            g.group == r.group && g.resources.iter().any(|x| *x == combined)
-                        }))
+                        || rule
+                            .resources
+                            .iter()
+                            .any(|g| g.group == r.group && g.resources.contains(&combined)))
             } else if !rule.non_resource_urls.is_empty() {
                 !is_resource
                     && rule
