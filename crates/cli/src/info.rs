@@ -128,7 +128,7 @@ pub fn framework() -> Framework {
         (
             "audit",
             f(
-                "Audit level labels per tenant namespace for the cluster audit policy",
+                "Audit level per tenant namespace: a namespace label, and the API server's audit policy from `kubectl tenant audit-policy` (Secrets and tokens at most Metadata)",
                 "available",
             ),
         ),

@@ -1,6 +1,7 @@
 //! The parts of `kubectl-tenant` that talk to a cluster, as a library so the operator's
 //! integration tests run exactly what the plugin runs.
 
+pub mod audit_policy;
 pub mod backups;
 pub mod cost;
 

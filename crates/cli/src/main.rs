@@ -1,5 +1,5 @@
 //! `kubectl-tenant`: the tenant operator's kubectl plugin: offline commands on Tenant files, and
-//! `cost` and `backups` against the cluster.
+//! `cost`, `backups` and `audit-policy` against the cluster.
 //!
 //! Every command here calls the same pure functions the operator runs, so `render` prints exactly
 //! what the operator applies and `validate` reports exactly what the operator would refuse.
@@ -24,8 +24,8 @@ use tenant_core::validate::{self, CheckStatus, Report};
     name = "kubectl-tenant",
     bin_name = "kubectl tenant",
     version,
-    about = "Validate, render, total and price Tenants offline (shop.pilab.hu/v1alpha1); show their cost and backups from the cluster",
-    long_about = "Validate, render, total and price Tenants offline; show their cost and backups from the cluster (the current kubeconfig context).\n\nFiles may hold several YAML documents separated by '---'; '-' or no file reads standard input."
+    about = "Validate, render, total and price Tenants offline (shop.pilab.hu/v1alpha1); show their cost and backups from the cluster; generate the API server's audit policy",
+    long_about = "Validate, render, total and price Tenants offline; show their cost and backups from the cluster (the current kubeconfig context); generate the API server's audit policy from Tenant files or the cluster.\n\nFiles may hold several YAML documents separated by '---'; '-' reads standard input, and so does no file at all, except for audit-policy, which then reads the cluster's Tenants."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -101,6 +101,23 @@ enum Command {
         velero_namespace: String,
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
+    },
+    /// Print the kube-apiserver audit policy (audit.k8s.io/v1 Policy, for --audit-policy-file)
+    /// that audits each Tenant's namespace at its auditLevel where apiAudit is on (presets
+    /// count) and every other request at --default-level. Secrets, service-account tokens,
+    /// TokenReviews, Tenants and PRStacks are never logged above Metadata. Reads Tenant YAML
+    /// files, or without files the Tenants of every namespace of the cluster (current kubeconfig
+    /// context).
+    AuditPolicy {
+        /// The level of every request no tenant rule matches: None, Metadata, Request or
+        /// RequestResponse. None would end the platform's auditing outside tenant namespaces.
+        #[arg(long, default_value = "Metadata", value_parser = tenant_core::audit::parse_level)]
+        default_level: tenant_api::AuditLevel,
+        /// Output format (JSON has no header comment).
+        #[arg(short, long, value_enum, default_value_t = ObjectFormat::Yaml)]
+        output: ObjectFormat,
+        /// Tenant YAML files (`-` for standard input); none: the cluster's Tenants.
+        files: Vec<String>,
     },
     /// Framework metadata: name, version, features, supported isolation levels, billing cycles,
     /// resource types.
@@ -196,6 +213,13 @@ enum Format {
     Text,
     Json,
     Yaml,
+}
+
+/// The output of a command that prints a Kubernetes object (which has no text form).
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ObjectFormat {
+    Yaml,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -334,6 +358,36 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print_structured(&listing, output, |l| {
                 write_stdout(&kubectl_tenant::backups::table(l))
             })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::AuditPolicy {
+            default_level,
+            output,
+            files,
+        } => {
+            let tenants = if files.is_empty() {
+                live(
+                    |client| async move { kubectl_tenant::audit_policy::live_tenants(&client).await },
+                )?
+            } else {
+                let docs = read_documents(&files)?;
+                let Some(tenants) = valid_tenants(&docs)? else {
+                    eprintln!(
+                        "no policy printed: fix the errors above (kubectl tenant validate shows all checks)"
+                    );
+                    return Ok(ExitCode::from(1));
+                };
+                tenants
+            };
+            let output = match output {
+                ObjectFormat::Yaml => kubectl_tenant::audit_policy::Output::Yaml,
+                ObjectFormat::Json => kubectl_tenant::audit_policy::Output::Json,
+            };
+            write_stdout(&kubectl_tenant::audit_policy::document(
+                &tenants,
+                default_level,
+                output,
+            )?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Info { output } => {

@@ -610,3 +610,73 @@ fn validate_warns_about_fields_the_operator_does_not_act_on_yet() {
         .collect();
     assert!(partly.is_empty(), "{partly:?}");
 }
+
+#[test]
+fn audit_policy_of_the_examples_snapshot() {
+    let ex = examples();
+    let mut args = vec!["audit-policy"];
+    args.extend(ex.iter().map(String::as_str));
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let yaml = stdout(&out);
+    assert!(
+        yaml.starts_with("# kube-apiserver audit policy") && yaml.contains("--audit-policy-file="),
+        "{yaml}"
+    );
+    snapshot("audit-policy.yaml", &yaml);
+
+    // -o json is the same policy, without the comment
+    args.extend(["-o", "json"]);
+    let out = run(&args);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let from_yaml: serde_json::Value = serde_saphyr::from_str(&yaml).expect("yaml");
+    assert_eq!(json, from_yaml);
+    assert_eq!(json["kind"], "Policy");
+    // the catch-all is last, at the default level
+    assert_eq!(
+        json["rules"].as_array().and_then(|r| r.last()),
+        Some(&serde_json::json!({"level": "Metadata"}))
+    );
+}
+
+#[test]
+fn audit_policy_default_level_and_refusals() {
+    let out = run(&[
+        "audit-policy",
+        "--default-level",
+        "none",
+        "-o",
+        "json",
+        "examples/strict-isolation.yaml",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let rules = v["rules"].as_array().expect("rules");
+    assert_eq!(rules.last(), Some(&serde_json::json!({"level": "None"})));
+    assert!(
+        rules.iter().any(|r| r["level"] == "RequestResponse"),
+        "the strict example audits its namespace at RequestResponse: {v}"
+    );
+
+    let out = run(&[
+        "audit-policy",
+        "--default-level",
+        "Verbose",
+        "examples/acme-corp.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("RequestResponse"), "{}", stderr(&out));
+
+    let bad = std::fs::read_to_string(root().join("examples/acme-corp.yaml"))
+        .expect("read")
+        .replace("monthlyBudget: 10000", "monthlyBudget: -5");
+    let out = run_stdin(&["audit-policy", "-"], &bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "no policy from an invalid Tenant");
+    assert!(
+        stderr(&out).contains("spec.billing.monthlyBudget"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -3,6 +3,7 @@
 //! `kubectl tenant validate|render` and the operator call the same functions, so what `render`
 //! prints is exactly what the operator applies.
 
+pub mod audit;
 pub mod backups;
 pub mod build;
 pub mod claim;

@@ -145,6 +145,12 @@ impl ControlPlane {
                 tail(&out.stdout, 1)
             );
         }
+        Self::start(&[], bin_dir)
+    }
+
+    /// Starts a plane in a fresh state dir with `hack/controlplane up --watch-pid <this process>`
+    /// and the extra `up` arguments.
+    fn start(extra: &[&str], bin_dir: PathBuf) -> Result<ControlPlane, String> {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
@@ -156,10 +162,13 @@ impl ControlPlane {
         eprintln!(
             "testenv: starting a control plane in {state} (stopped when this test process exits)"
         );
-        let out = run_script(&["up", "--state-dir", &state, "--watch-pid", &pid])?;
+        let mut args = vec!["up", "--state-dir", &state, "--watch-pid", &pid];
+        args.extend_from_slice(extra);
+        let out = run_script(&args)?;
         if !out.status.success() {
             return Err(format!(
-                "`hack/controlplane up --state-dir {state}` failed ({}):\n{}",
+                "`hack/controlplane {}` failed ({}):\n{}",
+                args.join(" "),
                 out.status,
                 tail(&out.stderr, 60)
             ));
@@ -169,6 +178,26 @@ impl ControlPlane {
             bin_dir,
             started_here: true,
         })
+    }
+
+    /// A control plane of the caller's own, apart from the shared one, whose API server runs
+    /// with `policy` as its audit policy (`hack/controlplane up --audit-policy`). It has its own
+    /// state dir and ports; [`OwnPlane::stop`] (or dropping it) stops it, and the watchdog stops
+    /// it when the test process exits should neither run.
+    pub async fn start_with_audit_policy(policy: &Path) -> Result<OwnPlane, Error> {
+        let policy = policy.to_string_lossy().into_owned();
+        tokio::task::spawn_blocking(move || {
+            let out = run_script(&["bin-dir"])?;
+            let bin_dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+            Self::start(&["--audit-policy", &policy], bin_dir)
+        })
+        .await
+        .map_err(|e| Error::ControlPlane(format!("start-up task failed: {e}")))?
+        .map(|plane| OwnPlane {
+            plane,
+            stopped: false,
+        })
+        .map_err(Error::ControlPlane)
     }
 
     /// The state dir (`TENANT_CP_DIR`): kubeconfigs, pki, logs, audit log.
@@ -242,6 +271,57 @@ impl ControlPlane {
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect())
+    }
+}
+
+/// A control plane started for one test ([`ControlPlane::start_with_audit_policy`]); derefs to
+/// [`ControlPlane`] for its clients and files.
+#[derive(Debug)]
+pub struct OwnPlane {
+    plane: ControlPlane,
+    stopped: bool,
+}
+
+impl std::ops::Deref for OwnPlane {
+    type Target = ControlPlane;
+    fn deref(&self) -> &ControlPlane {
+        &self.plane
+    }
+}
+
+impl OwnPlane {
+    /// Stops the plane (`hack/controlplane down --purge-data`; logs and the audit log stay).
+    pub async fn stop(mut self) -> Result<(), Error> {
+        self.stopped = true;
+        let state = self.plane.state_dir.to_string_lossy().into_owned();
+        tokio::task::spawn_blocking(move || stop_plane(&state))
+            .await
+            .map_err(|e| Error::ControlPlane(format!("stop task failed: {e}")))?
+            .map_err(Error::ControlPlane)
+    }
+}
+
+impl Drop for OwnPlane {
+    /// A test that failed before [`OwnPlane::stop`] still stops its plane.
+    fn drop(&mut self) {
+        if !self.stopped
+            && let Err(e) = stop_plane(&self.plane.state_dir.to_string_lossy())
+        {
+            eprintln!("testenv: {e}");
+        }
+    }
+}
+
+fn stop_plane(state: &str) -> Result<(), String> {
+    let out = run_script(&["down", "--state-dir", state, "--purge-data"])?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`hack/controlplane down --state-dir {state}` failed ({}):\n{}",
+            out.status,
+            tail(&out.stderr, 20)
+        ))
     }
 }
 

@@ -41,7 +41,9 @@ pub struct IsolationSpec {
     pub secrets_encryption: Option<bool>,
     /// Volumes must be encrypted at rest (reported; a storage class setting).
     pub encryption_at_rest: Option<bool>,
-    /// Mark the namespace for API audit logging at `auditLevel`.
+    /// Audit the namespace's API requests at `auditLevel`: the namespace is labelled with the
+    /// level, and `kubectl tenant audit-policy` writes it into the API server's audit policy
+    /// (Secrets and tokens never above Metadata). Off: the policy's catch-all level applies.
     pub api_audit: Option<bool>,
     /// Audit level: None, Metadata, Request or RequestResponse.
     pub audit_level: Option<AuditLevel>,
@@ -119,7 +121,10 @@ impl PodSecurityLevel {
 }
 
 /// Kubernetes audit levels.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, schemars::JsonSchema)]
+// The variants are in order of detail, so the derived order compares levels.
+#[derive(
+    Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, schemars::JsonSchema,
+)]
 pub enum AuditLevel {
     None,
     Metadata,

@@ -401,7 +401,7 @@ pub(crate) fn run(spec: &TenantSpec, eff: &Effective, q: &Quantities, ctx: &mut 
             if raw.audit_level.is_some() && !iso.api_audit {
                 g.warn(
                     "spec.isolation.auditLevel",
-                    "is set but apiAudit is off, so the namespace is not marked for audit logging",
+                    "is set but apiAudit is off, so it is not used: the namespace gets no audit rule of its own (kubectl tenant audit-policy) and is audited at the policy's catch-all level",
                 );
             }
         },
