@@ -103,26 +103,29 @@ pub fn framework() -> Framework {
         (
             "billing",
             f(
-                "Rates, budgets, alert thresholds, chargeback models, discounts",
-                "api-only",
+                "Cost accrued per tenant (rates, tiers, chargeback models, cycles, discounts), BudgetOK, budget alerts, budget enforcement (no new pods over budget); egress not measured",
+                "available",
             ),
         ),
         (
             "monitoring",
             f(
-                "Per-tenant ServiceMonitor, PrometheusRule, SLO alerts, dashboards",
-                "api-only",
+                "Per-tenant ServiceMonitor, PrometheusRule (quota, SLO, budget alerts), AlertmanagerConfig, dashboards, log labels",
+                "available",
             ),
         ),
         (
             "backup-restore",
-            f("Velero Schedule per tenant, restore", "api-only"),
+            f(
+                "Velero Schedule per tenant, final backup, self-service, scheduled and cross-tenant restores",
+                "available",
+            ),
         ),
         (
             "tenant-services",
             f(
                 "Deployments, Services and TLS Ingress for the tenant's services; active/inactive scaling; rollouts",
-                "api-only",
+                "available",
             ),
         ),
         (
