@@ -67,6 +67,7 @@ pub struct Metrics {
     hourly_cost: Family<TenantLabels, FloatGauge>,
     month_cost: Family<TenantLabels, FloatGauge>,
     budget_used: Family<TenantLabels, FloatGauge>,
+    budget_forecast: Family<TenantLabels, FloatGauge>,
     cpu_allocation: Family<TenantLabels, FloatGauge>,
     memory_allocation: Family<TenantLabels, FloatGauge>,
     storage_allocation: Family<TenantLabels, FloatGauge>,
@@ -122,6 +123,7 @@ impl Metrics {
         let hourly_cost = Family::<TenantLabels, FloatGauge>::default();
         let month_cost = Family::<TenantLabels, FloatGauge>::default();
         let budget_used = Family::<TenantLabels, FloatGauge>::default();
+        let budget_forecast = Family::<TenantLabels, FloatGauge>::default();
         let cpu_allocation = Family::<TenantLabels, FloatGauge>::default();
         let memory_allocation = Family::<TenantLabels, FloatGauge>::default();
         let storage_allocation = Family::<TenantLabels, FloatGauge>::default();
@@ -140,6 +142,11 @@ impl Metrics {
             "tenant_budget_used_ratio",
             "A tenant's month to date over its monthlyBudget",
             budget_used.clone(),
+        );
+        registry.register(
+            "tenant_budget_forecast_ratio",
+            "The calendar month's forecast cost over monthlyBudget, for tenants with a budget",
+            budget_forecast.clone(),
         );
         registry.register(
             "tenant_cpu_allocation",
@@ -184,6 +191,7 @@ impl Metrics {
             hourly_cost,
             month_cost,
             budget_used,
+            budget_forecast,
             cpu_allocation,
             memory_allocation,
             storage_allocation,
@@ -285,8 +293,10 @@ impl Metrics {
         self.month_cost.get_or_create(&l).set(ledger.month);
         if budget.reason == "NoBudget" {
             self.budget_used.remove(&l);
+            self.budget_forecast.remove(&l);
         } else {
             self.budget_used.get_or_create(&l).set(budget.used);
+            self.budget_forecast.get_or_create(&l).set(budget.forecast);
         }
         self.cpu_allocation.get_or_create(&l).set(held.cpu);
         self.memory_allocation.get_or_create(&l).set(held.memory);
@@ -305,6 +315,7 @@ impl Metrics {
             &self.hourly_cost,
             &self.month_cost,
             &self.budget_used,
+            &self.budget_forecast,
             &self.cpu_allocation,
             &self.memory_allocation,
             &self.storage_allocation,

@@ -183,10 +183,13 @@ fn alert_labels(eff: &Effective, severity: &str, notify: bool) -> Value {
 /// The operator's metric of a tenant's budget use (month to date over `monthlyBudget`), selected
 /// by the tenant namespace label the operator puts on it.
 pub const BUDGET_METRIC: &str = "tenant_operator_tenant_budget_used_ratio";
+/// The operator's metric of a tenant's forecast month over its budget.
+pub const FORECAST_METRIC: &str = "tenant_operator_tenant_budget_forecast_ratio";
 
-/// Budget alerts from the operator's own metric, for a tenant with a `monthlyBudget`:
+/// Budget alerts from the operator's own metrics, for a tenant with a `monthlyBudget`:
 /// `TenantBudgetOverThreshold` (warning) from `budgetAlertThreshold` (default 0.8) to 1,
-/// `TenantBudgetExceeded` (critical) above 1. The operator's ServiceMonitor keeps the metric's
+/// `TenantBudgetForecastOverThreshold` (warning) while the month's forecast is over the
+/// threshold and the month to date is not yet, `TenantBudgetExceeded` (critical) above 1. The operator's ServiceMonitor keeps the metric's
 /// `namespace` label (`honorLabels`), so the selector names the tenant namespace like every other
 /// selector here.
 fn budget_rules(tenant: &Tenant, eff: &Effective, labels: &dyn Fn(&str) -> Value) -> Vec<Value> {
@@ -200,6 +203,7 @@ fn budget_rules(tenant: &Tenant, eff: &Effective, labels: &dyn Fn(&str) -> Value
         .filter(|t| *t <= 1.0)
         .unwrap_or(crate::cost::DEFAULT_THRESHOLD);
     let series = format!("{BUDGET_METRIC}{{namespace=\"{}\"}}", eff.namespace);
+    let forecast = format!("{FORECAST_METRIC}{{namespace=\"{}\"}}", eff.namespace);
     let tenant_id = &eff.tenant_id;
     let pct = (threshold * 100.0).round();
     let mut out = Vec::new();
@@ -219,6 +223,21 @@ fn budget_rules(tenant: &Tenant, eff: &Effective, labels: &dyn Fn(&str) -> Value
             },
         }));
     }
+    out.push(json!({
+        "alert": "TenantBudgetForecastOverThreshold",
+        "expr": format!("{forecast} >= {t} unless {series} >= {t}", t = number(threshold)),
+        "for": "30m",
+        "labels": labels("warning"),
+        "annotations": {
+            "summary": format!("Tenant {tenant_id} is forecast to spend {pct} % or more of its monthly budget."),
+            "description": format!(
+                "At its current hourly cost, tenant {tenant_id} (namespace {ns}) will have spent \
+                 {{{{ $value | humanizePercentage }}}} of its monthlyBudget when the month ends \
+                 (billing.budgetAlertThreshold is {pct} %).",
+                ns = eff.namespace
+            ),
+        },
+    }));
     out.push(json!({
         "alert": "TenantBudgetExceeded",
         "expr": format!("{series} > 1"),
@@ -699,6 +718,13 @@ mod tests {
             b[0]["expr"],
             "tenant_operator_tenant_budget_used_ratio{namespace=\"tenant-acme-production\"} >= 0.75 < 1"
         );
+        assert_eq!(b[1]["alert"], "TenantBudgetForecastOverThreshold");
+        assert_eq!(
+            b[1]["expr"],
+            "tenant_operator_tenant_budget_forecast_ratio{namespace=\"tenant-acme-production\"} >= 0.75 \
+             unless tenant_operator_tenant_budget_used_ratio{namespace=\"tenant-acme-production\"} >= 0.75"
+        );
+        let b = &b[1..].to_vec();
         assert_eq!(b[1]["alert"], "TenantBudgetExceeded");
         assert_eq!(
             b[1]["expr"],
@@ -715,7 +741,7 @@ mod tests {
         let mut budget_only = without_quota();
         budget_only.billing = Some(serde_json::from_value(json!({"monthlyBudget": 5.0})).unwrap());
         let obj = the_rule(budget_only);
-        assert_eq!(group(&obj, "tenant-budget").unwrap().len(), 2);
+        assert_eq!(group(&obj, "tenant-budget").unwrap().len(), 3);
         assert!(group(&obj, "tenant-quota").is_none());
     }
 
