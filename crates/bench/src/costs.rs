@@ -182,6 +182,7 @@ pub async fn request_costs(
             skipped,
             quota: Some(quota),
             active: true,
+            budget_hibernated: false,
             shared_policies: true,
             services: Vec::new(),
             deployed_at: None,

@@ -292,6 +292,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         volumes: backup_volumes,
                         encrypted_locations: encrypted_backup_locations,
                     },
+                    // render knows no cost: a spec never renders as frozen
+                    budget_hibernated: false,
                 },
             )
         }

@@ -65,8 +65,10 @@ pub struct Progress {
     pub skipped: BTreeMap<String, usize>,
     /// The live ResourceQuota, when one is desired.
     pub quota: Option<Value>,
-    /// `spec.active`.
+    /// Whether the services run: `spec.active`, not asleep, not hibernated by the budget.
     pub active: bool,
+    /// Scaled to zero while frozen by the budget (the platform's `--budget-freeze-hibernates`).
+    pub budget_hibernated: bool,
     /// The cluster-wide admission policies (which read the TenantPolicy) are in place.
     pub shared_policies: bool,
     /// The tenant's services, as their live Deployments report them (spec order).
@@ -256,8 +258,13 @@ fn services_condition(p: &Progress) -> Option<Cond> {
                 true,
                 "Suspended",
                 format!(
-                    "{} scaled to zero (spec.active=false)",
-                    plural(all.len(), "service")
+                    "{} scaled to zero ({})",
+                    plural(all.len(), "service"),
+                    if p.budget_hibernated {
+                        "hibernated while over the monthly budget"
+                    } else {
+                        "spec.active=false"
+                    }
                 ),
             )
         } else {
@@ -710,6 +717,11 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
                 true,
                 "Suspended",
                 match &p.asleep_until {
+                    _ if p.budget_hibernated => {
+                        "guardrails in place; hibernated while over its monthly budget \
+                         (billing.budgetEnforcement; the platform hibernates frozen tenants)"
+                            .to_string()
+                    }
                     Some(until) => format!(
                         "guardrails in place; asleep by the hibernation timetable until {}",
                         until.0
@@ -981,6 +993,7 @@ mod tests {
             skipped: BTreeMap::new(),
             quota: Some(rq),
             active: true,
+            budget_hibernated: false,
             shared_policies: true,
             services: Vec::new(),
             data: Vec::new(),
@@ -1351,6 +1364,27 @@ mod tests {
                 && conds[0].message.contains("exceeded quota"),
             "{}",
             conds[0].message
+        );
+    }
+
+    #[test]
+    fn a_tenant_hibernated_by_its_budget_says_so() {
+        let mut p = progress(true);
+        p.active = false;
+        p.budget_hibernated = true;
+        p.services = vec![ServiceState::of("web", Some(&deployment(0, 0, json!([]))))];
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p)));
+        assert_eq!(phase, Phase::Suspended);
+        assert!(
+            conds[0].message.contains("over its monthly budget"),
+            "{}",
+            conds[0].message
+        );
+        let s = conds.iter().find(|c| c.type_ == c::SERVICES_READY).unwrap();
+        assert!(
+            s.message.contains("over the monthly budget"),
+            "{}",
+            s.message
         );
     }
 

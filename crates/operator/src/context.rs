@@ -237,6 +237,16 @@ pub struct RunArgs {
     )]
     pub cost_write_interval_seconds: u64,
 
+    /// Also hibernate a tenant frozen by its budget (billing.budgetEnforcement, over
+    /// monthlyBudget): its services and dedicated data stores are scaled to zero, as with
+    /// spec.active=false, until the freeze is lifted. Without it a freeze only refuses new pods.
+    #[arg(
+        long,
+        env = "TENANT_OPERATOR_BUDGET_FREEZE_HIBERNATES",
+        default_value_t = false
+    )]
+    pub budget_freeze_hibernates: bool,
+
     /// Whether tenants may publish Ingress hosts that no tenant's customDomain holds: allow or
     /// refuse. Hosts another tenant holds are always refused.
     #[arg(
@@ -291,6 +301,7 @@ impl Config {
             data: &tenant_core::build::NO_WIRING,
             dedicated: &self.dedicated,
             backup: &self.backup,
+            budget_hibernated: false,
         }
     }
 }
@@ -355,6 +366,8 @@ pub struct Config {
     pub cost_interval: Duration,
     /// How often accrued cost is written when nothing else changed.
     pub cost_write_interval: Duration,
+    /// A tenant frozen by its budget is also scaled to zero.
+    pub budget_freeze_hibernates: bool,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -399,6 +412,7 @@ impl Config {
             billing_tiers: Default::default(),
             cost_interval: Duration::from_secs(60),
             cost_write_interval: Duration::from_secs(3600),
+            budget_freeze_hibernates: false,
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -457,6 +471,7 @@ impl From<RunArgs> for Config {
             billing_tiers: a.billing_tiers.unwrap_or_default(),
             cost_interval: Duration::from_secs(a.cost_interval_seconds.max(1)),
             cost_write_interval: Duration::from_secs(a.cost_write_interval_seconds.max(1)),
+            budget_freeze_hibernates: a.budget_freeze_hibernates,
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),

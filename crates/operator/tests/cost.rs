@@ -459,3 +459,57 @@ async fn an_enforced_budget_refuses_new_pods_keeps_running_ones_and_lifts_when_r
     h.teardown().await?;
     op.stop().await
 }
+
+#[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
+async fn with_the_platform_setting_a_frozen_tenant_is_hibernated_and_wakes_when_lifted()
+-> Result<()> {
+    use tenant_api::Phase;
+    let h = Harness::new("hibernate").await?;
+    let op = h
+        .start_operator_with(|c: &mut tenant_operator::Config| {
+            c.cost_interval = Duration::from_secs(1);
+            c.cost_write_interval = Duration::from_secs(600);
+            c.budget_freeze_hibernates = true;
+        })
+        .await?;
+    let (t, ns) = running_tenant(&h, "sleepy", |t| {
+        t.spec.services = Some(vec!["api".into()]);
+        t.spec.billing = Some(from_json(json!({
+            "cpuHourlyRate": 3600000.0, "monthlyBudget": 20.0, "budgetEnforcement": true,
+        })));
+    })
+    .await?;
+    let name = t.metadata.name.clone().unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(h.admin.clone(), &ns);
+    let replicas = |d: &Deployment| d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
+    ensure!(replicas(&deployments.get("api").await?) >= 1);
+    // The service's pod is charged for; the budget goes; the tenant is frozen and scaled to 0.
+    let suspended = h.wait_phase(&name, Phase::Suspended).await?;
+    let ready = condition(&suspended, c::READY).context("Ready")?;
+    ensure!(
+        ready.message.contains("over its monthly budget"),
+        "{}",
+        ready.message
+    );
+    ensure!(
+        condition(&suspended, c::BUDGET_OK).is_some_and(|b| b.reason == "BudgetEnforced"),
+        "{}",
+        conditions(&suspended)
+    );
+    ensure!(
+        replicas(&deployments.get("api").await?) == 0,
+        "scaled to zero"
+    );
+
+    // Raising the budget lifts the freeze: the service runs again.
+    let mut raised = h.get(&name).await?;
+    raised.spec.billing.as_mut().unwrap().monthly_budget = Some(1e15);
+    h.tenants()
+        .replace(&name, &PostParams::default(), &raised)
+        .await?;
+    h.wait_phase(&name, Phase::Running).await?;
+    ensure!(replicas(&deployments.get("api").await?) >= 1, "awake again");
+    h.teardown().await?;
+    op.stop().await
+}

@@ -327,7 +327,7 @@ pub fn build(
     if stores.is_empty() {
         return Ok(Vec::new());
     }
-    let active = services::lifecycle(tenant, ctx.now)?.active;
+    let active = services::lifecycle(tenant, ctx.now)?.active && !ctx.budget_hibernated;
     let allowed = super::policy::registry_prefixes(
         &eff.isolation.allowed_registries,
         "spec.isolation.allowedRegistries",

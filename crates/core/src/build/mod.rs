@@ -63,6 +63,9 @@ pub struct BuildContext<'a> {
     pub dedicated: &'a dedicated::DedicatedConfig,
     /// The platform's Velero namespace and backup settings.
     pub backup: &'a backup::BackupPlatform,
+    /// The tenant is frozen by its budget and the platform hibernates frozen tenants
+    /// (`--budget-freeze-hibernates`): its services and dedicated stores run as if inactive.
+    pub budget_hibernated: bool,
 }
 
 /// No provisioned identities.
@@ -113,6 +116,7 @@ impl Default for BuildContext<'_> {
             data: &NO_WIRING,
             dedicated: &dedicated::DEFAULT_CONFIG,
             backup: &backup::DEFAULT_PLATFORM,
+            budget_hibernated: false,
         }
     }
 }

@@ -748,7 +748,7 @@ pub fn build(
         return Ok(out);
     }
     let resources = sizing::resources(tenant, eff, ctx, &plans)?;
-    let active = lifecycle(tenant, ctx.now)?.active;
+    let active = lifecycle(tenant, ctx.now)?.active && !ctx.budget_hibernated;
     // the platform's credentials for the registries the services pull from, then the tenant's own
     let mut pull: Vec<String> = Vec::new();
     for source in pull_secrets::needed(&plans, ctx.pull_secrets) {
@@ -978,6 +978,33 @@ mod tests {
             !objs
                 .iter()
                 .any(|o| o.kind == "PodDisruptionBudget" || o.kind == "HorizontalPodAutoscaler")
+        );
+    }
+
+    #[test]
+    fn a_tenant_hibernated_by_its_budget_scales_to_zero_like_an_inactive_one() {
+        let t = shop();
+        let ctx = BuildContext {
+            budget_hibernated: true,
+            ..BuildContext::default()
+        };
+        let objs = build(&t, &Effective::of(&t), &ctx).unwrap();
+        let deployments: Vec<&Object> = objs.iter().filter(|o| o.kind == "Deployment").collect();
+        assert!(!deployments.is_empty());
+        for d in deployments {
+            assert_eq!(d.manifest["spec"]["replicas"], 0, "{}", d.name);
+        }
+        assert!(
+            !objs
+                .iter()
+                .any(|o| o.kind == "PodDisruptionBudget" || o.kind == "HorizontalPodAutoscaler")
+        );
+        // the same tenant not frozen runs
+        let objs = objects(&t);
+        assert!(
+            objs.iter()
+                .filter(|o| o.kind == "Deployment")
+                .all(|d| d.manifest["spec"]["replicas"] != 0)
         );
     }
 

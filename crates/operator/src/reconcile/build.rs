@@ -24,6 +24,8 @@ pub struct Desired {
     pub asleep_until: Option<jiff::Timestamp>,
     /// When time alone changes what is desired (a sleep or wake time, a window opening).
     pub next_change: Option<jiff::Timestamp>,
+    /// Scaled to zero while frozen by the budget (`--budget-freeze-hibernates`).
+    pub budget_hibernated: bool,
 }
 
 impl Desired {
@@ -60,6 +62,7 @@ pub fn run(
     };
     bctx.held_release = timing.held.as_ref();
     bctx.data = wiring;
+    bctx.budget_hibernated = pass.ctx.config.budget_freeze_hibernates && budget_frozen(pass);
     match build::tenant_objects(pass.tenant, &bctx) {
         Ok(objects) => {
             let namespace = objects
@@ -74,10 +77,24 @@ pub fn run(
                 pending: timing.pending,
                 asleep_until: timing.asleep_until,
                 next_change: timing.next_change,
+                budget_hibernated: bctx.budget_hibernated,
             })
         }
         Err(e) => Err(refusal(pass, e)),
     }
+}
+
+/// Whether the tenant namespace (as cached) carries the budget freeze label the cost accounting
+/// puts on it.
+fn budget_frozen(pass: &Pass<'_>) -> bool {
+    let namespace = naming::namespace_name(&pass.tenant.spec);
+    pass.ctx
+        .kinds
+        .find("v1", "Namespace")
+        .and_then(|k| k.cache.get(None, &namespace))
+        .is_some_and(|ns| {
+            ns["metadata"]["labels"][tenant_api::labels::BUDGET_FROZEN].as_str() == Some("true")
+        })
 }
 
 /// What time decides: the release the maintenance window holds (the one the services run now,

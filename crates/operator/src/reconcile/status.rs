@@ -146,7 +146,10 @@ pub async fn applied(
         kinds,
         skipped: applied.skipped.clone(),
         quota,
-        active: pass.tenant.spec.active && desired.asleep_until.is_none(),
+        active: pass.tenant.spec.active
+            && desired.asleep_until.is_none()
+            && !desired.budget_hibernated,
+        budget_hibernated: desired.budget_hibernated,
         shared_policies: pass.ctx.shared.ok(),
         services: desired
             .objects

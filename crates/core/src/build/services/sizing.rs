@@ -275,7 +275,8 @@ pub fn resources(
     let best_effort = l.qos_class == Some(QosClass::BestEffort);
     let guaranteed = l.qos_class == Some(QosClass::Guaranteed);
     let sane = |s: &str| Quantity::parse(s).ok();
-    let active = crate::build::services::lifecycle(tenant, ctx.now)?.active;
+    let active =
+        crate::build::services::lifecycle(tenant, ctx.now)?.active && !ctx.budget_hibernated;
     let [cpu_req, cpu_lim, mem_req, mem_lim] = crate::build::dedicated::reserved(tenant, active);
     let mut sized = Vec::new();
     for (name, unit, minimum) in [("cpu", MILLI, MIN_CPU), ("memory", MIB, MIN_MEMORY)] {
