@@ -47,6 +47,49 @@ async fn until<T>(
     .await?)
 }
 
+/// Whether the Tenant `name` in the test namespace has an Event of this reason and type.
+async fn has_event(h: &Harness, name: &str, reason: &str, type_: &str) -> Result<bool> {
+    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
+        .list(&Default::default())
+        .await?;
+    Ok(events.items.iter().any(|e| {
+        e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+            && e.reason.as_deref() == Some(reason)
+            && e.type_.as_deref() == Some(type_)
+    }))
+}
+
+fn running_pods(pods: &kube::api::ObjectList<k8s_openapi::api::core::v1::Pod>) -> usize {
+    pods.items
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+        .count()
+}
+
+/// Polls until exactly `n` pods of `pods` run.
+async fn until_running(
+    pods: &Api<k8s_openapi::api::core::v1::Pod>,
+    n: usize,
+    what: &str,
+) -> Result<()> {
+    poll_until(what, TIMEOUT, || {
+        let pods = pods.clone();
+        async move {
+            let list = pods
+                .list(&Default::default())
+                .await
+                .map_err(|e| e.to_string())?;
+            if running_pods(&list) == n {
+                Ok(())
+            } else {
+                Err(format!("{} running", running_pods(&list)))
+            }
+        }
+    })
+    .await?;
+    Ok(())
+}
+
 #[tokio::test]
 #[ignore = "needs the local control plane: hack/test runs it"]
 async fn a_tenants_pods_accrue_cost_and_a_low_budget_turns_budget_ok() -> Result<()> {
@@ -161,15 +204,8 @@ async fn a_tenants_pods_accrue_cost_and_a_low_budget_turns_budget_ok() -> Result
         text.contains("tenant_operator_tenants_over_budget 1"),
         "{text}"
     );
-    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
-        .list(&Default::default())
-        .await?;
     ensure!(
-        events.items.iter().any(|e| {
-            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
-                && e.reason.as_deref() == Some("BudgetExceeded")
-                && e.type_.as_deref() == Some("Warning")
-        }),
+        has_event(&h, &name, "BudgetExceeded", "Warning").await?,
         "a BudgetExceeded Warning Event"
     );
 
@@ -317,27 +353,8 @@ async fn an_enforced_budget_refuses_new_pods_keeps_running_ones_and_lifts_when_r
         "the namespace is labelled frozen"
     );
     let pods: Api<Pod> = Api::namespaced(h.admin.clone(), &ns);
-    let running = |pods: &kube::api::ObjectList<Pod>| {
-        pods.items
-            .iter()
-            .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
-            .count()
-    };
-    poll_until("the first replica runs", TIMEOUT, || {
-        let pods = pods.clone();
-        async move {
-            let list = pods
-                .list(&Default::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            if running(&list) == 1 {
-                Ok(())
-            } else {
-                Err(format!("{} running", running(&list)))
-            }
-        }
-    })
-    .await?;
+    let running = running_pods;
+    until_running(&pods, 1, "the first replica runs").await?;
 
     // The tenant's owner creating a pod: refused by the API server, naming the budget.
     let pod: Pod = from_json(json!({
@@ -394,15 +411,8 @@ async fn an_enforced_budget_refuses_new_pods_keeps_running_ones_and_lifts_when_r
             )
             .await,
     )?;
-    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
-        .list(&Default::default())
-        .await?;
     ensure!(
-        events.items.iter().any(|e| {
-            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
-                && e.reason.as_deref() == Some("BudgetEnforced")
-                && e.type_.as_deref() == Some("Warning")
-        }),
+        has_event(&h, &name, "BudgetEnforced", "Warning").await?,
         "a BudgetEnforced Warning Event"
     );
 
@@ -426,34 +436,13 @@ async fn an_enforced_budget_refuses_new_pods_keeps_running_ones_and_lifts_when_r
         label(&namespaces.get(&ns).await?).is_none(),
         "the freeze label is gone"
     );
-    poll_until("the second replica runs", TIMEOUT, || {
-        let pods = pods.clone();
-        async move {
-            let list = pods
-                .list(&Default::default())
-                .await
-                .map_err(|e| e.to_string())?;
-            if running(&list) == 2 {
-                Ok(())
-            } else {
-                Err(format!("{} running", running(&list)))
-            }
-        }
-    })
-    .await?;
+    until_running(&pods, 2, "the second replica runs").await?;
     alice_pods
         .create(&PostParams::default(), &pod)
         .await
         .context("alice creates a pod after the freeze is lifted")?;
-    let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
-        .list(&Default::default())
-        .await?;
     ensure!(
-        events.items.iter().any(|e| {
-            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name.as_str())
-                && e.reason.as_deref() == Some("BudgetEnforcementLifted")
-                && e.type_.as_deref() == Some("Normal")
-        }),
+        has_event(&h, &name, "BudgetEnforcementLifted", "Normal").await?,
         "a BudgetEnforcementLifted Event"
     );
     h.teardown().await?;
