@@ -4,6 +4,7 @@
 pub mod audit_policy;
 pub mod backups;
 pub mod cost;
+pub mod migrate;
 
 /// Rows as left-aligned columns three spaces apart, the first row the header (as kubectl prints).
 pub fn columns(rows: &[Vec<String>]) -> String {

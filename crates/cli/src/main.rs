@@ -119,6 +119,29 @@ enum Command {
         /// Tenant YAML files (`-` for standard input); none: the cluster's Tenants.
         files: Vec<String>,
     },
+    /// Print the Tenant for each PRStack: the same namespace (pr-<n>-shop-pilab-hu), tenantId
+    /// pr-<n>, type development, its services, image tag, active, deployedAt, data-store URLs,
+    /// dedicated stores for the rest, limits and backups. What could not be mapped is listed in
+    /// comments (YAML) or on standard error (JSON). Reads PRStack YAML files, or without files
+    /// the cluster's PRStacks (current kubeconfig context).
+    Migrate {
+        /// The tenantId (default pr-<prNumber>); only with one PRStack.
+        #[arg(long)]
+        tenant_id: Option<String>,
+        /// The Tenant's name (default: the PRStack's); only with one PRStack.
+        #[arg(long)]
+        name: Option<String>,
+        /// The tenantType: development or staging.
+        #[arg(long = "type", value_enum, default_value_t = MigrateType::Development)]
+        tenant_type: MigrateType,
+        /// Without files: the PRStacks of this namespace only (default: every namespace).
+        #[arg(short, long)]
+        namespace: Option<String>,
+        #[arg(short, long, value_enum, default_value_t = ObjectFormat::Yaml)]
+        output: ObjectFormat,
+        /// PRStack YAML files (`-` for standard input); none: the cluster's PRStacks.
+        files: Vec<String>,
+    },
     /// Framework metadata: name, version, features, supported isolation levels, billing cycles,
     /// resource types.
     Info {
@@ -220,6 +243,13 @@ enum Format {
 enum ObjectFormat {
     Yaml,
     Json,
+}
+
+/// The tenantType a preview may become.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum MigrateType {
+    Development,
+    Staging,
 }
 
 fn main() -> ExitCode {
@@ -390,6 +420,94 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 default_level,
                 output,
             )?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Migrate {
+            tenant_id,
+            name,
+            tenant_type,
+            namespace,
+            output,
+            files,
+        } => {
+            let docs: Vec<(String, serde_json::Value)> = if files.is_empty() {
+                live(|client| async move {
+                    kubectl_tenant::migrate::live_prstacks(&client, namespace.as_deref()).await
+                })?
+                .into_iter()
+                .map(|d| (String::from("cluster"), d))
+                .collect()
+            } else {
+                let docs = read_documents(&files)?;
+                let counts = input::counts(&docs);
+                docs.into_iter()
+                    .map(|d| {
+                        (
+                            d.location(counts.get(&d.source).copied().unwrap_or(1)),
+                            d.value,
+                        )
+                    })
+                    .collect()
+            };
+            if docs.is_empty() {
+                eprintln!("no PRStack found");
+                return Ok(ExitCode::from(1));
+            }
+            if docs.len() > 1 && (tenant_id.is_some() || name.is_some()) {
+                eprintln!(
+                    "--tenant-id and --name need exactly one PRStack ({} given)",
+                    docs.len()
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let opts = tenant_core::migrate::Options {
+                tenant_id,
+                name,
+                tenant_type: Some(match tenant_type {
+                    MigrateType::Development => tenant_api::TenantType::Development,
+                    MigrateType::Staging => tenant_api::TenantType::Staging,
+                }),
+            };
+            let mut migrations = Vec::new();
+            let mut failed = false;
+            for (at, doc) in &docs {
+                match tenant_core::migrate::prstack_to_tenant(doc, &opts) {
+                    Ok(m) => {
+                        // the Tenant must be one the API server and the operator accept
+                        let report = tenant_core::validate::validate_value(&serde_json::to_value(
+                            &m.tenant,
+                        )?);
+                        if report.valid {
+                            migrations.push(m);
+                        } else {
+                            failed = true;
+                            for e in &report.errors {
+                                eprintln!("{at}: {}: the Tenant would be invalid: {e}", m.source);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        eprintln!("{at}: {e}");
+                    }
+                }
+            }
+            if failed {
+                eprintln!("nothing printed: fix the errors above");
+                return Ok(ExitCode::from(1));
+            }
+            let output = match output {
+                ObjectFormat::Yaml => kubectl_tenant::migrate::Output::Yaml,
+                ObjectFormat::Json => {
+                    for m in &migrations {
+                        for u in &m.unmapped {
+                            eprintln!("{}: not mapped: {}: {}", m.source, u.field, u.reason);
+                        }
+                    }
+                    kubectl_tenant::migrate::Output::Json
+                }
+            };
+            write_stdout(&kubectl_tenant::migrate::document(&migrations, output)?)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Info { output } => {

@@ -522,6 +522,8 @@ fn user_facing_text_names_no_source_document() {
         vec!["info", "--help"],
         vec!["info"],
         vec!["info", "-o", "json"],
+        vec!["migrate", "--help"],
+        vec!["migrate", "examples/prstack/pr-123.yaml"],
         vec!["validate", "-v", "examples/customer-shop-1.yaml"],
     ] {
         let out = run(&args);
@@ -529,10 +531,10 @@ fn user_facing_text_names_no_source_document() {
         texts.push((format!("kubectl tenant {}", args.join(" ")), stdout(&out)));
     }
     let mut files = vec![root().join("README.md")];
-    for dir in ["docs", "examples"] {
+    for dir in ["docs", "examples", "examples/prstack"] {
         for entry in std::fs::read_dir(root().join(dir)).expect(dir) {
             let path = entry.expect("entry").path();
-            if !path.ends_with("field-origins.md") {
+            if path.is_file() && !path.ends_with("field-origins.md") {
                 files.push(path);
             }
         }
@@ -609,6 +611,92 @@ fn validate_warns_about_fields_the_operator_does_not_act_on_yet() {
         .filter_map(|c| c["field"].as_str())
         .collect();
     assert!(partly.is_empty(), "{partly:?}");
+}
+
+#[test]
+fn migrate_turns_prstacks_into_tenants_snapshot() {
+    let out = run(&["migrate", "examples/prstack/pr-123.yaml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let yaml = stdout(&out);
+    assert!(yaml.contains("# from PRStack/default/pr-123\n"), "{yaml}");
+    assert!(
+        yaml.contains("# not mapped: spec.githubCheckRun: "),
+        "the field this tool does not know is listed: {yaml}"
+    );
+    snapshot("migrate-prstack.yaml", &yaml);
+    // every Tenant printed is valid
+    let tenants: Vec<serde_json::Value> = serde_saphyr::from_multiple(&yaml).expect("yaml");
+    let tenants: Vec<_> = tenants.into_iter().filter(|t| !t.is_null()).collect();
+    assert_eq!(tenants.len(), 2);
+    for t in &tenants {
+        let r = tenant_core::validate::validate_value(t);
+        assert!(r.valid, "{:?}", r.errors);
+        assert_eq!(
+            t["spec"]["namespaceConfig"]["name"]
+                .as_str()
+                .map(|n| n.ends_with("-shop-pilab-hu")),
+            Some(true)
+        );
+    }
+    // -o json: a List of the same Tenants; what was not mapped on standard error
+    let out = run(&["migrate", "-o", "json", "examples/prstack/pr-123.yaml"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list["kind"], "List");
+    assert_eq!(list["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(list["items"][0], tenants[0]);
+    assert!(
+        stderr(&out).contains("PRStack/default/pr-124: not mapped: spec.githubCheckRun"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn migrate_refuses_what_it_cannot_map() {
+    // --tenant-id with two PRStacks
+    let out = run(&[
+        "migrate",
+        "--tenant-id",
+        "x",
+        "examples/prstack/pr-123.yaml",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // a Tenant is not a PRStack
+    let out = run(&["migrate", "examples/acme-corp.yaml"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not a PRStack"), "{}", stderr(&out));
+    assert!(stdout(&out).is_empty());
+    // staging with a chosen id
+    let bad = "apiVersion: shop.pilab.hu/v1alpha1\nkind: PRStack\nmetadata: {name: p}\nspec: {prNumber: 9}\n";
+    let out = run_stdin(
+        &[
+            "migrate",
+            "--type",
+            "staging",
+            "--tenant-id",
+            "shop-qa",
+            "-",
+        ],
+        bad,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let t: serde_json::Value = serde_saphyr::from_str(&stdout(&out)).expect("yaml");
+    assert_eq!(t["spec"]["tenantType"], "staging");
+    assert_eq!(t["spec"]["tenantId"], "shop-qa");
+    assert_eq!(t["spec"]["namespaceConfig"]["name"], "pr-9-shop-pilab-hu");
+    // a broken prNumber: an error naming it, nothing printed
+    let out = run_stdin(
+        &["migrate", "-"],
+        &bad.replace("prNumber: 9", "prNumber: nine"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("PRStack/default/p"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(stdout(&out).is_empty());
 }
 
 #[test]

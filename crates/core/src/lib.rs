@@ -9,6 +9,7 @@ pub mod build;
 pub mod claim;
 pub mod cost;
 pub mod diff;
+pub mod migrate;
 pub mod naming;
 pub mod object;
 pub mod owner;
