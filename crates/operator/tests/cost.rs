@@ -462,10 +462,12 @@ async fn with_the_platform_setting_a_frozen_tenant_is_hibernated_and_wakes_when_
             c.budget_freeze_hibernates = true;
         })
         .await?;
+    // Running first with a budget it cannot use up, then a budget it has already used up (a
+    // low budget from the start may freeze it before it was ever seen Running).
     let (t, ns) = running_tenant(&h, "sleepy", |t| {
         t.spec.services = Some(vec!["api".into()]);
         t.spec.billing = Some(from_json(json!({
-            "cpuHourlyRate": 3600000.0, "monthlyBudget": 20.0, "budgetEnforcement": true,
+            "cpuHourlyRate": 3600000.0, "monthlyBudget": 1e15, "budgetEnforcement": true,
         })));
     })
     .await?;
@@ -473,6 +475,20 @@ async fn with_the_platform_setting_a_frozen_tenant_is_hibernated_and_wakes_when_
     let deployments: Api<Deployment> = Api::namespaced(h.admin.clone(), &ns);
     let replicas = |d: &Deployment| d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
     ensure!(replicas(&deployments.get("api").await?) >= 1);
+    until(&h, &name, "the service's pod charged for", |t| {
+        let hourly = number(&cost(t).ok_or("no status.cost")?.hourly);
+        if hourly > 0.0 {
+            Ok(())
+        } else {
+            Err(format!("hourly {hourly}"))
+        }
+    })
+    .await?;
+    let mut low = h.get(&name).await?;
+    low.spec.billing.as_mut().unwrap().monthly_budget = Some(0.01);
+    h.tenants()
+        .replace(&name, &PostParams::default(), &low)
+        .await?;
     // The service's pod is charged for; the budget goes; the tenant is frozen and scaled to 0.
     let suspended = h.wait_phase(&name, Phase::Suspended).await?;
     let ready = condition(&suspended, c::READY).context("Ready")?;
