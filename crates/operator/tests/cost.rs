@@ -47,6 +47,33 @@ async fn until<T>(
     .await?)
 }
 
+/// Sets the Tenant's `billing.monthlyBudget`.
+async fn set_budget(h: &Harness, name: &str, budget: f64) -> Result<()> {
+    let mut t = h.get(name).await?;
+    t.spec
+        .billing
+        .as_mut()
+        .context("the Tenant has a billing section")?
+        .monthly_budget = Some(budget);
+    h.tenants()
+        .replace(name, &PostParams::default(), &t)
+        .await?;
+    Ok(())
+}
+
+/// Polls until `BudgetOK` is True.
+async fn until_budget_ok(h: &Harness, name: &str) -> Result<()> {
+    until(h, name, "BudgetOK True again", |t| {
+        let ok = condition(t, c::BUDGET_OK).ok_or("no BudgetOK")?;
+        if ok.status == "True" {
+            Ok(())
+        } else {
+            Err(format!("{ok:?}"))
+        }
+    })
+    .await
+}
+
 /// Whether the Tenant `name` in the test namespace has an Event of this reason and type.
 async fn has_event(h: &Harness, name: &str, reason: &str, type_: &str) -> Result<bool> {
     let events = Api::<k8s_openapi::api::events::v1::Event>::namespaced(h.admin.clone(), &h.ns)
@@ -275,20 +302,8 @@ async fn a_tenants_pods_accrue_cost_and_a_low_budget_turns_budget_ok() -> Result
     );
 
     // Raising the budget turns BudgetOK back.
-    let mut raised = h.get(&name).await?;
-    raised.spec.billing.as_mut().unwrap().monthly_budget = Some(1e12);
-    h.tenants()
-        .replace(&name, &PostParams::default(), &raised)
-        .await?;
-    until(&h, &name, "BudgetOK True again", |t| {
-        let ok = condition(t, c::BUDGET_OK).ok_or("no BudgetOK")?;
-        if ok.status == "True" {
-            Ok(())
-        } else {
-            Err(format!("{ok:?}"))
-        }
-    })
-    .await?;
+    set_budget(&h, &name, 1e12).await?;
+    until_budget_ok(&h, &name).await?;
     h.teardown().await?;
     op.stop().await
 }
@@ -418,20 +433,8 @@ async fn an_enforced_budget_refuses_new_pods_keeps_running_ones_and_lifts_when_r
 
     // Raising the budget lifts the freeze: the label goes, the second replica starts, alice
     // may create pods again, and an Event says so.
-    let mut raised = h.get(&name).await?;
-    raised.spec.billing.as_mut().unwrap().monthly_budget = Some(1e12);
-    h.tenants()
-        .replace(&name, &PostParams::default(), &raised)
-        .await?;
-    until(&h, &name, "BudgetOK True again", |t| {
-        let ok = condition(t, c::BUDGET_OK).ok_or("no BudgetOK")?;
-        if ok.status == "True" {
-            Ok(())
-        } else {
-            Err(format!("{ok:?}"))
-        }
-    })
-    .await?;
+    set_budget(&h, &name, 1e12).await?;
+    until_budget_ok(&h, &name).await?;
     ensure!(
         label(&namespaces.get(&ns).await?).is_none(),
         "the freeze label is gone"
@@ -484,11 +487,7 @@ async fn with_the_platform_setting_a_frozen_tenant_is_hibernated_and_wakes_when_
         }
     })
     .await?;
-    let mut low = h.get(&name).await?;
-    low.spec.billing.as_mut().unwrap().monthly_budget = Some(0.01);
-    h.tenants()
-        .replace(&name, &PostParams::default(), &low)
-        .await?;
+    set_budget(&h, &name, 0.01).await?;
     // The service's pod is charged for; the budget goes; the tenant is frozen and scaled to 0.
     let suspended = h.wait_phase(&name, Phase::Suspended).await?;
     let ready = condition(&suspended, c::READY).context("Ready")?;
@@ -508,11 +507,7 @@ async fn with_the_platform_setting_a_frozen_tenant_is_hibernated_and_wakes_when_
     );
 
     // Raising the budget lifts the freeze: the service runs again.
-    let mut raised = h.get(&name).await?;
-    raised.spec.billing.as_mut().unwrap().monthly_budget = Some(1e15);
-    h.tenants()
-        .replace(&name, &PostParams::default(), &raised)
-        .await?;
+    set_budget(&h, &name, 1e15).await?;
     h.wait_phase(&name, Phase::Running).await?;
     ensure!(replicas(&deployments.get("api").await?) >= 1, "awake again");
     h.teardown().await?;
