@@ -434,7 +434,7 @@ pub fn budget(tenant: &Tenant, prices: &PriceList, l: &Ledger, now: Timestamp) -
     let (reason, message) = if frozen {
         let next = cycle_end(BillingCycle::Monthly, now);
         (
-            "BudgetEnforced",
+            ENFORCED,
             format!(
                 "{message}; billing.budgetEnforcement: the API server refuses new pods until {} \
                  (the next month) or a higher monthlyBudget; running pods are not touched",
@@ -454,9 +454,12 @@ pub fn budget(tenant: &Tenant, prices: &PriceList, l: &Ledger, now: Timestamp) -
     }
 }
 
+/// `BudgetOK`'s reason while the tenant is frozen (over budget with `budgetEnforcement`).
+pub const ENFORCED: &str = "BudgetEnforced";
+
 /// Whether `reason` (a [`BudgetState`]'s) says the month to date is over the budget.
 pub fn over_budget(reason: &str) -> bool {
-    matches!(reason, "BudgetExceeded" | "BudgetEnforced")
+    reason == "BudgetExceeded" || reason == ENFORCED
 }
 
 /// The most a tenant can cost in a month from its spec alone: its quota's CPU and memory (limits,

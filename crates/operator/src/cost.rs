@@ -346,10 +346,7 @@ impl Accounting {
             .collect();
         // forget what belongs to Tenants that are gone
         self.kept().retain(|uid, _| live.contains(uid));
-        let keys: std::collections::HashSet<String> = tenants
-            .iter()
-            .map(|t| format!("{}/{}", t.namespace().unwrap_or_default(), t.name_any()))
-            .collect();
+        let keys: std::collections::HashSet<String> = tenants.iter().map(|t| key(t)).collect();
         for t in tenants {
             if t.metadata.deletion_timestamp.is_some() {
                 continue;
@@ -421,8 +418,7 @@ impl Accounting {
         };
         let ledger = model::accrue(&before, &prices, &sample, now);
         let budget = model::budget(t, &prices, &ledger, now);
-        let key = format!("{}/{}", t.namespace().unwrap_or_default(), t.name_any());
-        self.metrics.set_cost(&key, ns, &held, &ledger, &budget);
+        self.metrics.set_cost(&key(t), ns, &held, &ledger, &budget);
         let shown = (budget.reason.to_string(), money(ledger.hourly, 2));
         // (after a restart, the age of what the status holds decides)
         let due = match (written_at, before.at) {
@@ -443,7 +439,10 @@ impl Accounting {
         if changed || due {
             self.write(t, &prices, &ledger, &budget, &held, now).await?;
             if written_reason_changed(&kept.written, &shown) {
-                let was_enforced = kept.written.as_ref().is_some_and(|(r, _)| r == ENFORCED);
+                let was_enforced = kept
+                    .written
+                    .as_ref()
+                    .is_some_and(|(r, _)| r == model::ENFORCED);
                 self.announce(t, &budget, was_enforced).await;
             }
             kept.written_at = Some(Instant::now());
@@ -456,13 +455,10 @@ impl Accounting {
     /// Puts the freeze label on the tenant namespace, or takes it off, when the namespace's
     /// (cached) labels differ from `frozen`. Nothing is written when they agree.
     async fn enforce(&self, t: &Tenant, ns: &str, frozen: bool) -> Result<(), kube::Error> {
-        let Some(kind) = self.kinds.find("v1", "Namespace") else {
+        // not created yet, or not the operator's: nothing to label
+        let Some(labelled) = self.kinds.budget_frozen(ns) else {
             return Ok(());
         };
-        let Some(live) = kind.cache.get(None, ns) else {
-            return Ok(()); // not created yet, or not the operator's
-        };
-        let labelled = live["metadata"]["labels"][labels::BUDGET_FROZEN].as_str() == Some("true");
         if labelled == frozen {
             return Ok(());
         }
@@ -595,8 +591,10 @@ impl Accounting {
     }
 }
 
-/// `BudgetOK`'s reason while the tenant is frozen.
-const ENFORCED: &str = "BudgetEnforced";
+/// A Tenant's metrics key, `namespace/name`.
+fn key(t: &Tenant) -> String {
+    format!("{}/{}", t.namespace().unwrap_or_default(), t.name_any())
+}
 
 fn written_reason_changed(old: &Option<(String, String)>, new: &(String, String)) -> bool {
     old.as_ref().is_none_or(|(r, _)| *r != new.0)

@@ -170,6 +170,13 @@ impl Kinds {
         self.kinds.iter().find(|k| k.row.is(api_version, kind))
     }
 
+    /// Whether the cached tenant namespace `ns` carries the budget freeze label the cost
+    /// accounting puts on it; `None` when the namespace is not in the store.
+    pub fn budget_frozen(&self, ns: &str) -> Option<bool> {
+        let live = self.find("v1", "Namespace")?.cache.get(None, ns)?;
+        Some(live["metadata"]["labels"][tenant_api::labels::BUDGET_FROZEN].as_str() == Some("true"))
+    }
+
     pub fn all(&self) -> &[Kind] {
         &self.kinds
     }

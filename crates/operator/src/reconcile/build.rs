@@ -62,7 +62,12 @@ pub fn run(
     };
     bctx.held_release = timing.held.as_ref();
     bctx.data = wiring;
-    bctx.budget_hibernated = pass.ctx.config.budget_freeze_hibernates && budget_frozen(pass);
+    bctx.budget_hibernated = pass.ctx.config.budget_freeze_hibernates
+        && pass
+            .ctx
+            .kinds
+            .budget_frozen(&naming::namespace_name(&pass.tenant.spec))
+            == Some(true);
     match build::tenant_objects(pass.tenant, &bctx) {
         Ok(objects) => {
             let namespace = objects
@@ -82,19 +87,6 @@ pub fn run(
         }
         Err(e) => Err(refusal(pass, e)),
     }
-}
-
-/// Whether the tenant namespace (as cached) carries the budget freeze label the cost accounting
-/// puts on it.
-fn budget_frozen(pass: &Pass<'_>) -> bool {
-    let namespace = naming::namespace_name(&pass.tenant.spec);
-    pass.ctx
-        .kinds
-        .find("v1", "Namespace")
-        .and_then(|k| k.cache.get(None, &namespace))
-        .is_some_and(|ns| {
-            ns["metadata"]["labels"][tenant_api::labels::BUDGET_FROZEN].as_str() == Some("true")
-        })
 }
 
 /// What time decides: the release the maintenance window holds (the one the services run now,
