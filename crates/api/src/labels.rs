@@ -43,6 +43,24 @@ pub const TENANT_NAMESPACE: &str = "shop.pilab.hu/tenant-namespace";
 pub const OWNER: &str = "shop.pilab.hu/owner";
 /// Annotation with the owning resource's UID, to tell a recreated Tenant of the same name apart.
 pub const OWNER_UID: &str = "shop.pilab.hu/owner-uid";
+/// Tenant annotation (`"true"`): the namespace the Tenant names may be adopted when it already
+/// exists without any owner (made by hand, or by an earlier operator), instead of being a
+/// conflict. Set by the PRStack controller on the Tenant it runs a preview with, and by
+/// `kubectl tenant migrate --apply`.
+pub const ADOPT_NAMESPACE: &str = "shop.pilab.hu/adopt-namespace";
+/// Namespace annotation (`"true"`): the operator adopted this namespace rather than creating it,
+/// so deleting its Tenant removes what the operator put in it and leaves the namespace and the
+/// rest of its contents in place. Guarded like the owner annotations.
+pub const ADOPTED: &str = "shop.pilab.hu/adopted";
+/// Namespace annotation: when the operator adopted it (RFC 3339). What in it is older was not
+/// created by the operator and is kept when the Tenant goes.
+pub const ADOPTED_AT: &str = "shop.pilab.hu/adopted-at";
+/// Tenant label naming the PRStack (by name, in the Tenant's namespace) that runs its preview
+/// through this Tenant; the Tenant also has the PRStack as its controller ownerReference.
+pub const PRSTACK: &str = "shop.pilab.hu/prstack";
+/// PRStack annotation `Tenant/<namespace>/<name>`: the preview was handed over to that Tenant
+/// (`kubectl tenant migrate --apply`); the PRStack controller no longer touches it.
+pub const HANDED_OVER_TO: &str = "shop.pilab.hu/handed-over-to";
 pub const DISPLAY_NAME: &str = "shop.pilab.hu/display-name";
 pub const DESCRIPTION: &str = "shop.pilab.hu/description";
 pub const OWNER_EMAIL: &str = "shop.pilab.hu/owner-email";

@@ -55,7 +55,7 @@ pub fn crds() -> Vec<(
             .and_then(|s| s.open_api_v3_schema.as_mut())
         {
             let d = schema.description.take().unwrap_or_default();
-            schema.description = Some(format!("{d} {}", prstack::NOT_RECONCILED).trim().into());
+            schema.description = Some(format!("{d} {}", prstack::OPT_IN).trim().into());
         }
     }
     vec![

@@ -1,9 +1,9 @@
 //! `PRStack`: the existing PR preview environment, kept so that PRStacks and Tenants
 //! coexist and `kubectl tenant migrate` can turn one into the other.
 
-/// Appended to the PRStack's description in its CRD, and warned by `kubectl tenant validate`,
-/// until a PRStack controller exists: the kind is accepted and validated, nothing acts on it.
-pub const NOT_RECONCILED: &str = "Accepted and validated; the operator does not reconcile PRStacks yet (no namespace, services or data stores are created for one).";
+/// Appended to the PRStack's description in its CRD, and said by `kubectl tenant validate`: the
+/// PRStack controller is opt-in, so whether a PRStack is acted on is the platform's setting.
+pub const OPT_IN: &str = "Reconciled only by a tenant operator started with --prstacks (off by default, so another operator that reconciles PRStacks keeps them): the preview then runs through a Tenant of the same name that the operator makes and owns; without it, nothing acts on a PRStack.";
 
 use crate::common::{BackupConfig, ResourceLimits};
 use crate::status::Phase;

@@ -139,7 +139,16 @@ enum Command {
         namespace: Option<String>,
         #[arg(short, long, value_enum, default_value_t = ObjectFormat::Yaml)]
         output: ObjectFormat,
-        /// PRStack YAML files (`-` for standard input); none: the cluster's PRStacks.
+        /// Hand the live previews over to their Tenants, data and namespace included: the
+        /// arguments then name PRStacks of the cluster (in -n's namespace; none: all of them).
+        /// Each PRStack is deleted once its Tenant is Running in the same namespace.
+        #[arg(long)]
+        apply: bool,
+        /// With --apply: how long to wait for each Tenant to be Running, in seconds.
+        #[arg(long, default_value_t = 300)]
+        timeout: u64,
+        /// PRStack YAML files (`-` for standard input); none: the cluster's PRStacks. With
+        /// --apply: PRStack names.
         files: Vec<String>,
     },
     /// Framework metadata: name, version, features, supported isolation levels, billing cycles,
@@ -428,9 +437,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
             tenant_type,
             namespace,
             output,
+            apply,
+            timeout,
             files,
         } => {
-            let docs: Vec<(String, serde_json::Value)> = if files.is_empty() {
+            if apply && name.is_some() {
+                eprintln!(
+                    "--name cannot be used with --apply: the hand-over keeps the name, so the Tenant that runs the preview keeps running it"
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let docs: Vec<(String, serde_json::Value)> = if apply {
+                let ns = namespace.clone();
+                live(|client| async move {
+                    kubectl_tenant::migrate::live_prstacks(&client, ns.as_deref()).await
+                })?
+                .into_iter()
+                .filter(|d| {
+                    files.is_empty()
+                        || files
+                            .iter()
+                            .any(|f| d["metadata"]["name"].as_str() == Some(f.as_str()))
+                })
+                .map(|d| (String::from("cluster"), d))
+                .collect()
+            } else if files.is_empty() {
                 live(|client| async move {
                     kubectl_tenant::migrate::live_prstacks(&client, namespace.as_deref()).await
                 })?
@@ -495,6 +526,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if failed {
                 eprintln!("nothing printed: fix the errors above");
                 return Ok(ExitCode::from(1));
+            }
+            if apply {
+                let by_source: Vec<(serde_json::Value, tenant_core::migrate::Migration)> =
+                    docs.into_iter().map(|(_, d)| d).zip(migrations).collect();
+                let timeout = std::time::Duration::from_secs(timeout);
+                let results = live(|client| async move {
+                    let mut out = Vec::new();
+                    for (doc, m) in &by_source {
+                        for u in &m.unmapped {
+                            eprintln!("{}: not mapped: {}: {}", m.source, u.field, u.reason);
+                        }
+                        out.push(
+                            kubectl_tenant::migrate::hand_over(&client, doc, m, timeout).await,
+                        );
+                    }
+                    Ok(out)
+                })?;
+                let mut code = ExitCode::SUCCESS;
+                for r in results {
+                    match r {
+                        Ok(line) => println!("{line}"),
+                        Err(e) => {
+                            eprintln!("error: {e:#}");
+                            code = ExitCode::from(1);
+                        }
+                    }
+                }
+                return Ok(code);
             }
             let output = match output {
                 ObjectFormat::Yaml => kubectl_tenant::migrate::Output::Yaml,

@@ -21,8 +21,45 @@ pub enum Claim {
     Ours,
     /// It is ours but being deleted (a previous incarnation): wait until it is gone.
     OursTerminating,
+    /// It exists without any owner and the Tenant asked to adopt it
+    /// ([`labels::ADOPT_NAMESPACE`]; see [`adoptable`]): it is used as it is, and kept when the
+    /// Tenant goes.
+    Adopt,
     /// It exists and belongs to someone else; `holder` says who, for the condition message.
     Conflict { holder: String },
+}
+
+/// Namespaces never adopted, whatever a Tenant asks: the cluster's own.
+const NEVER_ADOPTED: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+
+/// Whether an existing namespace may be adopted by a Tenant that asks for it: it carries no
+/// owner annotation or uid and is not labelled as the operator's (so it is no Tenant's, not
+/// even a deleted one's), it is not being deleted, and it is neither one of the cluster's own
+/// (`default`, `kube-*`) nor one of `protected` (the operator's). `Err` says why not.
+pub fn adoptable(meta: &ObjectMeta, protected: &[&str]) -> Result<(), String> {
+    let name = meta.name.as_deref().unwrap_or_default();
+    let ann = |k: &str| meta.annotations.as_ref().is_some_and(|a| a.contains_key(k));
+    if ann(labels::OWNER) || ann(labels::OWNER_UID) {
+        return Err("it carries an owner annotation".into());
+    }
+    let label = |k: &str| {
+        meta.labels
+            .as_ref()
+            .and_then(|l| l.get(k))
+            .map(String::as_str)
+    };
+    if label(labels::MANAGED_BY) == Some(labels::MANAGER)
+        || label(labels::TENANT_NAMESPACE).is_some()
+    {
+        return Err("it is labelled as the operator's".into());
+    }
+    if meta.deletion_timestamp.is_some() {
+        return Err("it is being deleted".into());
+    }
+    if NEVER_ADOPTED.contains(&name) || name.starts_with("kube-") || protected.contains(&name) {
+        return Err("it is one of the cluster's or the operator's own namespaces".into());
+    }
+    Ok(())
 }
 
 /// Whether `meta`'s owner annotations name `owner` with `uid`.
@@ -177,6 +214,37 @@ mod tests {
             decide(Some(&meta(None, None)), &a(), "u1", None),
             Claim::Conflict { holder } if holder.contains("not created by the operator")
         ));
+    }
+
+    #[test]
+    fn only_an_unowned_ordinary_namespace_is_adoptable() {
+        let mut m = meta(None, None);
+        m.name = Some("pr-7-shop-pilab-hu".into());
+        assert_eq!(adoptable(&m, &["tenant-system"]), Ok(()));
+        let mut marked = meta(Some("Tenant/default/b"), None);
+        marked.name = m.name.clone();
+        assert!(
+            adoptable(&marked, &[])
+                .unwrap_err()
+                .contains("owner annotation")
+        );
+        let mut uid_only = meta(None, Some("u2"));
+        uid_only.name = m.name.clone();
+        assert!(adoptable(&uid_only, &[]).is_err());
+        let mut labelled = m.clone();
+        labelled.labels = Some(BTreeMap::from([(
+            labels::MANAGED_BY.to_string(),
+            labels::MANAGER.to_string(),
+        )]));
+        assert!(adoptable(&labelled, &[]).unwrap_err().contains("labelled"));
+        let mut going = m.clone();
+        going.deletion_timestamp = Some(Time(k8s_openapi::jiff::Timestamp::UNIX_EPOCH));
+        assert!(adoptable(&going, &[]).unwrap_err().contains("deleted"));
+        for name in ["default", "kube-system", "kube-anything", "tenant-system"] {
+            let mut own = m.clone();
+            own.name = Some(name.into());
+            assert!(adoptable(&own, &["tenant-system"]).is_err(), "{name}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@
 //! the PRStack's labels and annotations, which are copied only when they are plain metadata.
 
 use serde_json::{Map, Value, json};
-use tenant_api::{PRStack, Tenant, TenantType};
+use tenant_api::{PRStack, Tenant, TenantType, labels};
 
 /// The fields of a PRStack's spec this mapping knows.
 const KNOWN: &[&str] = &[
@@ -213,6 +213,99 @@ pub fn prstack_to_tenant(doc: &Value, opts: &Options) -> Result<Migration, Error
     })
 }
 
+/// Annotation on a preview Tenant: a hash of everything else the PRStack controller wants it to
+/// say, so a change (a field the PRStack no longer sets included) is applied once and an
+/// unchanged PRStack writes nothing.
+pub const PREVIEW_HASH: &str = "shop.pilab.hu/prstack-hash";
+
+/// The field manager of the PRStack controller's writes (the preview Tenants, PRStack status).
+pub const PRSTACK_FIELD_MANAGER: &str = "tenant-operator-prstack";
+
+/// The Tenant the PRStack controller runs a PRStack's preview with: the mapping above (tenant
+/// `pr-<n>`, development, the namespace `pr-<n>-shop-pilab-hu`, dedicated stores), under the
+/// PRStack's name and namespace, with
+/// - the PRStack as its controller ownerReference (deleting the PRStack deletes the Tenant, and
+///   the Tenant's cleanup removes what it created), and the label [`labels::PRSTACK`];
+/// - [`labels::ADOPT_NAMESPACE`]: a namespace of that name made by an earlier operator is
+///   adopted as it is, data included;
+/// - `customDomain` from the operator's preview host pattern (`{number}`), when one is set;
+/// - [`PREVIEW_HASH`] over all of it.
+///
+/// The manifest is what the controller applies (server-side apply: only these fields).
+pub fn preview_tenant(stack: &PRStack, host_pattern: &str) -> Result<Value, Error> {
+    let name = stack.metadata.name.clone().unwrap_or_default();
+    let namespace = stack
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    let shown = format!("PRStack/{namespace}/{name}");
+    let spec = serde_json::to_value(&stack.spec).map_err(|e| invalid(&shown, e.to_string()))?;
+    // Only the spec and the name: the PRStack's annotations and status are not the preview's.
+    let doc = json!({
+        "apiVersion": "shop.pilab.hu/v1alpha1",
+        "kind": "PRStack",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    });
+    let m = prstack_to_tenant(&doc, &Options::default())?;
+    let mut spec =
+        serde_json::to_value(&m.tenant.spec).map_err(|e| invalid(&shown, e.to_string()))?;
+    if !host_pattern.is_empty() {
+        spec["customDomain"] =
+            json!(host_pattern.replace("{number}", &stack.spec.pr_number.to_string()));
+    }
+    let uid = stack
+        .metadata
+        .uid
+        .clone()
+        .ok_or_else(|| invalid(&shown, "metadata.uid is missing"))?;
+    let mut labels_out = stack.metadata.labels.clone().unwrap_or_default();
+    labels_out.insert(labels::PRSTACK.to_string(), name.clone());
+    let mut t = json!({
+        "apiVersion": "shop.pilab.hu/v1alpha1",
+        "kind": "Tenant",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels_out,
+            "annotations": { labels::ADOPT_NAMESPACE: "true" },
+            "ownerReferences": [{
+                "apiVersion": "shop.pilab.hu/v1alpha1",
+                "kind": "PRStack",
+                "name": name,
+                "uid": uid,
+                "controller": true,
+            }],
+        },
+        "spec": spec,
+    });
+    let hash = fnv1a(&serde_json::to_string(&t).unwrap_or_default());
+    t["metadata"]["annotations"][PREVIEW_HASH] = json!(hash);
+    Ok(t)
+}
+
+/// Whether `tenant` is the preview Tenant of the PRStack with uid `uid` (its controller
+/// ownerReference names it).
+pub fn previews(tenant: &Tenant, uid: &str) -> bool {
+    tenant
+        .metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .any(|r| r.kind == "PRStack" && r.uid == uid && r.controller == Some(true))
+}
+
+/// FNV-1a, 64 bit, as hex.
+fn fnv1a(s: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in s.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
@@ -339,5 +432,79 @@ mod tests {
         for garbage in [json!(null), json!([]), json!({"kind": "PRStack"})] {
             assert!(prstack_to_tenant(&garbage, &Options::default()).is_err());
         }
+    }
+
+    fn typed(spec: Value) -> PRStack {
+        let mut doc = stack(spec);
+        doc["metadata"]["uid"] = json!("uid-42");
+        serde_json::from_value(doc).unwrap()
+    }
+
+    #[test]
+    fn a_preview_tenant_is_owned_by_its_prstack_and_adopts_its_namespace() {
+        let s = typed(json!({"prNumber": 42, "imageTag": "pr-42-abc", "services": ["api"]}));
+        let t = preview_tenant(&s, "pr-{number}.preview.example.com").unwrap();
+        assert_eq!(t["metadata"]["name"], "pr-42");
+        assert_eq!(t["metadata"]["namespace"], "previews");
+        assert_eq!(t["metadata"]["labels"][labels::PRSTACK], "pr-42");
+        assert_eq!(t["metadata"]["labels"]["team"], "web");
+        assert_eq!(
+            t["metadata"]["annotations"][labels::ADOPT_NAMESPACE],
+            "true"
+        );
+        assert!(t["metadata"]["annotations"].get("note").is_none());
+        let r = &t["metadata"]["ownerReferences"][0];
+        assert_eq!(
+            (
+                r["kind"].as_str(),
+                r["uid"].as_str(),
+                r["controller"].as_bool()
+            ),
+            (Some("PRStack"), Some("uid-42"), Some(true))
+        );
+        assert_eq!(t["spec"]["customDomain"], "pr-42.preview.example.com");
+        assert_eq!(t["spec"]["namespaceConfig"]["name"], "pr-42-shop-pilab-hu");
+        assert_eq!(t["spec"]["tenantType"], "development");
+        assert_eq!(t["spec"]["dataStores"]["mode"], "Dedicated");
+        let tenant: Tenant = serde_json::from_value(t).unwrap();
+        assert!(previews(&tenant, "uid-42"));
+        assert!(!previews(&tenant, "uid-other"));
+        // No pattern: no host.
+        let t = preview_tenant(&s, "").unwrap();
+        assert!(t["spec"].get("customDomain").is_none());
+    }
+
+    #[test]
+    fn the_preview_hash_follows_every_change_and_only_changes() {
+        let hash = |spec: Value| {
+            preview_tenant(&typed(spec), "").unwrap()["metadata"]["annotations"][PREVIEW_HASH]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        let a = hash(json!({"prNumber": 42, "imageTag": "pr-42-abc", "services": ["api"]}));
+        assert_eq!(
+            a,
+            hash(json!({"prNumber": 42, "imageTag": "pr-42-abc", "services": ["api"]}))
+        );
+        assert_ne!(
+            a,
+            hash(json!({"prNumber": 42, "imageTag": "pr-42-def", "services": ["api"]}))
+        );
+        // A field taken away changes it too.
+        assert_ne!(a, hash(json!({"prNumber": 42, "services": ["api"]})));
+        assert_ne!(
+            a,
+            hash(
+                json!({"prNumber": 42, "imageTag": "pr-42-abc", "services": ["api"], "active": false})
+            )
+        );
+    }
+
+    #[test]
+    fn a_prstack_without_uid_gives_no_preview() {
+        let mut s = typed(json!({"prNumber": 42}));
+        s.metadata.uid = None;
+        assert!(preview_tenant(&s, "").is_err());
     }
 }

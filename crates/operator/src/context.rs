@@ -257,6 +257,18 @@ pub struct RunArgs {
     )]
     pub unclaimed_hosts: UnclaimedHosts,
 
+    /// Also run the PRStack controller: each PRStack (a PiShop pull request preview) is run
+    /// through a Tenant the operator makes for it (docs/prstack.md). Off by default, so an
+    /// operator installed beside an existing PiShop operator leaves its PRStacks alone.
+    #[arg(long, env = "TENANT_OPERATOR_PRSTACKS", default_value_t = false)]
+    pub prstacks: bool,
+
+    /// The host of a PRStack's preview, `{number}` standing for its pull request number (for
+    /// example `pr-{number}.preview.example.com`): it becomes the preview Tenant's customDomain,
+    /// with its Ingress and certificate as for any Tenant. Empty: previews get no host.
+    #[arg(long, env = "TENANT_OPERATOR_PRSTACK_HOST_PATTERN", default_value = "")]
+    pub prstack_host_pattern: String,
+
     /// Tenants reconciled in parallel.
     #[arg(long, env = "TENANT_OPERATOR_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
@@ -368,6 +380,10 @@ pub struct Config {
     pub cost_write_interval: Duration,
     /// A tenant frozen by its budget is also scaled to zero.
     pub budget_freeze_hibernates: bool,
+    /// Whether the PRStack controller runs.
+    pub prstacks: bool,
+    /// A preview's host, `{number}` for its pull request number (empty: none).
+    pub prstack_host_pattern: String,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
     pub concurrency: u16,
@@ -413,6 +429,8 @@ impl Config {
             cost_interval: Duration::from_secs(60),
             cost_write_interval: Duration::from_secs(3600),
             budget_freeze_hibernates: false,
+            prstacks: false,
+            prstack_host_pattern: String::new(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -472,6 +490,8 @@ impl From<RunArgs> for Config {
             cost_interval: Duration::from_secs(a.cost_interval_seconds.max(1)),
             cost_write_interval: Duration::from_secs(a.cost_write_interval_seconds.max(1)),
             budget_freeze_hibernates: a.budget_freeze_hibernates,
+            prstacks: a.prstacks,
+            prstack_host_pattern: a.prstack_host_pattern.trim().to_string(),
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),

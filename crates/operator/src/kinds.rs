@@ -138,7 +138,8 @@ impl Triggers {
                     .tenants
                     .unbounded_send(ObjectRef::new(&owner.name).within(&owner.namespace));
             }
-            // No PRStack controller runs yet: nothing to trigger.
+            // The PRStack controller runs each preview through a Tenant, which owns the
+            // objects: nothing carries a PRStack as its owner.
             OwnerKind::PRStack => {}
         }
     }

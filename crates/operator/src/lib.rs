@@ -16,6 +16,7 @@ pub mod io;
 pub mod kinds;
 pub mod leader;
 pub mod metrics;
+pub mod prstack;
 pub mod pull_secrets;
 pub mod reconcile;
 pub mod releases;
@@ -239,12 +240,21 @@ impl Shell {
         let grants_store = store.clone();
         // Any Tenant change may change which tenant holds which domain.
         let (domains_tx, domains_rx) = watch::channel(());
+        // A preview Tenant's every change (its status too) reconciles its PRStack.
+        let (prstacks_tx, prstacks_rx) =
+            futures::channel::mpsc::unbounded::<ObjectRef<tenant_api::PRStack>>();
+        let follow_previews = config.prstacks;
         let tenant_stream = watcher(tenants, watch_config().any_semantic())
             .default_backoff()
             .modify(strip_unread_metadata)
             .reflect(writer)
             .touched_objects()
             .inspect_ok(move |_| domains_tx.send_replace(()))
+            .inspect_ok(move |t: &Tenant| {
+                if follow_previews && let Some(r) = prstack::owner_of(t) {
+                    let _ = prstacks_tx.unbounded_send(r);
+                }
+            })
             // Only a new generation (a spec change, or the deletion mark) triggers: the
             // operator's own status writes and finalizer patch would otherwise each cause a
             // reconcile that has nothing to do. A restart still reconciles everything (the
@@ -387,6 +397,44 @@ impl Shell {
                 backups,
             },
         ));
+        // The PRStack controller (opt-in), once the Tenants are known: a Tenant of a preview's
+        // name not yet in the cache must not read as absent.
+        let previews = config.prstacks.then(|| {
+            let api: Api<tenant_api::PRStack> = match &config.watch_namespace {
+                Some(ns) => Api::namespaced(client.clone(), ns),
+                None => Api::all(client.clone()),
+            };
+            let pctx = Arc::new(prstack::Context {
+                client: client.clone(),
+                config: config.clone(),
+                tenants: ctx.tenants.clone(),
+                metrics: metrics.clone(),
+            });
+            let store = ctx.tenants.clone();
+            let concurrency = config.concurrency;
+            async move {
+                if !wait_until_ready(&store).await {
+                    return;
+                }
+                info!("starting the PRStack controller");
+                Controller::new(api, watcher::Config::default().any_semantic())
+                    .reconcile_on(prstacks_rx)
+                    .with_config(ControllerConfig::default().concurrency(concurrency))
+                    .run(prstack::reconcile, prstack::error_policy, pctx)
+                    .for_each(|res| async move {
+                        if let Err(e) = res {
+                            debug!(error = %e, "PRStack controller event");
+                        }
+                    })
+                    .await;
+            }
+        });
+        let previews = async move {
+            if let Some(p) = previews {
+                p.await;
+            }
+            std::future::pending::<()>().await;
+        };
         info!(
             scope = config
                 .watch_namespace
@@ -395,7 +443,7 @@ impl Shell {
             concurrency = config.concurrency,
             "starting the Tenant controller"
         );
-        ctl.with_config(ControllerConfig::default().concurrency(config.concurrency))
+        let tenants_done = ctl.with_config(ControllerConfig::default().concurrency(config.concurrency))
             .graceful_shutdown_on(stopped)
             .run(reconcile::reconcile, reconcile::error_policy, ctx)
             .for_each(|res| async move {
@@ -406,8 +454,12 @@ impl Shell {
                     }
                     Err(e) => debug!(error = %e, "controller event"),
                 }
-            })
-            .await;
+            });
+        // The PRStack controller stops with the Tenant controller.
+        tokio::select! {
+            () = tenants_done => {}
+            () = previews => {}
+        }
         readiness.abort();
         pull_task.abort();
         releases_task.abort();

@@ -94,9 +94,12 @@ fn deploy_rbac_covers_the_operators_own_work() {
         (
             "shop.pilab.hu",
             "tenants",
-            &["get", "list", "watch", "patch"][..],
+            &["get", "list", "watch", "patch", "create"][..],
         ),
         ("shop.pilab.hu", "tenants/status", &["patch"][..]),
+        // the PRStack controller (--prstacks)
+        ("shop.pilab.hu", "prstacks", &["get", "list", "watch"][..]),
+        ("shop.pilab.hu", "prstacks/status", &["patch"][..]),
         ("events.k8s.io", "events", &["create", "patch"][..]),
         // the domain map (ConfigMap tenant-domains in its namespace)
         ("", "configmaps", &["get", "create", "patch"][..]),

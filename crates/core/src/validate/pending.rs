@@ -11,18 +11,20 @@ pub const NOT_ACTED_ON: &str = "pending.notActedOn";
 /// Check name of a field the operator acts on only in part.
 pub const PARTLY_ACTED_ON: &str = "pending.partlyActedOn";
 
-/// Check name of a PRStack: the kind is accepted, and no controller reconciles it yet.
-pub const PRSTACK_NOT_RECONCILED: &str = "pending.prstackNotReconciled";
+/// Check name of a PRStack: the kind is reconciled only where the platform turned the PRStack
+/// controller on.
+pub const PRSTACK_OPT_IN: &str = "pending.prstackOptIn";
 
-/// The warning every PRStack gets until its controller exists.
+/// The warning every PRStack gets: whether it is acted on depends on the operator's setting,
+/// which a document cannot see.
 pub(crate) fn prstack(ctx: &mut Ctx) {
     ctx.push(
-        PRSTACK_NOT_RECONCILED,
+        PRSTACK_OPT_IN,
         "kind",
         CheckStatus::Warn,
         format!(
-            "PRStack is accepted and validated, but not reconciled by the operator yet: {}",
-            tenant_api::prstack::NOT_RECONCILED
+            "PRStack is accepted and validated. {}",
+            tenant_api::prstack::OPT_IN
         ),
     );
 }
@@ -184,7 +186,7 @@ mod tests {
     }
 
     #[test]
-    fn a_prstack_is_accepted_with_a_warning_that_nothing_reconciles_it() {
+    fn a_prstack_is_accepted_with_a_warning_that_its_controller_is_opt_in() {
         let r = crate::validate::validate_document(&json!({
             "apiVersion": "shop.pilab.hu/v1alpha1",
             "kind": "PRStack",
@@ -193,11 +195,10 @@ mod tests {
         }));
         let warn = r
             .warnings()
-            .find(|c| c.name == PRSTACK_NOT_RECONCILED)
+            .find(|c| c.name == PRSTACK_OPT_IN)
             .map(|c| c.message.clone());
         assert!(
-            warn.as_deref()
-                .is_some_and(|m| m.contains("not reconciled")),
+            warn.as_deref().is_some_and(|m| m.contains("--prstacks")),
             "{r:?}"
         );
     }

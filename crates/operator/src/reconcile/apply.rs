@@ -81,7 +81,9 @@ pub async fn run(
             }
         } else {
             let prefetched = if is_namespace { live_ns.clone() } else { None };
-            ensure(pass, obj, prefetched).await?
+            // The namespace itself was judged by the claim (ours by its recorded uid or marks,
+            // or adopted): its marks are put (back) on by this apply.
+            ensure(pass, obj, prefetched, is_namespace).await?
         };
         let what = format!("{} {}", obj.kind, obj.name);
         match change {
@@ -149,6 +151,7 @@ async fn ensure(
     pass: &Pass<'_>,
     obj: &Object,
     prefetched: Option<Value>,
+    claimed: bool,
 ) -> Result<(Change, Option<Value>)> {
     let kind = kind_of(pass, obj)?;
     if kind.served() != Served::Yes {
@@ -156,6 +159,7 @@ async fn ensure(
     }
     let mut live = prefetched.or_else(|| kind.cache.get(obj.namespace.as_deref(), &obj.name));
     if kind.row.home != Home::Tenant
+        && !claimed
         && let Some(l) = &live
         && !l
             .get("metadata")

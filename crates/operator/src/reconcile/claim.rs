@@ -30,8 +30,8 @@ pub struct Claimed {
     pub guard: OwnedMutexGuard<()>,
 }
 
-pub async fn run(pass: &Pass<'_>, desired: &Desired) -> Result<Result<Claimed, Refusal>> {
-    let namespace = &desired.namespace;
+pub async fn run(pass: &Pass<'_>, desired: &mut Desired) -> Result<Result<Claimed, Refusal>> {
+    let namespace = &desired.namespace.clone();
     let guard = pass.ctx.locks.lock(namespace).await;
     let live = live_namespace(pass, namespace).await?;
     let meta = live
@@ -42,7 +42,45 @@ pub async fn run(pass: &Pass<'_>, desired: &Desired) -> Result<Result<Claimed, R
         .status
         .as_ref()
         .and_then(|s| s.namespace_uid.as_deref());
-    let verdict = claim::decide(meta.as_ref(), &pass.owner, pass.uid, recorded);
+    let mut verdict = claim::decide(meta.as_ref(), &pass.owner, pass.uid, recorded);
+    // An existing namespace without an owner, which the Tenant asked to adopt.
+    if matches!(verdict, Claim::Conflict { .. })
+        && adopt_requested(pass)
+        && let Some(m) = &meta
+    {
+        let protected = [pass.ctx.config.operator_namespace.as_str()];
+        verdict = match claim::adoptable(m, &protected) {
+            Ok(()) => Claim::Adopt,
+            Err(why) => Claim::Conflict {
+                holder: format!("someone else, and it cannot be adopted: {why}"),
+            },
+        };
+    }
+    // An adopted namespace stays marked as adopted for as long as the Tenant has it, so that
+    // deleting the Tenant keeps it (see cleanup).
+    let adopted = verdict == Claim::Adopt
+        || (verdict == Claim::Ours && meta.as_ref().is_some_and(is_adopted));
+    if adopted {
+        let at = meta
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(tenant_api::labels::ADOPTED_AT))
+            .cloned()
+            .unwrap_or_else(adoption_time);
+        mark_adopted(desired, &at);
+    }
+    if verdict == Claim::Adopt {
+        events::publish(
+            pass,
+            kube::runtime::events::EventType::Normal,
+            "NamespaceAdopted",
+            "Claim",
+            format!(
+                "namespace {namespace} existed without an owner and is adopted as it is; deleting the Tenant will remove what the operator puts in it and keep the namespace"
+            ),
+        )
+        .await;
+    }
     // Ours by the recorded uid, but its marks name someone else: somebody changed them. The
     // apply puts them back; the change is reported.
     if verdict == Claim::Ours
@@ -75,12 +113,65 @@ pub async fn run(pass: &Pass<'_>, desired: &Desired) -> Result<Result<Claimed, R
             action: "Claim",
             then: Action::requeue(pass.ctx.config.wait_requeue),
         }),
-        Claim::Free | Claim::Ours => Ok(Claimed {
+        Claim::Free | Claim::Ours | Claim::Adopt => Ok(Claimed {
             verdict,
             live,
             guard,
         }),
     })
+}
+
+/// Whether the Tenant asks to adopt its namespace if it exists without an owner.
+fn adopt_requested(pass: &Pass<'_>) -> bool {
+    pass.tenant
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(tenant_api::labels::ADOPT_NAMESPACE))
+        .is_some_and(|v| v == "true")
+}
+
+/// Whether a namespace carries the operator's adoption mark.
+pub fn is_adopted(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> bool {
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(tenant_api::labels::ADOPTED))
+        .is_some_and(|v| v == "true")
+}
+
+/// The adoption time recorded on a namespace: now, in whole seconds as the API server stamps
+/// objects, less [`CLOCK_TOLERANCE`] so that an object the operator creates right after is
+/// never older than it on a server whose clock is a little behind the operator's.
+fn adoption_time() -> String {
+    let s = jiff::Timestamp::now().as_second() - CLOCK_TOLERANCE;
+    jiff::Timestamp::from_second(s)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// Seconds the operator's clock may be ahead of the API server's (see [`adoption_time`]).
+const CLOCK_TOLERANCE: i64 = 5;
+
+/// Puts the adoption mark and its time on the desired namespace.
+fn mark_adopted(desired: &mut Desired, at: &str) {
+    let namespace = desired.namespace.clone();
+    if let Some(ns) = desired
+        .objects
+        .iter_mut()
+        .find(|o| o.kind == "Namespace" && o.api_version == "v1" && o.name == namespace)
+        && let Some(meta) = ns
+            .manifest
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+    {
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(a) = annotations.as_object_mut() {
+            a.insert(tenant_api::labels::ADOPTED.into(), Value::from("true"));
+            a.insert(tenant_api::labels::ADOPTED_AT.into(), Value::from(at));
+        }
+    }
 }
 
 /// The namespace belongs to someone else: `Ready=False, NamespaceConflict`, nothing taken over,

@@ -100,6 +100,29 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
         info!(tenant = %pass.owner, "cleanup finished (no namespace of its own left); finalizer released");
         return Ok(Action::await_change());
     };
+    if !ns.deleting && adopted(pass, &ns.name).await? {
+        // Adopted, not created: what the operator put in it goes, the namespace stays.
+        if let backup::Final::Waiting = backup::final_backup(pass).await {
+            return Ok(Action::requeue(FINAL_BACKUP_POLL));
+        }
+        backup::remove_schedules(pass, &marked).await?;
+        release_namespace(pass, &ns.name, &marked).await?;
+        events::publish(
+            pass,
+            EventType::Normal,
+            "NamespaceReleased",
+            "Cleanup",
+            format!(
+                "namespace {} was adopted, not created, by the operator: what the operator created in it was deleted, the namespace and everything else in it were kept",
+                ns.name
+            ),
+        )
+        .await;
+        finalizer::release(pass).await?;
+        pass.ctx.forget(&pass.owner, pass.uid);
+        info!(tenant = %pass.owner, namespace = %ns.name, "cleanup finished (adopted namespace released); finalizer released");
+        return Ok(Action::await_change());
+    }
     if !ns.deleting {
         // One last backup of the namespace before it goes (bounded wait), then its Schedule.
         if let backup::Final::Waiting = backup::final_backup(pass).await {
@@ -133,6 +156,135 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
     }
     debug!(namespace = %ns.name, "waiting for the tenant's namespace to disappear");
     Ok(Action::requeue(pass.ctx.config.wait_requeue))
+}
+
+/// Whether the live namespace `name` carries the operator's adoption mark.
+async fn adopted(pass: &Pass<'_>, name: &str) -> Result<bool> {
+    let meta = live_namespace_meta(pass, name).await?;
+    Ok(meta.as_ref().is_some_and(super::claim::is_adopted))
+}
+
+async fn live_namespace_meta(
+    pass: &Pass<'_>,
+    name: &str,
+) -> Result<Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta>> {
+    let Some(kind) = pass.ctx.kinds.find("v1", "Namespace") else {
+        return Ok(None);
+    };
+    let live = match kind.cache.get(None, name) {
+        Some(v) => Some(v),
+        None => io::get(&pass.ctx.client, &kind.resource, None, name)
+            .await
+            .map_err(|source| Error::Cleanup {
+                kind: "Namespace".into(),
+                name: name.to_string(),
+                source,
+            })?
+            .map(io::to_value),
+    };
+    Ok(live
+        .as_ref()
+        .and_then(|v| v.get("metadata"))
+        .and_then(|m| serde_json::from_value(m.clone()).ok()))
+}
+
+/// Gives an adopted namespace back: deletes the objects the operator created in it (carrying
+/// this Tenant's marks and created after the adoption; never a claim, whose data stays), and
+/// withdraws the operator's labels and annotations from the namespace, all but the adoption
+/// mark, so a cleanup interrupted after this step still knows not to delete the namespace.
+/// Objects that existed before the adoption and were taken over are left as they are.
+async fn release_namespace(pass: &Pass<'_>, namespace: &str, marked: &[CachedRef]) -> Result<()> {
+    let meta = live_namespace_meta(pass, namespace).await?;
+    let since = meta
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref())
+        .and_then(|a| a.get(labels::ADOPTED_AT))
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    for r in marked {
+        if r.namespace.as_deref() != Some(namespace) || r.kind == "PersistentVolumeClaim" {
+            continue;
+        }
+        let Some(kind) = pass.ctx.kinds.find(&r.api_version, &r.kind) else {
+            continue;
+        };
+        let created = kind
+            .cache
+            .get(r.namespace.as_deref(), &r.name)
+            .and_then(|v| {
+                v["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .and_then(|t| t.parse::<jiff::Timestamp>().ok());
+        // Made by the operator: created at or after the adoption (timestamps have whole
+        // seconds). Unknown either way: kept.
+        let ours = matches!((since, created), (Some(s), Some(c)) if c.as_second() >= s.as_second());
+        if !ours || r.deleting {
+            continue;
+        }
+        pass.ctx.metrics.write(&r.kind, "delete");
+        io::delete(&pass.ctx.client, &kind.resource, r)
+            .await
+            .map_err(|source| Error::Cleanup {
+                kind: r.kind.clone(),
+                name: r.name.clone(),
+                source,
+            })?;
+    }
+    // Already given back (a cleanup interrupted after this step): nothing of the operator's
+    // is left on it but the adoption mark.
+    let marked_ns = meta.as_ref().is_some_and(|m| {
+        m.labels.as_ref().is_some_and(|l| {
+            l.contains_key(labels::TENANT_NAMESPACE) || l.contains_key(labels::BUDGET_FROZEN)
+        }) || m
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key(labels::OWNER))
+    });
+    if !marked_ns {
+        return Ok(());
+    }
+    let api: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+        kube::Api::all(pass.ctx.client.clone());
+    let mut keep = serde_json::Map::new();
+    keep.insert(labels::ADOPTED.into(), "true".into());
+    if let Some(t) = since {
+        keep.insert(labels::ADOPTED_AT.into(), t.to_string().into());
+    }
+    let withdraw = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": namespace, "annotations": keep},
+    });
+    let err = |source| Error::Cleanup {
+        kind: "Namespace".into(),
+        name: namespace.to_string(),
+        source,
+    };
+    pass.ctx.metrics.write("Namespace", "apply");
+    api.patch(
+        namespace,
+        &kube::api::PatchParams::apply(labels::FIELD_MANAGER).force(),
+        &kube::api::Patch::Apply(&withdraw),
+    )
+    .await
+    .map_err(err)?;
+    let frozen = meta
+        .as_ref()
+        .and_then(|m| m.labels.as_ref())
+        .is_some_and(|l| l.contains_key(labels::BUDGET_FROZEN));
+    if frozen {
+        let bare = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+        pass.ctx.metrics.write("Namespace", "apply");
+        api.patch(
+            namespace,
+            &kube::api::PatchParams::apply(crate::cost::BUDGET_FIELD_MANAGER).force(),
+            &kube::api::Patch::Apply(&bare),
+        )
+        .await
+        .map_err(err)?;
+    }
+    Ok(())
 }
 
 /// The annotation of a PersistentVolume kept for a deleted Tenant: `Tenant <namespace>/<name>

@@ -337,12 +337,12 @@ async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
         return status::refuse(&mut pass, claim::domain_conflict(domain, holder)).await;
     }
     let prepared = provision::prepare(&pass).await;
-    let desired = match build::run(&pass, &refs, &prepared.wiring) {
+    let mut desired = match build::run(&pass, &refs, &prepared.wiring) {
         Ok(d) => d,
         Err(refusal) => return status::refuse(&mut pass, refusal).await,
     };
     status::initialize(&mut pass, &desired).await?;
-    let claimed = match claim::run(&pass, &desired).await? {
+    let claimed = match claim::run(&pass, &mut desired).await? {
         Ok(c) => c,
         Err(refusal) => return status::refuse(&mut pass, refusal).await,
     };

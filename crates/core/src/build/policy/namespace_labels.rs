@@ -29,7 +29,12 @@ pub(super) fn policy() -> PolicyDef {
           || (k == {managed_by} && ((k in variables.oldLabels && variables.oldLabels[k] == {manager}) \
               || (k in variables.newLabels && variables.newLabels[k] == {manager}))))",
     );
-    let owner_keys = lit_list(&[labels::OWNER, labels::OWNER_UID]);
+    let owner_keys = lit_list(&[
+        labels::OWNER,
+        labels::OWNER_UID,
+        labels::ADOPTED,
+        labels::ADOPTED_AT,
+    ]);
     let variables = vec![
         var(
             "oldLabels",
