@@ -311,9 +311,9 @@ async fn an_earlier_operators_preview_is_adopted_with_its_data_and_migrated_to_a
     )?;
 
     // `kubectl tenant migrate --apply`, the real binary, hands it over to a Tenant.
-    let out = Command::new(kubectl_tenant()?)
-        .env("KUBECONFIG", h.cp.kubeconfig_path("admin"))
-        .args([
+    let out = kubectl_tenant_as_admin(
+        &h,
+        &[
             "migrate",
             "--apply",
             "-n",
@@ -321,8 +321,9 @@ async fn an_earlier_operators_preview_is_adopted_with_its_data_and_migrated_to_a
             "preview",
             "--timeout",
             "120",
-        ])
-        .output()?;
+        ],
+    )
+    .await?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     ensure!(
@@ -422,6 +423,108 @@ async fn an_earlier_operators_preview_is_adopted_with_its_data_and_migrated_to_a
     h.teardown().await
 }
 
+/// Without the PRStack controller (an earlier operator made the preview and was scaled down):
+/// `migrate --apply` creates the Tenant, which adopts the namespace with its data.
+#[tokio::test]
+#[ignore = "needs the local control plane: hack/test runs it"]
+async fn without_the_prstack_controller_migrate_apply_adopts_the_preview_into_a_new_tenant()
+-> Result<()> {
+    let h = Harness::new("prsmig").await?;
+    let class = storage(&h, 1).await?;
+    let pr = pr_number();
+    let ns = preview_ns(pr);
+    let nsapi: Api<Namespace> = Api::all(h.admin.clone());
+    let uid = nsapi
+        .create(
+            &PostParams::default(),
+            &from_json(json!({"metadata": {"name": ns}})),
+        )
+        .await?
+        .uid()
+        .unwrap_or_default();
+    let maps: Api<ConfigMap> = Api::namespaced(h.admin.clone(), &ns);
+    maps.create(
+        &PostParams::default(),
+        &from_json(json!({"metadata": {"name": "marker"}, "data": {"orders": "7"}})),
+    )
+    .await?;
+    create_prstack(&h, "preview", pr, false).await?;
+    let class2 = class.clone();
+    let op = h
+        .start_operator_with(|c| c.dedicated.storage_class = class2)
+        .await?;
+    op.wait_ready().await?;
+    // The controller is off: nothing acts on the PRStack.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    ensure!(
+        h.tenants().get_opt("preview").await?.is_none(),
+        "a Tenant appeared without --prstacks"
+    );
+    ensure!(
+        prstacks(&h).get("preview").await?.status.is_none(),
+        "a status was written without --prstacks"
+    );
+
+    let out = kubectl_tenant_as_admin(
+        &h,
+        &[
+            "migrate",
+            "--apply",
+            "-n",
+            &h.ns,
+            "--type",
+            "staging",
+            "preview",
+            "--timeout",
+            "40",
+        ],
+    )
+    .await?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success(),
+        "migrate --apply failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An inactive preview becomes a Suspended staging Tenant in the same namespace.
+    ensure!(stdout.contains("Suspended in namespace"), "{stdout}");
+    let t = h
+        .wait_phase("preview", tenant_api::Phase::Suspended)
+        .await?;
+    ensure!(t.spec.tenant_type == tenant_api::TenantType::Staging);
+    ensure!(status_namespace(&t)? == ns);
+    ensure!(
+        nsapi.get(&ns).await?.uid().as_deref() == Some(uid.as_str()),
+        "the namespace was recreated"
+    );
+    ensure!(
+        maps.get_opt("marker").await?.is_some(),
+        "the marker is gone"
+    );
+    poll_until("the PRStack gone", TIMEOUT, || {
+        let api = prstacks(&h);
+        async move {
+            match api.get_opt("preview").await.map_err(|e| e.to_string())? {
+                None => Ok(()),
+                Some(_) => Err("still there".to_string()),
+            }
+        }
+    })
+    .await?;
+    // A second run finds nothing to hand over.
+    let again =
+        kubectl_tenant_as_admin(&h, &["migrate", "--apply", "-n", &h.ns, "preview"]).await?;
+    ensure!(again.status.code() == Some(1), "{again:?}");
+    h.delete_and_wait("preview").await?;
+    ensure!(
+        maps.get_opt("marker").await?.is_some(),
+        "the marker went with the Tenant"
+    );
+    op.stop().await?;
+    let _ = nsapi.delete(&ns, &Default::default()).await;
+    h.teardown().await
+}
+
 #[tokio::test]
 #[ignore = "needs the local control plane: hack/test runs it"]
 async fn a_tenant_and_a_preview_run_side_by_side_each_fenced_from_the_other() -> Result<()> {
@@ -492,6 +595,20 @@ async fn a_tenant_and_a_preview_run_side_by_side_each_fenced_from_the_other() ->
     h.wait_namespace_gone(&pns).await?;
     h.teardown().await?;
     op.stop().await
+}
+
+/// Runs `kubectl-tenant args` with the admin kubeconfig, on a blocking thread: the operator
+/// under test runs on this test's runtime and must go on meanwhile.
+async fn kubectl_tenant_as_admin(h: &Harness, args: &[&str]) -> Result<std::process::Output> {
+    let kubeconfig = h.cp.kubeconfig_path("admin");
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        Ok(Command::new(kubectl_tenant()?)
+            .env("KUBECONFIG", kubeconfig)
+            .args(args)
+            .output()?)
+    })
+    .await?
 }
 
 /// The `kubectl-tenant` binary, built if needed (the operator's tests run it as a user would).
