@@ -662,6 +662,14 @@ fn migrate_refuses_what_it_cannot_map() {
         "examples/prstack/pr-123.yaml",
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    // the hand-over keeps the name: --name is refused before any cluster is contacted
+    let out = run(&["migrate", "--apply", "--name", "other", "pr-123"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--name cannot be used with --apply"),
+        "{}",
+        stderr(&out)
+    );
     // a Tenant is not a PRStack
     let out = run(&["migrate", "examples/acme-corp.yaml"]);
     assert_eq!(out.status.code(), Some(1));
