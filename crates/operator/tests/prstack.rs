@@ -36,39 +36,9 @@ fn preview_ns(pr: i64) -> String {
     format!("pr-{pr}-shop-pilab-hu")
 }
 
-/// The platform's storage for `previews` previews' dedicated stores: a class without a
-/// provisioner and three volumes per preview.
-async fn storage(h: &Harness, previews: usize) -> Result<String> {
-    let class = format!("static-{}", h.ns);
-    apply_value(
-        &h.admin,
-        &json!({
-            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-            "metadata": {"name": class},
-            "provisioner": "kubernetes.io/no-provisioner",
-            "volumeBindingMode": "Immediate",
-            "reclaimPolicy": "Delete",
-        }),
-    )
-    .await?;
-    for i in 0..previews * 3 {
-        apply_value(
-            &h.admin,
-            &json!({
-                "apiVersion": "v1", "kind": "PersistentVolume",
-                "metadata": {"name": format!("{class}-{i}")},
-                "spec": {
-                    "capacity": {"storage": "2Gi"},
-                    "accessModes": ["ReadWriteOnce"],
-                    "persistentVolumeReclaimPolicy": "Delete",
-                    "storageClassName": class,
-                    "hostPath": {"path": format!("/tmp/{class}-{i}")},
-                },
-            }),
-        )
-        .await?;
-    }
-    Ok(class)
+/// The platform's storage for one preview's dedicated stores: three volumes.
+async fn storage(h: &Harness) -> Result<String> {
+    static_storage(h, &["2Gi"; 3]).await
 }
 
 async fn start(h: &Harness, class: &str) -> Result<RunningOperator> {
@@ -97,6 +67,37 @@ async fn create_prstack(h: &Harness, name: &str, pr: i64, active: bool) -> Resul
     )
     .await?;
     Ok(())
+}
+
+/// A preview namespace as an earlier operator left it, before this one runs: labelled as that
+/// operator's, with a marker ConfigMap and a claim holding data. Its uid, and the APIs of both.
+async fn earlier_preview(
+    h: &Harness,
+    ns: &str,
+) -> Result<(String, Api<ConfigMap>, Api<PersistentVolumeClaim>)> {
+    let made = Api::<Namespace>::all(h.admin.clone())
+        .create(
+            &PostParams::default(),
+            &from_json(json!({"metadata": {"name": ns,
+                "labels": {"app.kubernetes.io/managed-by": "pishop-operator"}}})),
+        )
+        .await?;
+    let maps: Api<ConfigMap> = Api::namespaced(h.admin.clone(), ns);
+    maps.create(
+        &PostParams::default(),
+        &from_json(json!({"metadata": {"name": "marker"}, "data": {"orders": "42"}})),
+    )
+    .await?;
+    let claims: Api<PersistentVolumeClaim> = Api::namespaced(h.admin.clone(), ns);
+    claims
+        .create(
+            &PostParams::default(),
+            &from_json(json!({"metadata": {"name": "old-data"}, "spec": {
+                "accessModes": ["ReadWriteOnce"], "storageClassName": "none",
+                "resources": {"requests": {"storage": "1Gi"}}}})),
+        )
+        .await?;
+    Ok((made.uid().unwrap_or_default(), maps, claims))
 }
 
 fn prstacks(h: &Harness) -> Api<PRStack> {
@@ -137,7 +138,7 @@ async fn replicas(h: &Harness, ns: &str, name: &str) -> Result<Option<i32>> {
 #[ignore = "needs the local control plane: hack/test runs it"]
 async fn a_prstack_runs_with_its_stores_parks_and_cleans_up_only_what_it_created() -> Result<()> {
     let h = Harness::new("prs").await?;
-    let class = storage(&h, 1).await?;
+    let class = storage(&h).await?;
     let pr = pr_number();
     let ns = preview_ns(pr);
     // Something in the PRStack's namespace that is not the preview's: it stays.
@@ -251,33 +252,12 @@ async fn a_prstack_runs_with_its_stores_parks_and_cleans_up_only_what_it_created
 async fn an_earlier_operators_preview_is_adopted_with_its_data_and_migrated_to_a_tenant()
 -> Result<()> {
     let h = Harness::new("prsadopt").await?;
-    let class = storage(&h, 1).await?;
+    let class = storage(&h).await?;
     let pr = pr_number();
     let ns = preview_ns(pr);
     // As an earlier operator left it: the namespace, a claim holding data, a marker.
     let nsapi: Api<Namespace> = Api::all(h.admin.clone());
-    let made = nsapi
-        .create(
-            &PostParams::default(),
-            &from_json(json!({"metadata": {"name": ns, "labels": {"app.kubernetes.io/managed-by": "pishop-operator"}}})),
-        )
-        .await?;
-    let uid = made.uid().unwrap_or_default();
-    let maps: Api<ConfigMap> = Api::namespaced(h.admin.clone(), &ns);
-    maps.create(
-        &PostParams::default(),
-        &from_json(json!({"metadata": {"name": "marker"}, "data": {"orders": "42"}})),
-    )
-    .await?;
-    let claims: Api<PersistentVolumeClaim> = Api::namespaced(h.admin.clone(), &ns);
-    claims
-        .create(
-            &PostParams::default(),
-            &from_json(json!({"metadata": {"name": "old-data"}, "spec": {
-                "accessModes": ["ReadWriteOnce"], "storageClassName": "none",
-                "resources": {"requests": {"storage": "1Gi"}}}})),
-        )
-        .await?;
+    let (uid, maps, claims) = earlier_preview(&h, &ns).await?;
     create_prstack(&h, "preview", pr, true).await?;
 
     // The operator starts with the PRStack already there.
@@ -430,24 +410,11 @@ async fn an_earlier_operators_preview_is_adopted_with_its_data_and_migrated_to_a
 async fn without_the_prstack_controller_migrate_apply_adopts_the_preview_into_a_new_tenant()
 -> Result<()> {
     let h = Harness::new("prsmig").await?;
-    let class = storage(&h, 1).await?;
+    let class = storage(&h).await?;
     let pr = pr_number();
     let ns = preview_ns(pr);
     let nsapi: Api<Namespace> = Api::all(h.admin.clone());
-    let uid = nsapi
-        .create(
-            &PostParams::default(),
-            &from_json(json!({"metadata": {"name": ns}})),
-        )
-        .await?
-        .uid()
-        .unwrap_or_default();
-    let maps: Api<ConfigMap> = Api::namespaced(h.admin.clone(), &ns);
-    maps.create(
-        &PostParams::default(),
-        &from_json(json!({"metadata": {"name": "marker"}, "data": {"orders": "7"}})),
-    )
-    .await?;
+    let (uid, maps, claims) = earlier_preview(&h, &ns).await?;
     create_prstack(&h, "preview", pr, false).await?;
     let class2 = class.clone();
     let op = h
@@ -498,8 +465,8 @@ async fn without_the_prstack_controller_migrate_apply_adopts_the_preview_into_a_
         "the namespace was recreated"
     );
     ensure!(
-        maps.get_opt("marker").await?.is_some(),
-        "the marker is gone"
+        maps.get_opt("marker").await?.is_some() && claims.get_opt("old-data").await?.is_some(),
+        "the data is gone"
     );
     poll_until("the PRStack gone", TIMEOUT, || {
         let api = prstacks(&h);
@@ -517,8 +484,8 @@ async fn without_the_prstack_controller_migrate_apply_adopts_the_preview_into_a_
     ensure!(again.status.code() == Some(1), "{again:?}");
     h.delete_and_wait("preview").await?;
     ensure!(
-        maps.get_opt("marker").await?.is_some(),
-        "the marker went with the Tenant"
+        maps.get_opt("marker").await?.is_some() && claims.get_opt("old-data").await?.is_some(),
+        "the data went with the Tenant"
     );
     op.stop().await?;
     let _ = nsapi.delete(&ns, &Default::default()).await;
@@ -529,7 +496,7 @@ async fn without_the_prstack_controller_migrate_apply_adopts_the_preview_into_a_
 #[ignore = "needs the local control plane: hack/test runs it"]
 async fn a_tenant_and_a_preview_run_side_by_side_each_fenced_from_the_other() -> Result<()> {
     let h = Harness::new("prsside").await?;
-    let class = storage(&h, 1).await?;
+    let class = storage(&h).await?;
     let pr = pr_number();
     let pns = preview_ns(pr);
     let op = start(&h, &class).await?;
@@ -611,8 +578,18 @@ async fn kubectl_tenant_as_admin(h: &Harness, args: &[&str]) -> Result<std::proc
     .await?
 }
 
-/// The `kubectl-tenant` binary, built if needed (the operator's tests run it as a user would).
+/// The `kubectl-tenant` binary: `KUBECTL_TENANT_BIN` when set (`hack/test` sets it to the one
+/// its workspace test build made), else built here.
 fn kubectl_tenant() -> Result<std::path::PathBuf> {
+    if let Some(bin) = std::env::var_os("KUBECTL_TENANT_BIN") {
+        let bin = std::path::PathBuf::from(bin);
+        ensure!(
+            bin.exists(),
+            "KUBECTL_TENANT_BIN {} does not exist",
+            bin.display()
+        );
+        return Ok(bin);
+    }
     let status = Command::new(env!("CARGO"))
         .args(["build", "-q", "--locked", "-p", "kubectl-tenant"])
         .current_dir(repo_path(""))

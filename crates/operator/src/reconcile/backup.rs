@@ -15,7 +15,7 @@ use super::apply::Applied;
 use super::build::Desired;
 use super::{Pass, events};
 use crate::cache::CachedRef;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io;
 use crate::kinds::Served;
 
@@ -212,17 +212,7 @@ pub fn in_velero_home(pass: &Pass<'_>, r: &CachedRef) -> bool {
 /// their TTL).
 pub async fn remove_schedules(pass: &Pass<'_>, marked: &[CachedRef]) -> Result<()> {
     for r in marked.iter().filter(|r| in_velero_home(pass, r)) {
-        let Some(kind) = pass.ctx.kinds.find(&r.api_version, &r.kind) else {
-            continue;
-        };
-        pass.ctx.metrics.write(&r.kind, "delete");
-        io::delete(&pass.ctx.client, &kind.resource, r)
-            .await
-            .map_err(|source| Error::Cleanup {
-                kind: r.kind.clone(),
-                name: r.name.clone(),
-                source,
-            })?;
+        super::cleanup::delete_cached(pass, r).await?;
         info!(tenant = %pass.owner, kind = %r.kind, name = %r.name, "deleted the tenant's backup schedule");
     }
     Ok(())

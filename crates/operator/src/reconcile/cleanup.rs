@@ -158,6 +158,22 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
     Ok(Action::requeue(pass.ctx.config.wait_requeue))
 }
 
+/// Deletes one of the Tenant's cached objects (guarded by its uid) during cleanup.
+pub(super) async fn delete_cached(pass: &Pass<'_>, r: &CachedRef) -> Result<()> {
+    let Some(kind) = pass.ctx.kinds.find(&r.api_version, &r.kind) else {
+        return Ok(());
+    };
+    pass.ctx.metrics.write(&r.kind, "delete");
+    io::delete(&pass.ctx.client, &kind.resource, r)
+        .await
+        .map_err(|source| Error::Cleanup {
+            kind: r.kind.clone(),
+            name: r.name.clone(),
+            source,
+        })?;
+    Ok(())
+}
+
 /// Whether the live namespace `name` carries the operator's adoption mark.
 async fn adopted(pass: &Pass<'_>, name: &str) -> Result<bool> {
     let meta = live_namespace_meta(pass, name).await?;
@@ -222,14 +238,7 @@ async fn release_namespace(pass: &Pass<'_>, namespace: &str, marked: &[CachedRef
         if !ours || r.deleting {
             continue;
         }
-        pass.ctx.metrics.write(&r.kind, "delete");
-        io::delete(&pass.ctx.client, &kind.resource, r)
-            .await
-            .map_err(|source| Error::Cleanup {
-                kind: r.kind.clone(),
-                name: r.name.clone(),
-                source,
-            })?;
+        delete_cached(pass, r).await?;
     }
     // Already given back (a cleanup interrupted after this step): nothing of the operator's
     // is left on it but the adoption mark.
@@ -370,29 +379,8 @@ async fn own_namespace(pass: &Pass<'_>, marked: &[CachedRef]) -> Result<Option<C
             .find(|r| r.kind == "Namespace" && r.name == name)
             .cloned());
     };
-    let Some(kind) = pass.ctx.kinds.find("v1", "Namespace") else {
-        return Ok(None);
-    };
-    let live = match kind.cache.get(None, &name) {
-        Some(v) => Some(v),
-        None => io::get(&pass.ctx.client, &kind.resource, None, &name)
-            .await
-            .map_err(|source| Error::Cleanup {
-                kind: "Namespace".into(),
-                name: name.clone(),
-                source,
-            })?
-            .map(io::to_value),
-    };
-    let meta = live
-        .as_ref()
-        .and_then(|v| v.get("metadata"))
-        .and_then(|m| serde_json::from_value(m.clone()).ok());
-    Ok(meta
-        .filter(
-            |m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-                m.uid.as_deref() == Some(recorded)
-            },
-        )
+    Ok(live_namespace_meta(pass, &name)
+        .await?
+        .filter(|m| m.uid.as_deref() == Some(recorded))
         .map(|m| CachedRef::from_meta("v1", "Namespace", &m)))
 }

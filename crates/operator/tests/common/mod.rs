@@ -514,6 +514,43 @@ where
     Ok(())
 }
 
+/// The platform's storage for dedicated data stores, as a platform with static provisioning has
+/// it: a StorageClass without a provisioner (binding at once) and one PersistentVolume of each
+/// size in `sizes` (`Delete`: the operator sets `Retain` where the tenant keeps its data).
+/// Returns the class.
+pub async fn static_storage(h: &Harness, sizes: &[&str]) -> Result<String> {
+    let class = format!("static-{}", h.ns);
+    apply_value(
+        &h.admin,
+        &serde_json::json!({
+            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": class},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "Immediate",
+            "reclaimPolicy": "Delete",
+        }),
+    )
+    .await?;
+    for (i, size) in sizes.iter().enumerate() {
+        apply_value(
+            &h.admin,
+            &serde_json::json!({
+                "apiVersion": "v1", "kind": "PersistentVolume",
+                "metadata": {"name": format!("{class}-{i}")},
+                "spec": {
+                    "capacity": {"storage": size},
+                    "accessModes": ["ReadWriteOnce"],
+                    "persistentVolumeReclaimPolicy": "Delete",
+                    "storageClassName": class,
+                    "hostPath": {"path": format!("/tmp/{class}-{i}")},
+                },
+            }),
+        )
+        .await?;
+    }
+    Ok(class)
+}
+
 /// An object from its JSON (a test's literal).
 pub fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> T {
     serde_json::from_value(v).expect("valid object JSON")

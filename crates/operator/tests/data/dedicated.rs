@@ -11,7 +11,6 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, ResourceQuota};
 use kube::ResourceExt;
 use kube::api::ListParams;
-use serde_json::json;
 use tenant_api::{DataStoreMode, DataStores};
 use testenv::poll_until;
 
@@ -22,39 +21,7 @@ use super::*;
 async fn dedicated_stores_run_in_the_namespace_with_bound_volumes() -> Result<()> {
     let h = Harness::new("dedicated").await?;
     // The platform's storage: a class without a provisioner, and a volume per claim.
-    let class = format!("static-{}", h.ns);
-    apply_value(
-        &h.admin,
-        &json!({
-            "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
-            "metadata": {"name": class},
-            "provisioner": "kubernetes.io/no-provisioner",
-            "volumeBindingMode": "Immediate",
-            "reclaimPolicy": "Delete",
-        }),
-    )
-    .await?;
-    for (i, size) in ["2Gi", "1Gi", "1Gi", "2Gi", "1Gi", "1Gi"]
-        .iter()
-        .enumerate()
-    {
-        apply_value(
-            &h.admin,
-            &json!({
-                "apiVersion": "v1", "kind": "PersistentVolume",
-                "metadata": {"name": format!("{class}-{i}")},
-                "spec": {
-                    "capacity": {"storage": size},
-                    "accessModes": ["ReadWriteOnce"],
-                    // the operator keeps them when the tenant goes (onTenantDeletion: Retain)
-                    "persistentVolumeReclaimPolicy": "Delete",
-                    "storageClassName": class,
-                    "hostPath": {"path": format!("/tmp/{class}-{i}")},
-                },
-            }),
-        )
-        .await?;
-    }
+    let class = static_storage(&h, &["2Gi", "1Gi", "1Gi", "2Gi", "1Gi", "1Gi"]).await?;
     let op = h
         .start_operator_with(|c| c.dedicated.storage_class = class.clone())
         .await?;
