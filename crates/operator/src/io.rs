@@ -73,15 +73,17 @@ pub enum Created {
     Foreign { managers: Vec<String> },
 }
 
-/// The field managers other than the operator's that the object records.
-pub fn other_managers(obj: &DynamicObject) -> Vec<String> {
-    let mut managers: Vec<String> = obj
-        .metadata
+/// The field managers other than the operator's (and `also_ours`) that the object records.
+pub fn other_managers(
+    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    also_ours: &[&str],
+) -> Vec<String> {
+    let mut managers: Vec<String> = meta
         .managed_fields
         .iter()
         .flatten()
         .filter_map(|m| m.manager.clone())
-        .filter(|m| m != labels::FIELD_MANAGER)
+        .filter(|m| m != labels::FIELD_MANAGER && !also_ours.contains(&m.as_str()))
         .collect();
     managers.sort();
     managers.dedup();
@@ -105,13 +107,13 @@ pub async fn apply_absent(
         Err(e) if fenced(&e) => {
             let managers = get(client, ar, obj.namespace.as_deref(), &obj.name)
                 .await?
-                .map(|o| other_managers(&o))
+                .map(|o| other_managers(&o.metadata, &[]))
                 .unwrap_or_default();
             return Ok(Created::Foreign { managers });
         }
         Err(e) => return Err(e),
     };
-    let managers = other_managers(&out);
+    let managers = other_managers(&out.metadata, &[]);
     if managers.is_empty() {
         return Ok(Created::Ours(to_value(out)));
     }

@@ -130,14 +130,7 @@ pub async fn reconcile(stack: Arc<PRStack>, ctx: Arc<Context>) -> Result<Action,
         if live.is_none() {
             // Found absent: if someone else created a Tenant of that name meanwhile, this
             // apply merged into theirs. Withdraw and report the conflict.
-            let others: Vec<String> = out
-                .metadata
-                .managed_fields
-                .iter()
-                .flatten()
-                .filter_map(|m| m.manager.clone())
-                .filter(|m| m != PRSTACK_FIELD_MANAGER && m != labels::FIELD_MANAGER)
-                .collect();
+            let others = crate::io::other_managers(&out.metadata, &[PRSTACK_FIELD_MANAGER]);
             if !others.is_empty() {
                 let bare = json!({"apiVersion": "shop.pilab.hu/v1alpha1", "kind": "Tenant",
                     "metadata": {"name": name, "namespace": ns}});
@@ -182,17 +175,15 @@ pub async fn reconcile(stack: Arc<PRStack>, ctx: Arc<Context>) -> Result<Action,
 /// hash), or changed by someone since (not containing what the controller wants).
 fn needs_apply(desired: &Value, live: Option<&Tenant>) -> bool {
     let Some(live) = live else { return true };
-    let hash = |v: Option<&String>| v.cloned();
-    let want = desired["metadata"]["annotations"][migrate::PREVIEW_HASH]
-        .as_str()
-        .map(str::to_string);
-    let have = hash(
-        live.metadata
-            .annotations
-            .as_ref()
-            .and_then(|a| a.get(migrate::PREVIEW_HASH)),
-    );
-    if want != have {
+    let have = live
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(migrate::PREVIEW_HASH));
+    // The hash catches a field the PRStack no longer sets (a subset check cannot).
+    if desired["metadata"]["annotations"][migrate::PREVIEW_HASH].as_str()
+        != have.map(String::as_str)
+    {
         return true;
     }
     let Ok(live) = serde_json::to_value(live) else {
