@@ -58,10 +58,21 @@ pub fn crds() -> Vec<(
             schema.description = Some(format!("{d} {}", prstack::OPT_IN).trim().into());
         }
     }
-    vec![
+    let mut crds = vec![
         ("tenants.shop.pilab.hu.yaml", tenant),
         ("prstacks.shop.pilab.hu.yaml", prstack),
         ("tenantpolicies.shop.pilab.hu.yaml", TenantPolicy::crd()),
         ("tenantrestores.shop.pilab.hu.yaml", TenantRestore::crd()),
-    ]
+    ];
+    // The label every installed object of the operator carries (deploy/operator, the chart).
+    for (_, crd) in &mut crds {
+        crd.metadata.labels = Some(
+            [(
+                "app.kubernetes.io/name".to_string(),
+                "tenant-operator".to_string(),
+            )]
+            .into(),
+        );
+    }
+    crds
 }
