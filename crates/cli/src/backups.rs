@@ -136,7 +136,8 @@ pub async fn list(
 }
 
 /// The listing as a table.
-pub fn table(l: &Listing) -> String {
+/// The listing as a table; `wide` adds the warnings and each failure's reason as a column.
+pub fn table(l: &Listing, wide: bool) -> String {
     let mut out = String::new();
     if !l.tenant_exists {
         out.push_str(&format!(
@@ -162,6 +163,9 @@ pub fn table(l: &Listing) -> String {
         .map(String::from)
         .to_vec(),
     ];
+    if wide {
+        rows[0].extend(["WARNINGS", "FAILURE"].map(String::from));
+    }
     for b in &l.backups {
         rows.push(vec![
             b.name.clone(),
@@ -172,9 +176,12 @@ pub fn table(l: &Listing) -> String {
             dash(&b.expires),
             b.errors.to_string(),
         ]);
+        if wide && let Some(row) = rows.last_mut() {
+            row.extend([b.warnings.to_string(), dash(&b.failure)]);
+        }
     }
     out.push_str(&crate::columns(&rows));
-    for b in l.backups.iter().filter(|b| b.failure.is_some()) {
+    for b in l.backups.iter().filter(|b| !wide && b.failure.is_some()) {
         out.push_str(&format!(
             "{}: {}\n",
             b.name,
@@ -214,7 +221,7 @@ mod tests {
                 row("b", "Failed", "on-demand", Some("no storage location")),
             ],
         };
-        let t = table(&l);
+        let t = table(&l, false);
         let lines: Vec<&str> = t.lines().collect();
         assert!(lines[0].starts_with("NAME"), "{t}");
         let col = lines[0].find("PHASE").unwrap();
@@ -225,12 +232,21 @@ mod tests {
             "no completion time shows as -: {t}"
         );
         assert_eq!(lines[3], "b: no storage location");
+        // wide: the warnings and the failure are columns, not lines below
+        let w = table(&l, true);
+        let wl: Vec<&str> = w.lines().collect();
+        assert!(
+            wl[0].ends_with("FAILURE") && wl[0].contains("WARNINGS"),
+            "{w}"
+        );
+        assert!(wl[2].ends_with("no storage location"), "{w}");
+        assert_eq!(wl.len(), 3, "{w}");
         let gone = Listing {
             tenant_exists: false,
             backups: vec![],
             ..l
         };
-        assert!(table(&gone).contains("is gone"));
-        assert!(table(&gone).contains("no backups yet"));
+        assert!(table(&gone, false).contains("is gone"));
+        assert!(table(&gone, false).contains("no backups yet"));
     }
 }

@@ -106,7 +106,8 @@ pub async fn live(client: &Client, namespace: Option<&str>, names: &[String]) ->
 }
 
 /// The rows as a table; Tenants the operator does not account show `-`.
-pub fn table(rows: &[Row]) -> String {
+/// The rows as a table; `wide` adds the projected month and when the figures were accrued.
+pub fn table(rows: &[Row], wide: bool) -> String {
     let dash = |s: &Option<String>| s.clone().unwrap_or_else(|| "-".into());
     let mut lines: Vec<Vec<String>> = vec![
         [
@@ -123,6 +124,9 @@ pub fn table(rows: &[Row]) -> String {
         .map(String::from)
         .to_vec(),
     ];
+    if wide {
+        lines[0].extend(["MONTH-PROJECTED", "ACCRUED-AT"].map(String::from));
+    }
     for r in rows {
         lines.push(vec![
             r.tenant.clone(),
@@ -135,6 +139,9 @@ pub fn table(rows: &[Row]) -> String {
             dash(&r.budget_used_percent),
             dash(&r.budget),
         ]);
+        if wide && let Some(row) = lines.last_mut() {
+            row.extend([dash(&r.monthly_projected), dash(&r.accrued_at)]);
+        }
     }
     let mut out = crate::columns(&lines);
     if rows.iter().any(|r| r.hourly.is_none()) {
@@ -172,10 +179,15 @@ mod tests {
         assert_eq!(r.budget.as_deref(), Some("WithinBudget"));
         let mut bare = t.clone();
         bare.status = None;
-        let text = table(&[r, row(&bare)]);
+        let rows = [r, row(&bare)];
+        let text = table(&rows, false);
         let lines: Vec<&str> = text.lines().collect();
         let col = lines[0].find("HOURLY").unwrap();
         assert_eq!(lines[1].find("0.42"), Some(col), "{text}");
         assert!(text.contains("no prices"), "{text}");
+        assert!(!text.contains("ACCRUED-AT"), "{text}");
+        let wide = table(&rows, true);
+        let header = wide.lines().next().unwrap();
+        assert!(header.ends_with("MONTH-PROJECTED   ACCRUED-AT"), "{wide}");
     }
 }

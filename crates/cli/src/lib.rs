@@ -3,6 +3,7 @@
 
 pub mod audit_policy;
 pub mod backups;
+pub mod complete;
 pub mod cost;
 pub mod migrate;
 

@@ -8,7 +8,7 @@ mod info;
 mod input;
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use input::{Document, read_documents};
 use serde::Serialize;
 use serde_json::Value;
@@ -28,19 +28,30 @@ use tenant_core::validate::{self, CheckStatus, Report};
     long_about = "Validate, render, total and price Tenants offline; show their cost and backups from the cluster (the current kubeconfig context); generate the API server's audit policy from Tenant files or the cluster.\n\nFiles may hold several YAML documents separated by '---'; '-' reads standard input, and so does no file at all, except for audit-policy, which then reads the cluster's Tenants."
 )]
 struct Cli {
+    /// The kubeconfig file of the commands that read the cluster (default: $KUBECONFIG, then
+    /// ~/.kube/config, then the in-cluster service account).
+    #[arg(long, global = true, value_name = "FILE")]
+    kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context of the commands that read the cluster (default: the current one).
+    #[arg(long, global = true, value_name = "NAME")]
+    context: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
+
+/// Where the live commands connect: `--kubeconfig` and `--context`, set once in `main`.
+static CLUSTER: std::sync::OnceLock<(Option<std::path::PathBuf>, Option<String>)> =
+    std::sync::OnceLock::new();
 
 #[derive(Subcommand)]
 enum Command {
     /// Check Tenants against the schema, the CRD's CEL rules and the cross-field rules.
     /// Exit code 0: all valid; 1: some invalid; 2: files could not be read.
     Validate {
-        /// Output format.
+        /// Output format (wide: text listing the checks that passed too).
         #[arg(short, long, value_enum, default_value_t = Format::Text)]
         output: Format,
-        /// Also list the checks that passed (text output).
+        /// Also list the checks that passed (text output; as -o wide).
         #[arg(short, long)]
         verbose: bool,
         /// Tenant YAML files (`-` for standard input).
@@ -55,9 +66,20 @@ enum Command {
     },
     /// Print the CustomResourceDefinitions (or write them to a directory).
     Crd {
-        /// Write one file per CRD into this directory instead of printing.
+        /// Write one YAML file per CRD into this directory instead of printing.
         #[arg(long)]
         out_dir: Option<std::path::PathBuf>,
+        /// Output format (json: a v1 List of the CRDs).
+        #[arg(short, long, value_enum, default_value_t = ObjectFormat::Yaml, conflicts_with = "out_dir")]
+        output: ObjectFormat,
+    },
+    /// Print the shell completion script of kubectl-tenant, e.g.
+    /// `kubectl tenant completion bash > /etc/bash_completion.d/kubectl-tenant`. For
+    /// `kubectl tenant <TAB>` itself (kubectl 1.26+), put an executable `kubectl_complete-tenant`
+    /// on the PATH that runs `kubectl-tenant __complete "$@"` (docs/plugin.md).
+    Completion {
+        /// The shell.
+        shell: CompletionShell,
     },
     /// Each Tenant's accrued cost (from the cluster: cycle to date, forecast, budget, % used),
     /// or with --offline the most each Tenant in FILES can cost in a month from its spec alone:
@@ -214,6 +236,9 @@ struct RenderArgs {
     /// repeatable.
     #[arg(long = "encrypted-backup-location")]
     encrypted_backup_locations: Vec<String>,
+    /// Output format (json: a v1 List of the objects).
+    #[arg(short, long, value_enum, default_value_t = ObjectFormat::Yaml)]
+    output: ObjectFormat,
     /// Tenant YAML files (`-` for standard input).
     files: Vec<String>,
 }
@@ -240,11 +265,22 @@ enum QuotaCommand {
     },
 }
 
+/// The output of a command that prints a report or a table.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {
+    /// A table or lines for people.
     Text,
+    /// Text with the columns and details left out of `text`.
+    Wide,
     Json,
     Yaml,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// The output of a command that prints a Kubernetes object (which has no text form).
@@ -262,7 +298,22 @@ enum MigrateType {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // kubectl's plugin completion protocol: kubectl_complete-tenant runs `kubectl-tenant
+    // __complete ARGS... PARTIAL`.
+    if args.get(1).is_some_and(|a| a == "__complete") {
+        let words: Vec<String> = args[2..]
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        print!(
+            "{}",
+            kubectl_tenant::complete::candidates(&Cli::command(), &words)
+        );
+        return ExitCode::SUCCESS;
+    }
+    let cli = Cli::parse_from(args);
+    let _ = CLUSTER.set((cli.kubeconfig.clone(), cli.context.clone()));
     match run(cli) {
         Ok(code) => code,
         // `kubectl tenant render ... | head`: the reader went away, which is not an error.
@@ -304,11 +355,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 velero_namespace,
                 backup_volumes,
                 encrypted_backup_locations,
+                output,
                 files,
             } = *args;
             cmd_render(
                 &files,
                 no_shared,
+                output,
                 &BuildContext {
                     other_tenants: &[],
                     operator_user: &operator_user,
@@ -352,7 +405,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &ComputeDefaults::with(&default_compute_quota),
             output,
         ),
-        Command::Crd { out_dir } => cmd_crd(out_dir.as_deref()),
+        Command::Crd { out_dir, output } => cmd_crd(out_dir.as_deref(), output),
+        Command::Completion { shell } => {
+            // Each script asks `kubectl-tenant __complete` (crate::complete), as kubectl's own
+            // plugin completion does: one answer for every shell and for `kubectl tenant <TAB>`.
+            write_stdout(match shell {
+                CompletionShell::Bash => include_str!("completion/kubectl-tenant.bash"),
+                CompletionShell::Zsh => include_str!("completion/kubectl-tenant.zsh"),
+                CompletionShell::Fish => include_str!("completion/kubectl-tenant.fish"),
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Cost {
             offline: true,
             billing_tiers,
@@ -381,8 +444,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 };
                 kubectl_tenant::cost::live(&client, ns.as_deref(), &args).await
             })?;
-            print_structured(&rows, output, |r| {
-                write_stdout(&kubectl_tenant::cost::table(r))
+            print_structured(&rows, output, |r, wide| {
+                write_stdout(&kubectl_tenant::cost::table(r, wide))
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -396,8 +459,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let ns = namespace.unwrap_or_else(|| client.default_namespace().to_string());
                 kubectl_tenant::backups::list(&client, &ns, &tenant, &velero_namespace).await
             })?;
-            print_structured(&listing, output, |l| {
-                write_stdout(&kubectl_tenant::backups::table(l))
+            print_structured(&listing, output, |l, wide| {
+                write_stdout(&kubectl_tenant::backups::table(l, wide))
             })?;
             Ok(ExitCode::SUCCESS)
         }
@@ -570,7 +633,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Info { output } => {
-            print_structured(&info::framework(), output, info::print_text)?;
+            print_structured(&info::framework(), output, |f, _| info::print_text(f))?;
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -617,8 +680,9 @@ fn cmd_validate(files: &[String], output: Format, verbose: bool) -> Result<ExitC
         });
     }
     let valid = documents.iter().all(|d| d.report.valid);
+    let verbose = verbose || output == Format::Wide;
     match output {
-        Format::Text => {
+        Format::Text | Format::Wide => {
             let mut out = std::io::stdout().lock();
             for d in &documents {
                 let fails = d.report.errors.len();
@@ -664,7 +728,7 @@ fn cmd_validate(files: &[String], output: Format, verbose: bool) -> Result<ExitC
                     .collect(),
                 documents,
             };
-            print_structured(&summary, output, |_| Ok(()))?;
+            print_structured(&summary, output, |_, _| Ok(()))?;
         }
     }
     Ok(if valid {
@@ -738,7 +802,12 @@ fn declared_pull_secret(
     Ok(tenant_core::build::pull_secrets::PullSecretSource::declared(name.trim(), &registries))
 }
 
-fn cmd_render(files: &[String], no_shared: bool, platform: &BuildContext) -> Result<ExitCode> {
+fn cmd_render(
+    files: &[String],
+    no_shared: bool,
+    output: ObjectFormat,
+    platform: &BuildContext,
+) -> Result<ExitCode> {
     let docs = read_documents(files)?;
     let Some(tenants) = valid_tenants(&docs)? else {
         eprintln!(
@@ -757,12 +826,16 @@ fn cmd_render(files: &[String], no_shared: bool, platform: &BuildContext) -> Res
     for t in &tenants {
         objects.extend(build::tenant_objects(t, &ctx)?);
     }
+    // Secret values never leave the Tenant files through render.
+    if output == ObjectFormat::Json {
+        write_stdout(&json_list(objects.iter().map(|o| o.redacted()))?)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut out = String::new();
     for (i, o) in objects.iter().enumerate() {
         if i > 0 {
             out.push_str("---\n");
         }
-        // Secret values never leave the Tenant files through render.
         out.push_str(&to_yaml(&o.redacted())?);
     }
     write_stdout(&out)?;
@@ -785,7 +858,7 @@ fn cmd_quota_total(
         return Ok(ExitCode::from(1));
     };
     let totals = tenant_core::totals::calculate_total_quota(&tenants, &capacity, compute)?;
-    print_structured(&totals, output, |t| {
+    print_structured(&totals, output, |t, _| {
         let mut out = std::io::stdout().lock();
         writeln!(out, "Tenants: {}", t.tenants.join(", "))?;
         writeln!(
@@ -812,7 +885,7 @@ fn cmd_quota_total(
         }
         Ok(())
     })?;
-    if !totals.warnings.is_empty() && output != Format::Text {
+    if !totals.warnings.is_empty() && !matches!(output, Format::Text | Format::Wide) {
         for w in &totals.warnings {
             eprintln!("WARNING: {w}");
         }
@@ -834,11 +907,45 @@ where
         .enable_all()
         .build()?
         .block_on(async {
-            let client = kube::Client::try_default()
-                .await
-                .context("connecting to the cluster of the current kubeconfig context")?;
-            f(client).await
+            let (client, which) = client().await?;
+            f(client).await.with_context(|| which)
         })
+}
+
+/// A client of the cluster `--kubeconfig` and `--context` name (default: the usual kubeconfig
+/// resolution and its current context), and which cluster that is, for errors.
+async fn client() -> Result<(kube::Client, String)> {
+    let (path, context) = CLUSTER.get().cloned().unwrap_or_default();
+    let what = match (&path, &context) {
+        (None, None) => "the current kubeconfig context".to_string(),
+        (Some(p), None) => format!("the current context of {}", p.display()),
+        (None, Some(c)) => format!("kubeconfig context {c}"),
+        (Some(p), Some(c)) => format!("context {c} of {}", p.display()),
+    };
+    let config = if path.is_none() && context.is_none() {
+        kube::Config::infer().await.map_err(anyhow::Error::from)
+    } else {
+        let options = kube::config::KubeConfigOptions {
+            context,
+            ..Default::default()
+        };
+        match &path {
+            Some(p) => match kube::config::Kubeconfig::read_from(p) {
+                Ok(kubeconfig) => kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .map_err(anyhow::Error::from),
+                Err(e) => Err(anyhow::Error::from(e)),
+            },
+            None => kube::Config::from_kubeconfig(&options)
+                .await
+                .map_err(anyhow::Error::from),
+        }
+    }
+    .with_context(|| format!("connecting to the cluster of {what}"))?;
+    let which = format!("the cluster of {what} ({})", config.cluster_url);
+    let client =
+        kube::Client::try_from(config).with_context(|| format!("connecting to {which}"))?;
+    Ok((client, which))
 }
 
 /// One Tenant's offline cost.
@@ -894,7 +1001,7 @@ fn cmd_cost_offline(
             monthly_budget: t.spec.billing.as_ref().and_then(|b| b.monthly_budget),
         });
     }
-    print_structured(&rows, output, |rows| {
+    print_structured(&rows, output, |rows, _| {
         let mut out = std::io::stdout().lock();
         let money = |v: Option<f64>| {
             v.map(|v| format!("{v:.2}"))
@@ -948,7 +1055,7 @@ fn cmd_cost_offline(
     Ok(ExitCode::SUCCESS)
 }
 
-fn cmd_crd(out_dir: Option<&std::path::Path>) -> Result<ExitCode> {
+fn cmd_crd(out_dir: Option<&std::path::Path>, output: ObjectFormat) -> Result<ExitCode> {
     let crds = tenant_api::crds();
     match out_dir {
         Some(dir) => {
@@ -959,6 +1066,9 @@ fn cmd_crd(out_dir: Option<&std::path::Path>) -> Result<ExitCode> {
                 std::fs::write(&path, to_yaml(crd)?)
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
+        }
+        None if output == ObjectFormat::Json => {
+            write_stdout(&json_list(crds.iter().map(|(_, c)| c))?)?;
         }
         None => {
             let docs: Result<Vec<String>> = crds.iter().map(|(_, c)| to_yaml(c)).collect();
@@ -975,17 +1085,29 @@ fn write_stdout(s: &str) -> Result<()> {
     Ok(())
 }
 
+/// Objects as a v1 List (what `kubectl get -o json` prints for several), pretty JSON.
+fn json_list<T: Serialize>(items: impl IntoIterator<Item = T>) -> Result<String> {
+    let items: Vec<Value> = items
+        .into_iter()
+        .map(|i| serde_json::to_value(i))
+        .collect::<serde_json::Result<_>>()?;
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    Ok(format!("{}\n", serde_json::to_string_pretty(&list)?))
+}
+
 fn to_yaml<T: Serialize>(v: &T) -> Result<String> {
     serde_saphyr::to_string(v).context("cannot serialize to YAML")
 }
 
+/// Prints `v` as JSON or YAML, or with `text` (told whether the output is wide).
 fn print_structured<T: Serialize>(
     v: &T,
     output: Format,
-    text: impl FnOnce(&T) -> Result<()>,
+    text: impl FnOnce(&T, bool) -> Result<()>,
 ) -> Result<()> {
     match output {
-        Format::Text => text(v),
+        Format::Text => text(v, false),
+        Format::Wide => text(v, true),
         Format::Json => write_stdout(&format!("{}\n", serde_json::to_string_pretty(v)?)),
         Format::Yaml => write_stdout(&to_yaml(v)?),
     }

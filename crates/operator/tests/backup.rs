@@ -457,10 +457,18 @@ async fn velero_backs_up_the_tenant_namespace_and_a_last_backup_precedes_deletio
         started.windows(2).all(|w| w[0] >= w[1]),
         "newest first: {started:?}"
     );
-    let table = kubectl_tenant::backups::table(&listing);
+    let table = kubectl_tenant::backups::table(&listing, false);
     ensure!(
         table.starts_with("NAME") && table.contains(&with_objects),
         "{table}"
+    );
+    let wide = kubectl_tenant::backups::table(&listing, true);
+    ensure!(
+        wide.lines()
+            .next()
+            .is_some_and(|h| h.contains("WARNINGS") && h.ends_with("FAILURE"))
+            && wide.contains(&with_objects),
+        "{wide}"
     );
 
     // Another environment of the same tenantId, refreshed from this one every minute: the

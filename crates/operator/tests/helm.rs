@@ -565,6 +565,7 @@ async fn helm_installs_upgrades_and_uninstalls_and_the_operator_reconciles_the_e
         ready.len()
     );
     let tenant_namespaces: Vec<String> = ready.values().cloned().collect();
+    plugin_reads_the_context_it_is_told(cp, &dir, &ready).await?;
 
     // Settled first: Ready is written before the last status fields (the first cost accrual).
     poll_until("no writes to the tenants for 5 s", TIMEOUT, || {
@@ -681,6 +682,87 @@ async fn helm_installs_upgrades_and_uninstalls_and_the_operator_reconciles_the_e
             .get("app.kubernetes.io/managed-by")
             == Some(&"Helm".to_string()),
         "the adopted Deployment does not carry Helm's label"
+    );
+    Ok(())
+}
+
+/// `kubectl tenant --kubeconfig F --context C` (docs/plugin.md) against this plane: a
+/// kubeconfig whose current context is a dead address works only with `--context`, whatever
+/// `$KUBECONFIG` says, and a failure names the context.
+async fn plugin_reads_the_context_it_is_told(
+    cp: &ControlPlane,
+    dir: &Path,
+    ready: &BTreeMap<String, String>,
+) -> Result<()> {
+    let text = std::fs::read_to_string(cp.kubeconfig_path("admin"))?;
+    let mut config: Value = serde_saphyr::from_str(&text)?;
+    let mut cluster = config["clusters"][0].clone();
+    cluster["name"] = json!("nowhere");
+    cluster["cluster"]["server"] = json!("https://127.0.0.1:1");
+    config["clusters"].as_array_mut().unwrap().push(cluster);
+    let mut context = config["contexts"][0].clone();
+    let plane = context["name"].as_str().unwrap_or_default().to_string();
+    context["name"] = json!("nowhere");
+    context["context"]["cluster"] = json!("nowhere");
+    config["contexts"].as_array_mut().unwrap().push(context);
+    config["current-context"] = json!("nowhere");
+    let file = dir.join("two-contexts.kubeconfig");
+    std::fs::write(&file, serde_json::to_vec_pretty(&config)?)?;
+    let file = file.to_string_lossy().into_owned();
+    let bin = common::kubectl_tenant()?;
+    let run = |args: Vec<String>| {
+        let bin = bin.clone();
+        async move {
+            tokio::task::spawn_blocking(move || {
+                std::process::Command::new(bin)
+                    .args(args)
+                    .env("KUBECONFIG", "/nonexistent/kubeconfig")
+                    .output()
+            })
+            .await?
+            .map_err(anyhow::Error::from)
+        }
+    };
+    let args = |extra: &[&str]| -> Vec<String> {
+        ["--kubeconfig", &file, "cost", "-A"]
+            .iter()
+            .chain(extra)
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let out = run(args(&["--context", &plane, "-o", "json"])).await?;
+    ensure!(
+        out.status.success(),
+        "cost --context {plane}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout)?;
+    for tenant in ready.keys() {
+        ensure!(
+            rows.iter().any(|r| r["tenant"] == tenant.as_str()),
+            "cost -A --context {plane} does not list {tenant}: {rows:?}"
+        );
+    }
+    let out = run(args(&["--context", &plane, "-o", "wide"])).await?;
+    let wide = String::from_utf8_lossy(&out.stdout);
+    ensure!(
+        out.status.success() && wide.contains("MONTH-PROJECTED") && wide.contains("ACCRUED-AT"),
+        "cost -o wide: {wide}"
+    );
+    // The current context (nowhere) fails, and says which one.
+    let out = run(args(&[])).await?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.code() == Some(2) && err.contains(&file),
+        "without --context: exit {:?}: {err}",
+        out.status.code()
+    );
+    let out = run(args(&["--context", "no-such-context"])).await?;
+    let err = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        out.status.code() == Some(2) && err.contains("no-such-context"),
+        "an unknown context: exit {:?}: {err}",
+        out.status.code()
     );
     Ok(())
 }

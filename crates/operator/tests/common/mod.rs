@@ -601,3 +601,28 @@ pub fn restricted_pod_spec(resources: Value) -> Value {
     }
     spec
 }
+
+/// The `kubectl-tenant` binary: `KUBECTL_TENANT_BIN` when set (`hack/test` sets it to the one
+/// its workspace test build made), else built here.
+pub fn kubectl_tenant() -> Result<std::path::PathBuf> {
+    if let Some(bin) = std::env::var_os("KUBECTL_TENANT_BIN") {
+        let bin = std::path::PathBuf::from(bin);
+        anyhow::ensure!(
+            bin.exists(),
+            "KUBECTL_TENANT_BIN {} does not exist",
+            bin.display()
+        );
+        return Ok(bin);
+    }
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "-q", "--locked", "-p", "kubectl-tenant"])
+        .current_dir(repo_path(""))
+        .status()?;
+    anyhow::ensure!(status.success(), "building kubectl-tenant");
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .ok_or_else(|| anyhow::anyhow!("no target directory above {}", exe.display()))?;
+    Ok(dir.join("kubectl-tenant"))
+}
