@@ -48,11 +48,27 @@ async fn shutdown_signal() {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let client = kube::Client::try_default().await?;
+    let mut kube_config = kube::Config::infer().await?;
+    // The API server's audit log then tells the replicas apart (they share one user).
+    kube_config.headers.push((
+        http::header::USER_AGENT,
+        http::HeaderValue::from_str(&user_agent(&config.identity))?,
+    ));
+    let client = kube::Client::try_from(kube_config)?;
     let operator = Operator::bind(config, client).await?;
     info!(addr = %operator.local_addr(), "serving /metrics, /livez, /readyz");
     operator.run(shutdown_signal()).await?;
     Ok(())
+}
+
+/// `tenant-operator/<version> (<identity>)`, the identity cut to what a header may hold.
+fn user_agent(identity: &str) -> String {
+    let identity: String = identity
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(128)
+        .collect();
+    format!("tenant-operator/{} ({identity})", env!("CARGO_PKG_VERSION"))
 }
 
 fn main() -> ExitCode {

@@ -327,6 +327,24 @@ async fn the_binary_serves_metrics_and_stops_cleanly_on_sigterm() -> Result<()> 
     ] {
         ensure!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
+    // Its requests name it: the replicas of a Deployment share one user, the audit log tells
+    // them apart by their User-Agent.
+    let ns_of_tenant = status_namespace(&h.get(&t.name_any()).await?)?;
+    let agents: BTreeSet<String> =
+        h.cp.audit_events()?
+            .iter()
+            .filter(|e| e["user"]["username"] == OPERATOR_USER)
+            .filter(|e| e["objectRef"]["namespace"] == ns_of_tenant.as_str())
+            .filter_map(|e| e["userAgent"].as_str().map(String::from))
+            .collect();
+    let want = format!("tenant-operator/{} (", env!("CARGO_PKG_VERSION"));
+    ensure!(
+        !agents.is_empty()
+            && agents
+                .iter()
+                .all(|a| a.starts_with(&want) && a.ends_with(')')),
+        "the operator's requests carry User-Agents {agents:?}, not {want}<identity>)"
+    );
     h.delete_and_wait(&t.name_any()).await?;
     let status = op.sigterm().await?;
     if !status.success() {
