@@ -572,7 +572,7 @@ async fn helm_installs_upgrades_and_uninstalls_and_the_operator_reconciles_the_e
         let namespaces = tenant_namespaces.clone();
         async move {
             let since = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(5);
-            match tenant_writes_since(cp, since, &namespaces) {
+            match common::writes_since(cp, since, &namespaces, None, true) {
                 Ok(w) if w.is_empty() => Ok(()),
                 Ok(w) => Err(format!("{w:?}")),
                 Err(e) => Err(e.to_string()),
@@ -586,7 +586,7 @@ async fn helm_installs_upgrades_and_uninstalls_and_the_operator_reconciles_the_e
     upgrade.extend_from_slice(ALL_ON);
     helm_ok(cp, &upgrade)?;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let writes = tenant_writes_since(cp, since, &tenant_namespaces)?;
+    let writes = common::writes_since(cp, since, &tenant_namespaces, None, true)?;
     ensure!(
         writes.is_empty(),
         "the unchanged upgrade wrote to tenants: {writes:?}"
@@ -765,48 +765,4 @@ async fn plugin_reads_the_context_it_is_told(
         out.status.code()
     );
     Ok(())
-}
-
-/// Write requests by anyone but Helm's own objects, since `since`, to a tenant namespace or an
-/// object in one, and to Tenants.
-fn tenant_writes_since(
-    cp: &ControlPlane,
-    since: jiff::Timestamp,
-    namespaces: &[String],
-) -> Result<Vec<String>> {
-    let mut out = Vec::new();
-    for e in cp.audit_events()? {
-        let verb = e["verb"].as_str().unwrap_or_default();
-        if !matches!(
-            verb,
-            "create" | "update" | "patch" | "delete" | "deletecollection"
-        ) {
-            continue;
-        }
-        let at: Option<jiff::Timestamp> = e["requestReceivedTimestamp"]
-            .as_str()
-            .and_then(|s| s.parse().ok());
-        if at.is_none_or(|t| t < since) {
-            continue;
-        }
-        let obj = &e["objectRef"];
-        let ns = obj["namespace"].as_str().unwrap_or_default();
-        let name = obj["name"].as_str().unwrap_or_default();
-        let res = obj["resource"].as_str().unwrap_or_default();
-        if res == "tenants"
-            || namespaces
-                .iter()
-                .any(|n| n == ns || (res == "namespaces" && n == name))
-        {
-            out.push(format!(
-                "{} {verb} {res}{} {ns}/{name}",
-                e["user"]["username"].as_str().unwrap_or_default(),
-                obj["subresource"]
-                    .as_str()
-                    .map(|s| format!("/{s}"))
-                    .unwrap_or_default()
-            ));
-        }
-    }
-    Ok(out)
 }

@@ -15,25 +15,8 @@ use common::*;
 use serde_json::Value;
 use tenant_api::Phase;
 use testenv::{OPERATOR_USER, poll_until};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const UID: &str = "65532";
-
-async fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
-    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
-    s.write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
-    )
-    .await?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).await?;
-    let code = buf
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((code, buf))
-}
 
 /// The pid of the process whose command line is exactly `args`.
 fn pid_of(args: &[String]) -> Option<u32> {

@@ -17,7 +17,6 @@ use kube::api::{Api, ListParams};
 use tenant_api::{Phase, labels};
 use tenant_core::build::{self, BuildContext};
 use testenv::{OPERATOR_USER, poll_until};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
 struct OperatorProcess {
@@ -59,24 +58,7 @@ impl OperatorProcess {
 
     /// `GET path` on the metrics port: (status code, body).
     async fn get(&self, path: &str) -> Result<(u16, String)> {
-        let mut s = tokio::net::TcpStream::connect(("127.0.0.1", self.port)).await?;
-        s.write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).await?;
-        let code = buf
-            .split_whitespace()
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        let body = buf
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        Ok((code, body))
+        http_get(self.port, path).await
     }
 
     async fn wait_ready(&self) -> Result<()> {

@@ -465,9 +465,23 @@ pub fn operator_writes_since(
     since: jiff::Timestamp,
     namespaces: &[String],
 ) -> Result<Vec<String>> {
+    writes_since(cp, since, namespaces, Some(OPERATOR_USER), false)
+}
+
+/// Write requests in the audit log since `since`, by `user` (`None`: anyone), that touch one of
+/// `namespaces` (objects in them, or the Namespace objects themselves) or, with `tenants`, any
+/// Tenant; as `user verb resource[/subresource] namespace/name`.
+pub fn writes_since(
+    cp: &ControlPlane,
+    since: jiff::Timestamp,
+    namespaces: &[String],
+    user: Option<&str>,
+    tenants: bool,
+) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for e in cp.audit_events()? {
-        if e["user"]["username"] != OPERATOR_USER {
+        let who = e["user"]["username"].as_str().unwrap_or_default();
+        if user.is_some_and(|u| u != who) {
             continue;
         }
         let verb = e["verb"].as_str().unwrap_or_default();
@@ -487,14 +501,41 @@ pub fn operator_writes_since(
         let ns = obj["namespace"].as_str().unwrap_or_default();
         let name = obj["name"].as_str().unwrap_or_default();
         let res = obj["resource"].as_str().unwrap_or_default();
-        let touches = namespaces
-            .iter()
-            .any(|n| n == ns || (res == "namespaces" && n == name));
+        let touches = (tenants && res == "tenants")
+            || namespaces
+                .iter()
+                .any(|n| n == ns || (res == "namespaces" && n == name));
         if touches {
-            out.push(format!("{verb} {res} {ns}/{name}"));
+            let sub = obj["subresource"]
+                .as_str()
+                .map(|s| format!("/{s}"))
+                .unwrap_or_default();
+            out.push(format!("{who} {verb} {res}{sub} {ns}/{name}"));
         }
     }
     Ok(out)
+}
+
+/// `GET path` on 127.0.0.1:`port` (the operator's metrics server): status code and body.
+pub async fn http_get(port: u16, path: &str) -> Result<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    s.write_all(
+        format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    )
+    .await?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).await?;
+    let code = buf
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Ok((code, body))
 }
 
 /// Polls `f` for `window`, failing as soon as it reports a difference (the opposite of
