@@ -338,8 +338,12 @@ pub enum Outcome {
     ApplyFailed { namespace: String, message: String },
     /// Every desired object is applied.
     Applied(Box<Progress>),
-    /// The Tenant is being deleted.
-    Cleaning { namespace: Option<String> },
+    /// The Tenant is being deleted; `stuck` says what holds its namespace when that has been
+    /// terminating for long.
+    Cleaning {
+        namespace: Option<String>,
+        stuck: Option<String>,
+    },
 }
 
 /// At most this many validation errors are named in the condition message.
@@ -473,7 +477,16 @@ pub fn conditions(outcome: &Outcome) -> (Phase, Vec<Cond>) {
                 spec_ok,
             ],
         ),
-        Outcome::Cleaning { namespace } => (
+        Outcome::Cleaning {
+            stuck: Some(why), ..
+        } => (
+            Phase::Cleaning,
+            vec![Cond::new(c::READY, false, "NamespaceStuck", why.clone())],
+        ),
+        Outcome::Cleaning {
+            namespace,
+            stuck: None,
+        } => (
             Phase::Cleaning,
             vec![Cond::new(
                 c::READY,
@@ -816,7 +829,7 @@ pub fn desired_status(
             None
         }
         Outcome::DomainConflict { .. } => current.and_then(|s| s.namespace.clone()),
-        Outcome::Cleaning { namespace } => namespace.clone(),
+        Outcome::Cleaning { namespace, .. } => namespace.clone(),
     };
     // The namespace's uid stays recorded through every outcome but a conflict (an invalid spec
     // or a failed apply does not make the namespace any less the tenant's: it must still be
@@ -1021,6 +1034,26 @@ mod tests {
         let (phase, conds) = conditions(&Outcome::Applied(Box::new(p)));
         assert_eq!(phase, Phase::Provisioning);
         assert_eq!(conds[0].reason, "NamespacePending");
+    }
+
+    #[test]
+    fn cleaning_says_deleting_until_the_namespace_is_stuck() {
+        let ns = Some("tenant-a-production".to_string());
+        let (phase, conds) = conditions(&Outcome::Cleaning {
+            namespace: ns.clone(),
+            stuck: None,
+        });
+        assert_eq!(phase, Phase::Cleaning);
+        assert_eq!(conds[0].reason, "Deleting");
+        assert!(conds[0].message.contains("tenant-a-production"));
+        let (phase, conds) = conditions(&Outcome::Cleaning {
+            namespace: ns,
+            stuck: Some("held by example.com/hold".into()),
+        });
+        assert_eq!(phase, Phase::Cleaning);
+        assert_eq!((conds[0].type_, conds[0].status), (c::READY, false));
+        assert_eq!(conds[0].reason, "NamespaceStuck");
+        assert_eq!(conds[0].message, "held by example.com/hold");
     }
 
     #[test]

@@ -16,6 +16,12 @@ use super::{Pass, backup, events, finalizer, status};
 
 /// How often a Tenant being deleted looks at its final backup.
 const FINAL_BACKUP_POLL: std::time::Duration = std::time::Duration::from_secs(3);
+/// A namespace terminating for longer than this is reported as stuck (the Tenant's Ready
+/// condition says what holds it, an Event tells once)...
+const STUCK_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+/// ... and looked at this often instead of every `wait_requeue`: the namespace watch still
+/// brings the Tenant back as soon as the namespace changes or goes.
+const STUCK_REQUEUE: std::time::Duration = std::time::Duration::from_secs(30);
 use crate::cache::CachedRef;
 use crate::error::{Error, Result};
 use crate::io;
@@ -25,13 +31,33 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
         pass.ctx.forget(&pass.owner, pass.uid);
         return Ok(Action::await_change());
     }
+    let stuck = stuck_namespace(pass).await;
     let outcome = Outcome::Cleaning {
         namespace: pass.status.as_ref().and_then(|s| s.namespace.clone()),
+        stuck: stuck.clone(),
     };
     // The status write may fail with 404/409 while the object is going away: not worth an error.
-    if let Err(e) = status::write(pass, &outcome).await {
-        debug!(error = %e, "could not record the Cleaning phase");
+    match status::write(pass, &outcome).await {
+        Ok(true) => {
+            if let Some(why) = &stuck {
+                events::publish(
+                    pass,
+                    EventType::Warning,
+                    "NamespaceStuck",
+                    "Cleanup",
+                    why.clone(),
+                )
+                .await;
+            }
+        }
+        Ok(false) => {}
+        Err(e) => debug!(error = %e, "could not record the Cleaning phase"),
     }
+    let wait = if stuck.is_some() {
+        STUCK_REQUEUE
+    } else {
+        pass.ctx.config.wait_requeue
+    };
 
     // Its identities on the shared data servers go first: a server that cannot be reached
     // holds the Tenant (the finalizer stays) and is tried again; its data stays unless the spec
@@ -155,7 +181,50 @@ pub async fn run(pass: &mut Pass<'_>) -> Result<Action> {
         }
     }
     debug!(namespace = %ns.name, "waiting for the tenant's namespace to disappear");
-    Ok(Action::requeue(pass.ctx.config.wait_requeue))
+    Ok(Action::requeue(wait))
+}
+
+/// What holds the Tenant's namespace, when it has been terminating for longer than
+/// `STUCK_AFTER`: the namespace controller's conditions that are true (a finalizer of some
+/// content, content it cannot delete, a discovery failure) and the namespace's own finalizers.
+/// One GET of the namespace per look (its status is not cached); `None` while it is not stuck.
+async fn stuck_namespace(pass: &Pass<'_>) -> Option<String> {
+    let name = naming::namespace_name(&pass.tenant.spec);
+    let meta = live_namespace_meta(pass, &name).await.ok()??;
+    let since = meta.deletion_timestamp.as_ref()?.0;
+    let terminating = k8s_openapi::jiff::Timestamp::now().duration_since(since);
+    if terminating < k8s_openapi::jiff::SignedDuration::try_from(STUCK_AFTER).ok()? {
+        return None;
+    }
+    let kind = pass.ctx.kinds.find("v1", "Namespace")?;
+    let live = io::get(&pass.ctx.client, &kind.resource, None, &name)
+        .await
+        .ok()
+        .flatten()
+        .map(io::to_value)?;
+    let mut holds: Vec<String> = live["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "True")
+        .map(|c| {
+            format!(
+                "{}: {}",
+                c["type"].as_str().unwrap_or_default(),
+                c["message"].as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    if let Some(f) = meta.finalizers.as_ref().filter(|f| !f.is_empty()) {
+        holds.push(format!("the namespace's own finalizers: {}", f.join(", ")));
+    }
+    if holds.is_empty() {
+        holds.push("the namespace controller reports nothing yet".into());
+    }
+    Some(format!(
+        "namespace {name} has been terminating since {since}; what holds it: {}. The Tenant is released once the namespace is gone",
+        holds.join("; ")
+    ))
 }
 
 /// Deletes one of the Tenant's cached objects (guarded by its uid) during cleanup.
