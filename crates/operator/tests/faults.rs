@@ -47,14 +47,7 @@ async fn a_tenant_deleted_while_the_operator_is_down_is_cleaned_up_on_start() ->
     let started = Instant::now();
     let op = h.start_operator().await?;
     h.wait_namespace_gone(&ns).await?;
-    poll_until("the Tenant gone", TIMEOUT, || async {
-        match h.tenants().get_opt(&t.name_any()).await {
-            Ok(None) => Ok(()),
-            Ok(Some(t)) => Err(conditions(&t)),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .await?;
+    h.wait_tenant_gone(&t.name_any()).await?;
     eprintln!(
         "a Tenant deleted while the operator was down: cleaned up {:?} after the start",
         started.elapsed()
@@ -117,14 +110,8 @@ async fn a_namespace_held_by_a_foreign_finalizer_is_reported_without_a_hot_loop(
     tokio::time::sleep(Duration::from_secs(40)).await;
     let mut writes = Vec::new();
     let mut reads = 0;
-    for e in h.cp.audit_events()? {
+    for e in audit_events_since(h.cp, since)? {
         if e["user"]["username"] != OPERATOR_USER {
-            continue;
-        }
-        let at: Option<jiff::Timestamp> = e["requestReceivedTimestamp"]
-            .as_str()
-            .and_then(|s| s.parse().ok());
-        if at.is_none_or(|t| t < since) {
             continue;
         }
         let obj = &e["objectRef"];
@@ -161,14 +148,7 @@ async fn a_namespace_held_by_a_foreign_finalizer_is_reported_without_a_hot_loop(
     )
     .await?;
     h.wait_namespace_gone(&ns).await?;
-    poll_until("the Tenant gone", TIMEOUT, || async {
-        match h.tenants().get_opt(&name).await {
-            Ok(None) => Ok(()),
-            Ok(Some(t)) => Err(conditions(&t)),
-            Err(e) => Err(e.to_string()),
-        }
-    })
-    .await?;
+    h.wait_tenant_gone(&name).await?;
     eprintln!(
         "released {:?} after the finalizer was removed",
         released.elapsed()

@@ -306,12 +306,16 @@ impl Harness {
             Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        let name = name.to_string();
+        self.wait_tenant_gone(name).await
+    }
+
+    /// Waits until the Tenant `name` is gone (deleted and cleaned up).
+    pub async fn wait_tenant_gone(&self, name: &str) -> Result<()> {
+        let api = self.tenants();
         poll_until(&format!("Tenant {name} gone"), TIMEOUT, || {
             let api = api.clone();
-            let name = name.clone();
             async move {
-                match api.get_opt(&name).await.map_err(|e| e.to_string())? {
+                match api.get_opt(name).await.map_err(|e| e.to_string())? {
                     None => Ok(()),
                     Some(t) => Err(format!("still there: {}", conditions(&t))),
                 }
@@ -479,7 +483,7 @@ pub fn writes_since(
     tenants: bool,
 ) -> Result<Vec<String>> {
     let mut out = Vec::new();
-    for e in cp.audit_events()? {
+    for e in audit_events_since(cp, since)? {
         let who = e["user"]["username"].as_str().unwrap_or_default();
         if user.is_some_and(|u| u != who) {
             continue;
@@ -489,12 +493,6 @@ pub fn writes_since(
             verb,
             "create" | "update" | "patch" | "delete" | "deletecollection"
         ) {
-            continue;
-        }
-        let at: Option<jiff::Timestamp> = e["requestReceivedTimestamp"]
-            .as_str()
-            .and_then(|s| s.parse().ok());
-        if at.is_none_or(|t| t < since) {
             continue;
         }
         let obj = &e["objectRef"];
@@ -514,6 +512,20 @@ pub fn writes_since(
         }
     }
     Ok(out)
+}
+
+/// The audit log's events of requests received at `since` or later.
+pub fn audit_events_since(cp: &ControlPlane, since: jiff::Timestamp) -> Result<Vec<Value>> {
+    Ok(cp
+        .audit_events()?
+        .into_iter()
+        .filter(|e| {
+            e["requestReceivedTimestamp"]
+                .as_str()
+                .and_then(|s| s.parse::<jiff::Timestamp>().ok())
+                .is_some_and(|t| t >= since)
+        })
+        .collect())
 }
 
 /// `GET path` on 127.0.0.1:`port` (the operator's metrics server): status code and body.
