@@ -82,6 +82,36 @@ fn run_script(args: &[&str]) -> Result<std::process::Output, String> {
         .map_err(|e| format!("cannot run {}: {e}", script.display()))
 }
 
+/// The state dirs test processes left behind: once a test process is gone, its watchdog stops
+/// its plane and purges etcd's data, but keeps the logs and the audit log (tens of MB) for a
+/// look after a failure. Those of processes gone for over a day are removed here.
+fn prune_stale_state_dirs() {
+    const KEEP: Duration = Duration::from_secs(24 * 3600);
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix("tenant-cp-test-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = Path::new(&format!("/proc/{pid}")).exists();
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > KEEP);
+        if !alive && old {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
+}
+
 /// A real third-party component from `hack/components` (fetched from its Go module and cached
 /// by version on first use), e.g. `prometheus-crds`: the directory the script prints.
 pub fn component(name: &str) -> Result<PathBuf, Error> {
@@ -151,6 +181,7 @@ impl ControlPlane {
     /// Starts a plane in a fresh state dir with `hack/controlplane up --watch-pid <this process>`
     /// and the extra `up` arguments.
     fn start(extra: &[&str], bin_dir: PathBuf) -> Result<ControlPlane, String> {
+        prune_stale_state_dirs();
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
