@@ -47,8 +47,7 @@ fn values(a: &clap::Arg, partial: &str, prefix: &str) -> String {
         let path = matches!(
             a.get_value_hint(),
             clap::ValueHint::FilePath | clap::ValueHint::DirPath | clap::ValueHint::AnyPath
-        ) || ["kubeconfig", "out-dir", "billing-tiers"]
-            .contains(&a.get_long().unwrap_or(""));
+        );
         return format!(":{}\n", if path { DEFAULT } else { NO_FILE_COMPLETION });
     }
     let mut out = String::new();

@@ -30,7 +30,7 @@ use tenant_core::validate::{self, CheckStatus, Report};
 struct Cli {
     /// The kubeconfig file of the commands that read the cluster (default: $KUBECONFIG, then
     /// ~/.kube/config, then the in-cluster service account).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     kubeconfig: Option<std::path::PathBuf>,
     /// The kubeconfig context of the commands that read the cluster (default: the current one).
     #[arg(long, global = true, value_name = "NAME")]
@@ -67,7 +67,7 @@ enum Command {
     /// Print the CustomResourceDefinitions (or write them to a directory).
     Crd {
         /// Write one YAML file per CRD into this directory instead of printing.
-        #[arg(long)]
+        #[arg(long, value_hint = clap::ValueHint::DirPath)]
         out_dir: Option<std::path::PathBuf>,
         /// Output format (json: a v1 List of the CRDs).
         #[arg(short, long, value_enum, default_value_t = ObjectFormat::Yaml, conflicts_with = "out_dir")]
@@ -98,7 +98,7 @@ enum Command {
         /// The platform's tier table (as the operator's flag of the same name): YAML, tier name
         /// to `cpuHourlyRate`, `memoryHourlyRate`, `storageMonthlyRate`, `networkEgressRate`,
         /// `currency`.
-        #[arg(long)]
+        #[arg(long, value_hint = clap::ValueHint::FilePath)]
         billing_tiers: Option<std::path::PathBuf>,
         /// The compute quota of strict and standard tenants that bound no cpu, memory or pod
         /// count (as the operator's flag of the same name).

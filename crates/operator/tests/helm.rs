@@ -63,6 +63,19 @@ fn helm(cp: &ControlPlane, args: &[&str]) -> Result<(bool, String, String)> {
     ))
 }
 
+/// `helm template` of the chart as release RELEASE in NAMESPACE, with `extra` arguments.
+fn template_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "template",
+        RELEASE,
+        "deploy/chart",
+        "--namespace",
+        NAMESPACE,
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
 fn helm_ok(cp: &ControlPlane, args: &[&str]) -> Result<String> {
     let (ok, out, err) = helm(cp, args)?;
     ensure!(ok, "helm {args:?} failed:\n{out}{err}");
@@ -165,14 +178,7 @@ async fn the_chart_lints_and_renders_the_plain_manifests_and_refuses_values_that
     ensure!(lint.contains("0 chart(s) failed"), "{lint}");
 
     // The chart with every part on, in the plain manifests' namespace, against the plain ones.
-    let mut args = vec![
-        "template",
-        RELEASE,
-        "deploy/chart",
-        "--namespace",
-        NAMESPACE,
-    ];
-    args.extend_from_slice(ALL_ON);
+    let args = template_args(ALL_ON);
     let rendered = by_key(
         documents(&helm_ok(cp, &args)?)?
             .into_iter()
@@ -217,16 +223,7 @@ async fn the_chart_lints_and_renders_the_plain_manifests_and_refuses_values_that
     );
 
     // Defaults: no PRStack CRD, no monitoring objects (their CRDs may be missing).
-    let defaults = documents(&helm_ok(
-        cp,
-        &[
-            "template",
-            RELEASE,
-            "deploy/chart",
-            "--namespace",
-            NAMESPACE,
-        ],
-    )?)?;
+    let defaults = documents(&helm_ok(cp, &template_args(&[]))?)?;
     let kinds: Vec<String> = defaults.iter().map(key).collect();
     ensure!(
         !kinds.iter().any(|k| k.contains("prstacks.shop.pilab.hu")
@@ -322,14 +319,7 @@ async fn the_chart_lints_and_renders_the_plain_manifests_and_refuses_values_that
         (vec!["--set", "config.nosuchFlag=1"], "nosuchFlag"),
         (vec!["--set", "config.prstacks=true"], "crds.prstack"),
     ] {
-        let mut args = vec![
-            "template",
-            RELEASE,
-            "deploy/chart",
-            "--namespace",
-            NAMESPACE,
-        ];
-        args.extend(set.iter().copied());
+        let args = template_args(&set);
         let (ok, out, err) = helm(cp, &args)?;
         ensure!(!ok, "helm {args:?} was accepted:\n{out}");
         ensure!(
