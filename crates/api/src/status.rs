@@ -22,11 +22,14 @@ pub enum Phase {
     Cleaning,
     /// Cannot proceed without a change (invalid spec, namespace conflict); see the Ready condition.
     Failed,
+    /// `spec.placement` names other regions or clusters: this cluster's operator leaves the
+    /// Tenant alone (what it made here earlier is kept); see the Ready condition.
+    NotPlaced,
 }
 
 impl Phase {
     /// Every phase, in lifecycle order (for metrics that report a gauge per phase).
-    pub const ALL: [Phase; 7] = [
+    pub const ALL: [Phase; 8] = [
         Phase::Initialization,
         Phase::Provisioning,
         Phase::Deployment,
@@ -34,6 +37,7 @@ impl Phase {
         Phase::Suspended,
         Phase::Cleaning,
         Phase::Failed,
+        Phase::NotPlaced,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -45,6 +49,7 @@ impl Phase {
             Phase::Suspended => "Suspended",
             Phase::Cleaning => "Cleaning",
             Phase::Failed => "Failed",
+            Phase::NotPlaced => "NotPlaced",
         }
     }
 }

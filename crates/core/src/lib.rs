@@ -13,6 +13,7 @@ pub mod migrate;
 pub mod naming;
 pub mod object;
 pub mod owner;
+pub mod placement;
 pub mod presets;
 pub mod quantity;
 pub mod registry;

@@ -344,6 +344,9 @@ pub enum Outcome {
         namespace: Option<String>,
         stuck: Option<String>,
     },
+    /// `spec.placement` names other regions or clusters: nothing is done here; what this
+    /// operator made here earlier is kept.
+    NotPlaced { why: String },
 }
 
 /// At most this many validation errors are named in the condition message.
@@ -497,6 +500,10 @@ pub fn conditions(outcome: &Outcome) -> (Phase, Vec<Cond>) {
                     None => "deleting the tenant's objects".to_string(),
                 },
             )],
+        ),
+        Outcome::NotPlaced { why } => (
+            Phase::NotPlaced,
+            vec![Cond::new(c::READY, false, "NotPlaced", why.clone())],
         ),
         Outcome::Applied(p) => applied_conditions(p),
     }
@@ -830,6 +837,7 @@ pub fn desired_status(
         }
         Outcome::DomainConflict { .. } => current.and_then(|s| s.namespace.clone()),
         Outcome::Cleaning { namespace, .. } => namespace.clone(),
+        Outcome::NotPlaced { .. } => current.and_then(|s| s.namespace.clone()),
     };
     // The namespace's uid stays recorded through every outcome but a conflict (an invalid spec
     // or a failed apply does not make the namespace any less the tenant's: it must still be
@@ -1078,6 +1086,23 @@ mod tests {
             Some("False")
         );
         assert_eq!(status.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn not_placed_says_why_and_keeps_the_namespace_an_earlier_placement_made() {
+        let current = TenantStatus {
+            namespace: Some("tenant-a-production".into()),
+            ..TenantStatus::default()
+        };
+        let o = Outcome::NotPlaced {
+            why: "spec.placement names regions [eu]".into(),
+        };
+        let status = desired_status(&tenant(), Some(&current), &o, &ts(10));
+        assert_eq!(status.phase, Some(Phase::NotPlaced));
+        assert_eq!(status.namespace.as_deref(), Some("tenant-a-production"));
+        let ready = cond(&status, c::READY);
+        assert_eq!(ready.map(|c| c.reason.as_str()), Some("NotPlaced"));
+        assert_eq!(status.conditions.as_ref().map(Vec::len), Some(1));
     }
 
     #[test]

@@ -269,6 +269,16 @@ pub struct RunArgs {
     #[arg(long, env = "TENANT_OPERATOR_PRSTACK_HOST_PATTERN", default_value = "")]
     pub prstack_host_pattern: String,
 
+    /// This cluster's region: Tenants whose spec.placement names it (in `regions`) run here.
+    /// Tenants without a placement run on every cluster. Empty: no region.
+    #[arg(long, env = "TENANT_OPERATOR_REGION", default_value = "", value_parser = site_name)]
+    pub region: String,
+
+    /// This cluster's name: Tenants whose spec.placement names it (in `clusters`) run here.
+    /// Empty: no name. With neither this nor --region, only Tenants without a placement run.
+    #[arg(long, env = "TENANT_OPERATOR_CLUSTER_NAME", default_value = "", value_parser = site_name)]
+    pub cluster_name: String,
+
     /// Tenants reconciled in parallel.
     #[arg(long, env = "TENANT_OPERATOR_CONCURRENCY", default_value_t = 8)]
     pub concurrency: u16,
@@ -290,6 +300,12 @@ pub struct RunArgs {
 }
 
 impl Config {
+    /// Whether this cluster runs `tenant` (its `spec.placement` against `--region` and
+    /// `--cluster-name`).
+    pub fn placed(&self, tenant: &tenant_api::Tenant) -> bool {
+        tenant_core::placement::placed(tenant, &self.site)
+    }
+
     /// What the builders need to know of this configuration, with `others` as the other
     /// Tenants they may look at.
     pub fn build_context<'a>(
@@ -386,6 +402,8 @@ pub struct Config {
     pub prstack_host_pattern: String,
     /// Whether tenants may publish hosts no tenant holds.
     pub unclaimed_hosts: tenant_core::build::domains::Unclaimed,
+    /// This cluster's region and name, for `spec.placement`.
+    pub site: tenant_core::placement::Site,
     pub concurrency: u16,
     pub watch_namespace: Option<String>,
     pub resync: Duration,
@@ -431,6 +449,7 @@ impl Config {
             budget_freeze_hibernates: false,
             prstacks: false,
             prstack_host_pattern: String::new(),
+            site: Default::default(),
             concurrency: 8,
             watch_namespace: None,
             resync: Duration::from_secs(600),
@@ -492,6 +511,10 @@ impl From<RunArgs> for Config {
             budget_freeze_hibernates: a.budget_freeze_hibernates,
             prstacks: a.prstacks,
             prstack_host_pattern: a.prstack_host_pattern.trim().to_string(),
+            site: tenant_core::placement::Site {
+                region: Some(a.region).filter(|s| !s.is_empty()),
+                cluster: Some(a.cluster_name).filter(|s| !s.is_empty()),
+            },
             concurrency: a.concurrency.max(1),
             watch_namespace: a.watch_namespace.filter(|s| !s.is_empty()),
             resync: Duration::from_secs(a.resync_seconds.max(10)),
@@ -525,6 +548,18 @@ fn velero_namespace(s: &str) -> Result<String, String> {
     let s = s.trim();
     match tenant_core::validate::names::dns_label_error(s) {
         Some(e) => Err(format!("{s:?} is not a namespace name: {e}")),
+        None => Ok(s.to_string()),
+    }
+}
+
+/// `--region`, `--cluster-name`: empty, or a DNS label (what `spec.placement` may name).
+fn site_name(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(String::new());
+    }
+    match tenant_core::validate::names::dns_label_error(s) {
+        Some(e) => Err(format!("{s:?} is not a DNS label: {e}")),
         None => Ok(s.to_string()),
     }
 }

@@ -339,7 +339,9 @@ impl Accounting {
     pub async fn tick(&self) {
         let now = self.config.clock.now();
         let sums = self.meter.by_namespace();
-        let tenants = self.tenants.state();
+        // a Tenant placed on other clusters costs nothing here
+        let mut tenants = self.tenants.state();
+        tenants.retain(|t| self.config.placed(t));
         let live: std::collections::HashSet<String> = tenants
             .iter()
             .filter_map(|t| t.metadata.uid.clone())

@@ -39,8 +39,11 @@ impl Keeper {
         let mut stored: Option<serde_json::Value> = None;
         loop {
             // the cached Tenants themselves (shared), not copies
+            // a Tenant placed on other clusters holds no domain here
+            let mut placed = self.store.state();
+            placed.retain(|t| self.config.placed(t));
             let desired = domains::config_map(
-                &self.store.state(),
+                &placed,
                 &self.config.operator_namespace,
                 self.config.unclaimed_hosts,
             );

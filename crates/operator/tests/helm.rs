@@ -3,10 +3,10 @@
 //! - `helm lint`, and `helm template` with the documented values renders exactly the plain
 //!   manifests (deploy/crds, deploy/operator, deploy/operator/monitoring) plus Helm's labels;
 //!   values that cannot work are refused, naming the value;
-//! - `helm install` is accepted by the API server; the operator, run as a process with the
-//!   chart's service-account token and the Deployment's own arguments, reconciles the examples;
-//!   `helm upgrade` with nothing changed, and a restart with the upgraded arguments, write nothing
-//!   to the tenants; `helm uninstall` keeps the CRDs and the Tenants, and a second install takes
+//! - `helm install` of the previous chart version (its packaged release) is accepted by the API
+//!   server; the operator, run as a process with the chart's service-account token and the
+//!   Deployment's own arguments, reconciles the examples; `helm upgrade` to this chart, and a
+//!   restart with changed arguments, write nothing to the tenants, which stay Ready; `helm uninstall` keeps the CRDs and the Tenants, and a second install takes
 //!   them over.
 #![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic)]
 
@@ -29,6 +29,8 @@ use tenant_api::Tenant;
 use testenv::{ControlPlane, poll_until};
 use tokio::process::{Child, Command};
 
+/// The chart of the previous release, as `helm package` made it (upgraded from below).
+const PREVIOUS_CHART: &str = "crates/operator/tests/fixtures/tenant-operator-0.1.0.tgz";
 const RELEASE: &str = "tenant-operator";
 const NAMESPACE: &str = "tenant-system";
 /// The values under which the chart renders every plain manifest.
@@ -500,6 +502,20 @@ async fn helm_installs_upgrades_and_uninstalls_and_the_operator_reconciles_the_e
         ],
     )?;
 
+    // First the previous chart version, as packaged for its release (tests/fixtures): the
+    // upgrade below is the one a user makes.
+    let previous = repo_path(PREVIOUS_CHART);
+    let mut first = vec![
+        "install",
+        RELEASE,
+        previous.as_str(),
+        "--namespace",
+        NAMESPACE,
+        "--wait",
+        "--timeout",
+        "120s",
+    ];
+    first.extend_from_slice(ALL_ON);
     let mut install = vec![
         "install",
         RELEASE,
@@ -511,7 +527,7 @@ async fn helm_installs_upgrades_and_uninstalls_and_the_operator_reconciles_the_e
         "120s",
     ];
     install.extend_from_slice(ALL_ON);
-    let out = helm_ok(cp, &install)?;
+    let out = helm_ok(cp, &first)?;
     ensure!(out.contains("STATUS: deployed"), "{out}");
     ensure!(
         out.contains("kubectl tenant validate"),
@@ -570,7 +586,8 @@ async fn helm_installs_upgrades_and_uninstalls_and_the_operator_reconciles_the_e
         }
     })
     .await?;
-    // helm upgrade with nothing changed: the tenants see no write, by anyone.
+    // helm upgrade from the previous chart version to this one (its CRDs gain fields, its
+    // operator flags stay): the tenants see no write, by anyone, and stay Ready.
     let since = jiff::Timestamp::now();
     let mut upgrade = vec!["upgrade", RELEASE, "deploy/chart", "--namespace", NAMESPACE];
     upgrade.extend_from_slice(ALL_ON);
@@ -579,7 +596,22 @@ async fn helm_installs_upgrades_and_uninstalls_and_the_operator_reconciles_the_e
     let writes = common::writes_since(cp, since, &tenant_namespaces, None, true)?;
     ensure!(
         writes.is_empty(),
-        "the unchanged upgrade wrote to tenants: {writes:?}"
+        "the upgrade from the previous chart wrote to tenants: {writes:?}"
+    );
+    all_ready(cp, expected).await?;
+    let chart = std::fs::read_to_string(repo_path("deploy/chart/Chart.yaml"))?;
+    let version = chart
+        .lines()
+        .find_map(|l| l.strip_prefix("version: "))
+        .context("deploy/chart/Chart.yaml has no version")?;
+    ensure!(
+        !PREVIOUS_CHART.ends_with(&format!("-{version}.tgz")),
+        "deploy/chart is still version {version}, the previous chart's"
+    );
+    let history = helm_ok(cp, &["history", RELEASE, "--namespace", NAMESPACE])?;
+    ensure!(
+        history.contains(&format!("tenant-operator-{version}")),
+        "the release is not at chart {version}:\n{history}"
     );
 
     // An upgrade that changes a flag rolls the pods: the operator restarted with the new

@@ -14,6 +14,7 @@ mod limits;
 mod monitoring;
 mod namespace;
 mod network;
+mod placement;
 mod quota;
 mod rbac;
 mod rollout;
@@ -27,6 +28,7 @@ pub use limits::{LimitsSpec, QosClass};
 pub use monitoring::{CustomDashboard, LogFormat, LogLevel, MonitoringSpec};
 pub use namespace::NamespaceConfig;
 pub use network::{NetworkPolicySpec, PodsInNamespaces};
+pub use placement::Placement;
 pub use quota::QuotaSpec;
 pub use rbac::{RbacSpec, RoleRules};
 pub use rollout::{Canary, Hibernation, HibernationSchedule, MaintenanceWindow};
@@ -258,6 +260,10 @@ pub struct TenantSpec {
     pub billing: Option<BillingSpec>,
     /// Metrics, logs, alerts, SLOs and dashboards.
     pub monitoring: Option<MonitoringSpec>,
+
+    // ----- where it runs -----
+    /// The regions or clusters that run this Tenant (default: every cluster).
+    pub placement: Option<Placement>,
 }
 
 impl TenantSpec {
@@ -305,6 +311,7 @@ impl TenantSpec {
             isolation: None,
             billing: None,
             monitoring: None,
+            placement: None,
         }
     }
 }

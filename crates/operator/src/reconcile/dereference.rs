@@ -29,7 +29,9 @@ pub fn run(pass: &Pass<'_>) -> Refs {
             .collect(),
         _ => HashSet::new(),
     };
-    let all = pass.ctx.tenants.state();
+    // A Tenant placed on other clusters holds nothing here (no domain, no shared identity).
+    let mut all = pass.ctx.tenants.state();
+    all.retain(|t| pass.ctx.config.placed(t));
     let domain_holder =
         tenant_core::build::domains::holder(tenant, all.iter().map(|t| &**t)).map(|h| {
             (

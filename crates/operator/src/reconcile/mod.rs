@@ -328,6 +328,25 @@ async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     if tenant.metadata.deletion_timestamp.is_some() {
         return cleanup::run(&mut pass).await;
     }
+    if let Some(why) =
+        tenant_core::placement::refusal(tenant.spec.placement.as_ref(), &ctx.config.site)
+    {
+        // Placed elsewhere: nothing is added here, not even the finalizer, and what an earlier
+        // placement made here is kept (a Tenant deleted here is still cleaned up, above).
+        let made_here = tenant
+            .metadata
+            .finalizers
+            .iter()
+            .flatten()
+            .any(|f| f == labels::FINALIZER);
+        let why = match pass.status.as_ref().and_then(|s| s.namespace.as_deref()) {
+            Some(ns) if made_here => format!(
+                "{why}; namespace {ns} and what the operator made for the Tenant here are kept: delete the Tenant on this cluster to remove them"
+            ),
+            _ => why,
+        };
+        return status::not_placed(&mut pass, why).await;
+    }
     finalizer::ensure(&pass).await?;
     let refs = dereference::run(&pass);
     if let Err(refusal) = validate::run(&pass) {

@@ -30,7 +30,12 @@ pub async fn prepare(pass: &Pass<'_>) -> Prepared {
     let tenant = pass.tenant;
     if let Some((what, holder)) = tdata::conflict(
         tenant,
-        pass.ctx.tenants.state().iter().map(|t| t.as_ref()),
+        pass.ctx
+            .tenants
+            .state()
+            .iter()
+            .map(|t| t.as_ref())
+            .filter(|t| pass.ctx.config.placed(t)),
         &data.registered(),
     ) {
         return Prepared {

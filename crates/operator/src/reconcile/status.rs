@@ -80,6 +80,16 @@ pub async fn refuse(pass: &mut Pass<'_>, r: Refusal) -> Result<Action> {
     Ok(r.then)
 }
 
+/// `spec.placement` names other regions or clusters: the status says so (one Normal Event when
+/// it changes), and the Tenant is looked at again only when it changes.
+pub async fn not_placed(pass: &mut Pass<'_>, why: String) -> Result<Action> {
+    let outcome = Outcome::NotPlaced { why: why.clone() };
+    if write(pass, &outcome).await? {
+        events::publish(pass, EventType::Normal, "NotPlaced", "Place", why).await;
+    }
+    Ok(Action::await_change())
+}
+
 /// An apply or prune failed: record it in the status (ApplyFailed) and as a Warning Event, and
 /// hand the error back for the controller's backoff. A failure to write the status wins.
 pub async fn failed(

@@ -73,68 +73,69 @@ pub async fn apply_value(client: &Client, doc: &Value) -> Result<DynamicObject> 
 
 static INSTALLED: OnceCell<()> = OnceCell::const_new();
 
-/// CRDs (from the Rust types) and the operator's namespace, service account and RBAC.
+/// CRDs (from the Rust types) and the operator's namespace, service account and RBAC, once per
+/// test binary on the shared plane.
 async fn install(client: &Client) -> Result<()> {
-    INSTALLED
-        .get_or_try_init(|| async {
-            let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-            for (_, crd) in tenant_api::crds() {
-                let name = crd.name_any();
-                crds.patch(
-                    &name,
-                    &PatchParams::apply(TEST_MANAGER).force(),
-                    &Patch::Apply(&crd),
-                )
-                .await
-                .with_context(|| format!("installing CRD {name}"))?;
-                poll_until(&format!("CRD {name} established"), TIMEOUT, || {
-                    let crds = crds.clone();
-                    let name = name.clone();
-                    async move {
-                        let c = crds.get(&name).await.map_err(|e| e.to_string())?;
-                        let ok = c.status.and_then(|s| s.conditions).is_some_and(|cs| {
-                            cs.iter()
-                                .any(|c| c.type_ == "Established" && c.status == "True")
-                        });
-                        if ok {
-                            Ok(())
-                        } else {
-                            Err("not established".into())
-                        }
-                    }
-                })
-                .await?;
+    INSTALLED.get_or_try_init(|| install_into(client)).await?;
+    Ok(())
+}
+
+/// What [`install`] does, on any plane.
+async fn install_into(client: &Client) -> Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for (_, crd) in tenant_api::crds() {
+        let name = crd.name_any();
+        crds.patch(
+            &name,
+            &PatchParams::apply(TEST_MANAGER).force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .with_context(|| format!("installing CRD {name}"))?;
+        poll_until(&format!("CRD {name} established"), TIMEOUT, || {
+            let crds = crds.clone();
+            let name = name.clone();
+            async move {
+                let c = crds.get(&name).await.map_err(|e| e.to_string())?;
+                let ok = c.status.and_then(|s| s.conditions).is_some_and(|cs| {
+                    cs.iter()
+                        .any(|c| c.type_ == "Established" && c.status == "True")
+                });
+                if ok {
+                    Ok(())
+                } else {
+                    Err("not established".into())
+                }
             }
-            for file in [
-                "namespace.yaml",
-                "serviceaccount.yaml",
-                "rbac.yaml",
-                "fence.yaml",
-            ] {
-                let text = std::fs::read_to_string(repo_path(&format!("deploy/operator/{file}")))?;
-                apply_yaml(client, &text, None).await?;
-            }
-            // The domain map the ingress-hosts policy reads. A cluster-wide operator keeps it;
-            // the tests' operators are scoped to their namespaces and do not, so without this
-            // every Ingress (the operator's own included) would be refused for want of it.
-            // Created only when absent: a test's cluster-wide operator takes it over.
-            let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(
-                client.clone(),
-                tenant_core::build::DEFAULT_OPERATOR_NAMESPACE,
-            );
-            let map: k8s_openapi::api::core::v1::ConfigMap =
-                serde_json::from_value(serde_json::json!({
-                    "metadata": {"name": tenant_core::build::domains::CONFIG_MAP},
-                    "data": {tenant_core::build::domains::UNCLAIMED_KEY: "allow"},
-                }))?;
-            match maps.create(&PostParams::default(), &map).await {
-                Ok(_) => {}
-                Err(kube::Error::Api(s)) if s.code == 409 => {}
-                Err(e) => return Err(e.into()),
-            }
-            Ok::<(), anyhow::Error>(())
         })
         .await?;
+    }
+    for file in [
+        "namespace.yaml",
+        "serviceaccount.yaml",
+        "rbac.yaml",
+        "fence.yaml",
+    ] {
+        let text = std::fs::read_to_string(repo_path(&format!("deploy/operator/{file}")))?;
+        apply_yaml(client, &text, None).await?;
+    }
+    // The domain map the ingress-hosts policy reads. A cluster-wide operator keeps it;
+    // the tests' operators are scoped to their namespaces and do not, so without this
+    // every Ingress (the operator's own included) would be refused for want of it.
+    // Created only when absent: a test's cluster-wide operator takes it over.
+    let maps: Api<k8s_openapi::api::core::v1::ConfigMap> = Api::namespaced(
+        client.clone(),
+        tenant_core::build::DEFAULT_OPERATOR_NAMESPACE,
+    );
+    let map: k8s_openapi::api::core::v1::ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": tenant_core::build::domains::CONFIG_MAP},
+        "data": {tenant_core::build::domains::UNCLAIMED_KEY: "allow"},
+    }))?;
+    match maps.create(&PostParams::default(), &map).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(s)) if s.code == 409 => {}
+        Err(e) => return Err(e.into()),
+    }
     Ok(())
 }
 
@@ -156,6 +157,21 @@ impl Harness {
         let cp = ControlPlane::get().await?;
         let admin = cp.admin_client().await?;
         install(&admin).await?;
+        let ns = unique_name(prefix);
+        let nsobj: Namespace =
+            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?;
+        Api::<Namespace>::all(admin.clone())
+            .create(&PostParams::default(), &nsobj)
+            .await
+            .with_context(|| format!("creating test namespace {ns}"))?;
+        Ok(Harness { cp, admin, ns })
+    }
+
+    /// A harness on a plane of the test's own (a second cluster), with the CRDs and the
+    /// operator's RBAC installed there.
+    pub async fn on_plane(cp: &'static ControlPlane, prefix: &str) -> Result<Harness> {
+        let admin = cp.admin_client().await?;
+        install_into(&admin).await?;
         let ns = unique_name(prefix);
         let nsobj: Namespace =
             serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?;
