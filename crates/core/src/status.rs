@@ -63,6 +63,8 @@ pub struct Progress {
     pub kinds: BTreeMap<String, usize>,
     /// Objects of kinds the cluster does not serve (CRD not installed), per kind: skipped.
     pub skipped: BTreeMap<String, usize>,
+    /// Kinds the API server refused the operator (its RBAC lacks them), with the refusal.
+    pub denied: BTreeMap<String, String>,
     /// The live ResourceQuota, when one is desired.
     pub quota: Option<Value>,
     /// Whether the services run: `spec.active`, not asleep, not hibernated by the budget.
@@ -512,6 +514,8 @@ pub fn conditions(outcome: &Outcome) -> (Phase, Vec<Cond>) {
 fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
     let mut conds = Vec::new();
     let mut blocking: Vec<&Cond> = Vec::new();
+    // A denied kind without a concern of its own blocks Ready directly.
+    let mut blocking_denied: Vec<Cond> = Vec::new();
 
     let ns_active = p.namespace_phase.as_deref() == Some("Active");
     let ns = if ns_active {
@@ -705,16 +709,39 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
         }
     }
 
+    // A kind the operator may not write (its RBAC lacks it): that kind's concern says so,
+    // whatever it said above; the other concerns stand.
+    for (kind, refusal) in &p.denied {
+        let concern = registry::by_kind(kind).map(|k| k.concern);
+        let type_ = concern.map_or(c::READY, |c| c.condition());
+        let cond = Cond::new(
+            type_,
+            false,
+            "Forbidden",
+            format!(
+                "the operator may not write {kind} (its RBAC lacks it; retried with backoff): {refusal}"
+            ),
+        );
+        match conds.iter_mut().find(|c| c.type_ == type_) {
+            Some(existing) if existing.reason == "Forbidden" => {
+                existing.message = format!("{}; {}", existing.message, cond.message);
+            }
+            Some(existing) => *existing = cond,
+            None if type_ == c::READY => blocking_denied.push(cond),
+            None => conds.push(cond),
+        }
+    }
     let gating: Vec<&str> = Concern::ALL
         .iter()
         .filter(|c| c.gates_ready())
         .map(|c| c.condition())
         .collect();
     for cond in &conds {
-        if !cond.status && gating.contains(&cond.type_) {
+        if !cond.status && (gating.contains(&cond.type_) || cond.reason == "Forbidden") {
             blocking.push(cond);
         }
     }
+    blocking.extend(blocking_denied.iter());
     let (phase, ready) = match blocking.first() {
         Some(b) => (
             Phase::Provisioning,
@@ -1012,6 +1039,7 @@ mod tests {
                 ("TenantPolicy".into(), 1),
             ]),
             skipped: BTreeMap::new(),
+            denied: BTreeMap::new(),
             quota: Some(rq),
             active: true,
             budget_hibernated: false,
@@ -1086,6 +1114,32 @@ mod tests {
             Some("False")
         );
         assert_eq!(status.observed_generation, Some(3));
+    }
+
+    #[test]
+    fn a_denied_kind_fails_its_concern_and_ready_and_leaves_the_others_standing() {
+        let mut p = progress(true);
+        p.kinds.insert("NetworkPolicy".into(), 3);
+        p.denied.insert(
+            "NetworkPolicy".into(),
+            "applying NetworkPolicy default-deny: forbidden".into(),
+        );
+        let (phase, conds) = conditions(&Outcome::Applied(Box::new(p)));
+        assert_eq!(phase, Phase::Provisioning);
+        let of = |t: &str| conds.iter().find(|c| c.type_ == t).cloned();
+        let net = of(c::NETWORK_ISOLATED).unwrap_or_else(|| panic!("{conds:?}"));
+        assert!(!net.status);
+        assert_eq!(net.reason, "Forbidden");
+        assert!(
+            net.message.contains("may not write NetworkPolicy"),
+            "{}",
+            net.message
+        );
+        let ready = of(c::READY).unwrap_or_else(|| panic!("{conds:?}"));
+        assert!(!ready.status);
+        assert_eq!(ready.reason, "Forbidden");
+        assert!(of(c::NAMESPACE_READY).is_some_and(|c| c.status));
+        assert!(of(c::RBAC_READY).is_some_and(|c| c.status));
     }
 
     #[test]

@@ -108,6 +108,11 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether the API server refused an apply for want of RBAC (403 Forbidden).
+    pub fn forbidden(&self) -> bool {
+        matches!(self, Error::Apply { source, .. } if api_code(source) == Some(403))
+    }
+
     /// A short, bounded category for metric labels: the step, refined by the API's answer
     /// where that tells the operator's user something (forbidden, conflict, invalid).
     pub fn category(&self) -> &'static str {

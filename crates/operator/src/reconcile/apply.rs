@@ -32,6 +32,9 @@ pub struct Applied {
     pub foreign: Vec<String>,
     /// The live objects by `Object::key`, as the store or the server's answer had them.
     pub live: HashMap<String, Value>,
+    /// Kinds the API server refused the operator (403: its RBAC lacks them), with the first
+    /// refusal: the other objects are still applied, and that kind's concern reports it.
+    pub denied: BTreeMap<String, String>,
 }
 
 /// What applying one object did.
@@ -83,7 +86,18 @@ pub async fn run(
             let prefetched = if is_namespace { live_ns.clone() } else { None };
             // The namespace itself was judged by the claim (ours by its recorded uid or marks,
             // or adopted): its marks are put (back) on by this apply.
-            ensure(pass, obj, prefetched, is_namespace).await?
+            match ensure(pass, obj, prefetched, is_namespace).await {
+                Ok(r) => r,
+                // One kind's RBAC missing stops that kind only (the namespace's stops all).
+                Err(e) if !is_namespace && e.forbidden() => {
+                    warn!(kind = %obj.kind, name = %obj.name, error = %e, "forbidden: the operator's RBAC does not allow this kind");
+                    out.denied
+                        .entry(obj.kind.clone())
+                        .or_insert_with(|| e.to_string());
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
         };
         let what = format!("{} {}", obj.kind, obj.name);
         match change {

@@ -78,6 +78,8 @@ pub struct Context {
     locks: NamespaceLocks,
     /// Consecutive failures per Tenant, for the error backoff.
     failures: Mutex<HashMap<String, u32>>,
+    /// Consecutive reconciles per Tenant that met a kind the operator's RBAC denies.
+    denied: Mutex<HashMap<String, u32>>,
     /// The validation result per Tenant uid, for the generation it was computed for.
     validated: validate::Memo,
     /// The tampering findings already reported, per Tenant uid.
@@ -177,6 +179,7 @@ impl Context {
             recorder,
             locks: NamespaceLocks::default(),
             failures: Mutex::new(HashMap::new()),
+            denied: Mutex::new(HashMap::new()),
             validated: validate::Memo::default(),
             tampered: Reported::default(),
             written: Mutex::new(HashMap::new()),
@@ -231,10 +234,34 @@ impl Context {
         self.data.forget(uid);
         self.backups.forget(uid);
         self.metrics.set_backup_failing(&owner.key(), false);
+        self.denied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&owner.key());
         self.written
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(uid);
+    }
+
+    /// After a reconcile that met a kind the operator's RBAC denies (`denied`): look again in
+    /// 30 s, doubling to 5 min while it lasts (no hot loop against a missing permission, and
+    /// restoring the RBAC is picked up without a restart). Otherwise `then`.
+    fn denied_backoff(&self, key: &str, denied: bool, then: Action) -> Action {
+        let mut map = self
+            .denied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !denied {
+            map.remove(key);
+            return then;
+        }
+        let n = map.entry(key.to_string()).or_insert(0);
+        let delay = DENIED_RETRY
+            .saturating_mul(1u32 << (*n).min(4))
+            .min(Duration::from_secs(300));
+        *n = n.saturating_add(1);
+        Action::requeue(delay)
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -307,6 +334,9 @@ pub async fn reconcile(tenant: Arc<Tenant>, ctx: Arc<Context>) -> Result<Action>
     result
 }
 
+/// The first retry of a Tenant one of whose kinds the operator's RBAC denies.
+const DENIED_RETRY: Duration = Duration::from_secs(30);
+
 /// How soon a reconcile that met a stale Tenant cache looks again (the cache normally has the
 /// status write within milliseconds).
 const STALE_RETRY: Duration = Duration::from_secs(2);
@@ -377,7 +407,8 @@ async fn run(tenant: &Tenant, ctx: &Context) -> Result<Action> {
     let provisioned = provision::run(&pass, &prepared).await;
     events::changes(&pass, &applied, &pruned).await;
     let scheduled = backup::scheduled_restores(&pass, &desired.namespace).await;
-    status::applied(&mut pass, &desired, &applied, &provisioned, scheduled).await
+    let then = status::applied(&mut pass, &desired, &applied, &provisioned, scheduled).await?;
+    Ok(ctx.denied_backoff(&pass.owner.key(), !applied.denied.is_empty(), then))
 }
 
 /// Requeue with exponential backoff per Tenant (1 s doubling to 5 min).

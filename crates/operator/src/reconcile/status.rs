@@ -155,6 +155,7 @@ pub async fn applied(
         namespace_uid: text("/metadata/uid"),
         kinds,
         skipped: applied.skipped.clone(),
+        denied: applied.denied.clone(),
         quota,
         active: pass.tenant.spec.active
             && desired.asleep_until.is_none()
