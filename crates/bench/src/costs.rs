@@ -180,6 +180,7 @@ pub async fn request_costs(
             namespace_uid: None,
             kinds,
             skipped,
+            denied: Default::default(),
             quota: Some(quota),
             active: true,
             budget_hibernated: false,
