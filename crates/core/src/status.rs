@@ -719,7 +719,7 @@ fn applied_conditions(p: &Progress) -> (Phase, Vec<Cond>) {
             false,
             "Forbidden",
             format!(
-                "the operator may not write {kind} (its RBAC lacks it; retried with backoff): {refusal}"
+                "the API server forbids the operator to write {kind} (403, usually its RBAC lacking the kind; retried with backoff): {refusal}"
             ),
         );
         match conds.iter_mut().find(|c| c.type_ == type_) {
@@ -1131,7 +1131,8 @@ mod tests {
         assert!(!net.status);
         assert_eq!(net.reason, "Forbidden");
         assert!(
-            net.message.contains("may not write NetworkPolicy"),
+            net.message
+                .contains("forbids the operator to write NetworkPolicy"),
             "{}",
             net.message
         );
