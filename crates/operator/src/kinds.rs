@@ -355,16 +355,24 @@ async fn follow_crds(kinds: Arc<Kinds>, indices: Vec<usize>, client: Client, tri
                 .map(|(i, _)| *i)
                 .collect()
         };
+        // A CRD being deleted counts as gone at once: the API server refuses new objects of
+        // its kind from then on ("create not allowed while custom resource definition is
+        // terminating") and deletes the existing ones, and an owner reconciled meanwhile would
+        // try to re-create them and fail.
+        let live = |m: &ObjectMeta| m.deletion_timestamp.is_none();
         // (kind, whether its CRD exists)
         let changed: Vec<(usize, bool)> = match &event {
             Ok(watcher::Event::InitApply(m)) => {
                 let hit = named(&m.metadata);
-                seen.extend(&hit);
-                hit.into_iter().map(|i| (i, true)).collect()
+                if live(&m.metadata) {
+                    seen.extend(&hit);
+                }
+                hit.into_iter().map(|i| (i, live(&m.metadata))).collect()
             }
-            Ok(watcher::Event::Apply(m)) => {
-                named(&m.metadata).into_iter().map(|i| (i, true)).collect()
-            }
+            Ok(watcher::Event::Apply(m)) => named(&m.metadata)
+                .into_iter()
+                .map(|i| (i, live(&m.metadata)))
+                .collect(),
             Ok(watcher::Event::Delete(m)) => {
                 named(&m.metadata).into_iter().map(|i| (i, false)).collect()
             }

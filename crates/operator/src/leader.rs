@@ -10,8 +10,10 @@
 //! not changed for the lease duration since it last saw it change. The leader renews every
 //! `renew` interval and gives up when it has not renewed for the renew deadline (the lease
 //! duration less one renew interval), so it stops writing before any standby can take over.
-//! A standby only reads the Lease. The caller of a lost lease stops and exits non-zero so the
-//! Deployment restarts it as a standby.
+//! A standby only reads the Lease, every [`STANDBY_POLL`] (or every renew interval, if that is
+//! shorter): a leader that stops cleanly releases the Lease, and the standby must notice within
+//! about a second, not a whole renew interval later. The caller of a lost lease stops and exits
+//! non-zero so the Deployment restarts it as a standby.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +29,10 @@ use tracing::{info, warn};
 
 use crate::error::{Error, Result, api_code};
 use crate::metrics::Metrics;
+
+/// How often a standby reads the Lease (at most; a shorter renew interval wins). It bounds the
+/// time from a released Lease to the standby taking it over, at one GET a second.
+pub const STANDBY_POLL: Duration = Duration::from_secs(1);
 
 /// What a replica should do with the Lease as it stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -207,7 +213,7 @@ impl LeaderElector {
                 }
                 Err(e) => warn!(error = %e, "leader election attempt failed"),
             }
-            tokio::time::sleep(self.renew).await;
+            tokio::time::sleep(self.renew.min(STANDBY_POLL)).await;
         }
     }
 

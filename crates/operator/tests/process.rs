@@ -5,11 +5,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::Duration;
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
+use common::process::OperatorProcess;
 use common::*;
 use k8s_openapi::api::core::v1::Namespace;
 use kube::ResourceExt;
@@ -17,76 +15,6 @@ use kube::api::{Api, ListParams};
 use tenant_api::{Phase, labels};
 use tenant_core::build::{self, BuildContext};
 use testenv::{OPERATOR_USER, poll_until};
-use tokio::process::{Child, Command};
-
-struct OperatorProcess {
-    child: Child,
-    port: u16,
-}
-
-fn free_port() -> Result<u16> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(l.local_addr()?.port())
-}
-
-impl OperatorProcess {
-    fn start(h: &Harness, log: &PathBuf) -> Result<OperatorProcess> {
-        let port = free_port()?;
-        let out = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)?;
-        let child = Command::new(env!("CARGO_BIN_EXE_tenant-operator"))
-            .args([
-                "run",
-                "--watch-namespace",
-                &h.ns,
-                "--metrics-addr",
-                &format!("127.0.0.1:{port}"),
-                "--log-format",
-                "json",
-            ])
-            .env("KUBECONFIG", h.cp.kubeconfig_path(OPERATOR_USER))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::from(out.try_clone()?))
-            .stderr(Stdio::from(out))
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting the tenant-operator binary")?;
-        Ok(OperatorProcess { child, port })
-    }
-
-    /// `GET path` on the metrics port: (status code, body).
-    async fn get(&self, path: &str) -> Result<(u16, String)> {
-        http_get(self.port, path).await
-    }
-
-    async fn wait_ready(&self) -> Result<()> {
-        poll_until("operator process /readyz", TIMEOUT, || async {
-            match self.get("/readyz").await {
-                Ok((200, _)) => Ok(()),
-                Ok((c, b)) => Err(format!("{c} {b}")),
-                Err(e) => Err(e.to_string()),
-            }
-        })
-        .await?;
-        Ok(())
-    }
-
-    async fn kill9(mut self) -> Result<()> {
-        self.child.kill().await?; // SIGKILL
-        Ok(())
-    }
-
-    async fn sigterm(mut self) -> Result<std::process::ExitStatus> {
-        let pid = self.child.id().context("no pid")?;
-        let st = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status()?;
-        ensure!(st.success(), "kill -TERM failed");
-        Ok(tokio::time::timeout(Duration::from_secs(30), self.child.wait()).await??)
-    }
-}
 
 /// `kind/namespace/name` of every object carrying the managed-by label and owned by a Tenant of
 /// `tenant_ns`, across the kinds the operator manages.

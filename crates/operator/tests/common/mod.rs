@@ -23,6 +23,8 @@ use testenv::{ControlPlane, OPERATOR_USER, poll_until, unique_name};
 use tokio::sync::{OnceCell, oneshot};
 use tokio::task::JoinHandle;
 
+pub mod process;
+
 pub const TIMEOUT: Duration = Duration::from_secs(90);
 pub const TEST_MANAGER: &str = "operator-tests";
 
