@@ -24,6 +24,10 @@ use crate::cache::managed_selector;
 use crate::io;
 use crate::kinds::{Triggers, watch_config};
 
+/// The first and the longest pause between failed lists of Velero's Backups.
+const LIST_RETRY_MIN: std::time::Duration = std::time::Duration::from_secs(1);
+const LIST_RETRY_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Velero's Backup kind.
 pub use tenant_core::backups::resource;
 
@@ -109,15 +113,25 @@ impl Backups {
             .default_backoff()
             .boxed();
         let mut relisting: Option<HashMap<String, BTreeMap<String, BackupSummary>>> = None;
+        // The watcher announces every list attempt with an `Init` event, which resets its own
+        // backoff: a list that keeps failing (Velero not installed, the API server away) would
+        // be retried every second. This pause, doubling to a minute until a list succeeds,
+        // spaces the attempts out (the watcher lists only when polled).
+        let mut pause = LIST_RETRY_MIN;
         while let Some(event) = events.next().await {
             let event = match event {
                 Ok(e) => e,
                 Err(e) => {
                     // Velero not installed (404) or not reachable: keep trying, quietly.
-                    debug!(error = %e, "backup watch error (retrying)");
+                    debug!(error = %e, retry_in = ?pause, "backup watch error (retrying)");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(LIST_RETRY_MAX);
                     continue;
                 }
             };
+            if matches!(event, watcher::Event::InitDone) {
+                pause = LIST_RETRY_MIN;
+            }
             match event {
                 watcher::Event::Init => relisting = Some(HashMap::new()),
                 watcher::Event::InitApply(o) => {

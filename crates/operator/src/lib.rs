@@ -16,6 +16,7 @@ pub mod io;
 pub mod kinds;
 pub mod leader;
 pub mod metrics;
+mod outage;
 pub mod prstack;
 pub mod pull_secrets;
 pub mod reconcile;
@@ -29,7 +30,7 @@ use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
 use kube::Client;
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 use kube::runtime::controller::Config as ControllerConfig;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
@@ -244,6 +245,22 @@ impl Shell {
         let (prstacks_tx, prstacks_rx) =
             futures::channel::mpsc::unbounded::<ObjectRef<tenant_api::PRStack>>();
         let follow_previews = config.prstacks;
+        // After an outage of the API server, every Tenant is re-checked once it answers again
+        // (see outage.rs); the Tenant watch tells when one starts.
+        let outage = outage::Outage::default();
+        let noted = outage.clone();
+        let probe_api = tenants.clone();
+        let recovery = tokio::spawn(outage.recover(
+            move || {
+                let api = probe_api.clone();
+                async move {
+                    api.list_metadata(&ListParams::default().limit(1))
+                        .await
+                        .is_ok()
+                }
+            },
+            all_tx.clone(),
+        ));
         let tenant_stream = watcher(tenants, watch_config().any_semantic())
             .default_backoff()
             .modify(strip_unread_metadata)
@@ -264,6 +281,20 @@ impl Shell {
                 for r in granting_tenants(&grants_store, t) {
                     let _ = grants_tx.unbounded_send(r);
                 }
+            })
+            // The watch's errors end here: it retries with its own backoff (above), while the
+            // controller would pause all its triggers on each one, with a backoff of its own
+            // that grows to 30 s and more during an outage, holding back the re-check after it
+            // and every owner trigger of the managed kinds' watches.
+            .filter_map(move |event| {
+                futures::future::ready(match event {
+                    Ok(t) => Some(Ok(t)),
+                    Err(e) => {
+                        noted.note(&e);
+                        debug!(error = %e, "Tenant watch error (retrying)");
+                        None
+                    }
+                })
             });
 
         // The managed kinds: their events trigger their owners; a kind that becomes served (a
@@ -461,6 +492,7 @@ impl Shell {
             () = previews => {}
         }
         readiness.abort();
+        recovery.abort();
         pull_task.abort();
         releases_task.abort();
         data_task.abort();

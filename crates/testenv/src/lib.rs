@@ -231,6 +231,40 @@ impl ControlPlane {
         .map_err(Error::ControlPlane)
     }
 
+    /// Stops only the plane's kube-apiserver (`hack/controlplane apiserver-stop`): etcd, the
+    /// controllers and kwok keep running, and every client's requests fail until
+    /// [`ControlPlane::start_apiserver`]. Every user of the plane sees the outage, so a test that
+    /// calls it needs a plane of its own (its own test binary, without `TENANT_CP_DIR`).
+    pub async fn stop_apiserver(&self) -> Result<(), Error> {
+        self.apiserver("apiserver-stop").await
+    }
+
+    /// Starts the kube-apiserver stopped by [`ControlPlane::stop_apiserver`] again, with the same
+    /// flags, port, certificates and audit log (`hack/controlplane apiserver-start`), and returns
+    /// once its `/readyz` answers `ok`.
+    pub async fn start_apiserver(&self) -> Result<(), Error> {
+        self.apiserver("apiserver-start").await
+    }
+
+    async fn apiserver(&self, command: &'static str) -> Result<(), Error> {
+        let state = self.state_dir.to_string_lossy().into_owned();
+        tokio::task::spawn_blocking(move || {
+            let out = run_script(&[command, "--state-dir", &state])?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "`hack/controlplane {command} --state-dir {state}` failed ({}):\n{}",
+                    out.status,
+                    tail(&out.stderr, 40)
+                ))
+            }
+        })
+        .await
+        .map_err(|e| Error::ControlPlane(format!("{command} task failed: {e}")))?
+        .map_err(Error::ControlPlane)
+    }
+
     /// The state dir (`TENANT_CP_DIR`): kubeconfigs, pki, logs, audit log.
     pub fn state_dir(&self) -> &Path {
         &self.state_dir
