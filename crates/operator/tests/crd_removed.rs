@@ -65,24 +65,8 @@ async fn install_velero_crds(h: &Harness) -> Result<Vec<String>> {
         );
         apply_yaml(&h.admin, &text, None).await?;
     }
-    let crds: Api<CustomResourceDefinition> = Api::all(h.admin.clone());
     for name in &names {
-        poll_until(&format!("CRD {name} established"), TIMEOUT, || {
-            let (crds, name) = (crds.clone(), name.clone());
-            async move {
-                let crd = crds.get(&name).await.map_err(|e| e.to_string())?;
-                let ok = crd.status.and_then(|s| s.conditions).is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                });
-                if ok {
-                    Ok(())
-                } else {
-                    Err("not established".into())
-                }
-            }
-        })
-        .await?;
+        wait_established(&h.admin, name).await?;
     }
     ensure!(
         names.iter().any(|n| n == SCHEDULE_CRD),

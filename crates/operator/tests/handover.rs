@@ -33,21 +33,6 @@ const LEASE: &str = "tenant-operator";
 const HANDOVER_BOUND: Duration = Duration::from_secs(5);
 const REPLICAS: [&str; 3] = ["replica-a", "replica-b", "replica-c"];
 
-/// The leader-election Role/RoleBinding of deploy/operator/rbac.yaml, placed in the test's
-/// namespace (the Lease lives there).
-async fn lease_rbac(h: &Harness) -> Result<()> {
-    let text = std::fs::read_to_string(repo_path("deploy/operator/rbac.yaml"))?;
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text)?;
-    for mut d in docs
-        .into_iter()
-        .filter(|d| d["kind"] == "Role" || d["kind"] == "RoleBinding")
-    {
-        d["metadata"]["namespace"] = json!(h.ns);
-        apply_value(&h.admin, &d).await?;
-    }
-    Ok(())
-}
-
 /// A replica as its Deployment would run it: leader election on, its pod name as identity, the
 /// Lease in the test's namespace, every timing at its default.
 fn replica(h: &Harness, identity: &str) -> Result<OperatorProcess> {

@@ -13,26 +13,11 @@ use common::*;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::ResourceExt;
 use kube::api::{Api, Patch, PatchParams};
-use serde_json::{Value, json};
+use serde_json::json;
 use tenant_api::Phase;
 use testenv::poll_until;
 
 const LEASE_SECONDS: u64 = 3;
-
-/// The leader-election Role/RoleBinding of deploy/operator/rbac.yaml, placed in the test's
-/// namespace (the lease lives there, so parallel tests do not share one).
-async fn lease_rbac(h: &Harness) -> Result<()> {
-    let text = std::fs::read_to_string(repo_path("deploy/operator/rbac.yaml"))?;
-    let docs: Vec<Value> = serde_saphyr::from_multiple(&text)?;
-    for mut d in docs
-        .into_iter()
-        .filter(|d| d["kind"] == "Role" || d["kind"] == "RoleBinding")
-    {
-        d["metadata"]["namespace"] = json!(h.ns);
-        apply_value(&h.admin, &d).await?;
-    }
-    Ok(())
-}
 
 async fn elector(h: &Harness) -> Result<RunningOperator> {
     let ns = h.ns.clone();

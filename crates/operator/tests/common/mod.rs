@@ -73,6 +73,43 @@ pub async fn apply_value(client: &Client, doc: &Value) -> Result<DynamicObject> 
     .with_context(|| format!("applying {kind} {name}"))
 }
 
+/// Waits until the CRD `name` is Established (its kind served).
+pub async fn wait_established(client: &Client, name: &str) -> Result<()> {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    poll_until(&format!("CRD {name} established"), TIMEOUT, || {
+        let crds = crds.clone();
+        async move {
+            let c = crds.get(name).await.map_err(|e| e.to_string())?;
+            let ok = c.status.and_then(|s| s.conditions).is_some_and(|cs| {
+                cs.iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
+            if ok {
+                Ok(())
+            } else {
+                Err("not established".into())
+            }
+        }
+    })
+    .await?;
+    Ok(())
+}
+
+/// The leader-election Role/RoleBinding of deploy/operator/rbac.yaml, placed in the test's
+/// namespace (the Lease lives there, so parallel tests do not share one).
+pub async fn lease_rbac(h: &Harness) -> Result<()> {
+    let text = std::fs::read_to_string(repo_path("deploy/operator/rbac.yaml"))?;
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text)?;
+    for mut d in docs
+        .into_iter()
+        .filter(|d| d["kind"] == "Role" || d["kind"] == "RoleBinding")
+    {
+        d["metadata"]["namespace"] = serde_json::json!(h.ns);
+        apply_value(&h.admin, &d).await?;
+    }
+    Ok(())
+}
+
 static INSTALLED: OnceCell<()> = OnceCell::const_new();
 
 /// CRDs (from the Rust types) and the operator's namespace, service account and RBAC, once per
@@ -94,23 +131,7 @@ async fn install_into(client: &Client) -> Result<()> {
         )
         .await
         .with_context(|| format!("installing CRD {name}"))?;
-        poll_until(&format!("CRD {name} established"), TIMEOUT, || {
-            let crds = crds.clone();
-            let name = name.clone();
-            async move {
-                let c = crds.get(&name).await.map_err(|e| e.to_string())?;
-                let ok = c.status.and_then(|s| s.conditions).is_some_and(|cs| {
-                    cs.iter()
-                        .any(|c| c.type_ == "Established" && c.status == "True")
-                });
-                if ok {
-                    Ok(())
-                } else {
-                    Err("not established".into())
-                }
-            }
-        })
-        .await?;
+        wait_established(client, &name).await?;
     }
     for file in [
         "namespace.yaml",
@@ -159,14 +180,7 @@ impl Harness {
         let cp = ControlPlane::get().await?;
         let admin = cp.admin_client().await?;
         install(&admin).await?;
-        let ns = unique_name(prefix);
-        let nsobj: Namespace =
-            serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?;
-        Api::<Namespace>::all(admin.clone())
-            .create(&PostParams::default(), &nsobj)
-            .await
-            .with_context(|| format!("creating test namespace {ns}"))?;
-        Ok(Harness { cp, admin, ns })
+        Self::in_new_namespace(cp, admin, prefix).await
     }
 
     /// A harness on a plane of the test's own (a second cluster), with the CRDs and the
@@ -174,6 +188,15 @@ impl Harness {
     pub async fn on_plane(cp: &'static ControlPlane, prefix: &str) -> Result<Harness> {
         let admin = cp.admin_client().await?;
         install_into(&admin).await?;
+        Self::in_new_namespace(cp, admin, prefix).await
+    }
+
+    /// The harness of a fresh test namespace named after `prefix`.
+    async fn in_new_namespace(
+        cp: &'static ControlPlane,
+        admin: Client,
+        prefix: &str,
+    ) -> Result<Harness> {
         let ns = unique_name(prefix);
         let nsobj: Namespace =
             serde_json::from_value(serde_json::json!({"metadata": {"name": ns}}))?;
