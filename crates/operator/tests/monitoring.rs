@@ -38,28 +38,8 @@ async fn install_prometheus_crds(h: &Harness) -> Result<()> {
         let text = std::fs::read_to_string(dir.join(format!("monitoring.coreos.com_{name}.yaml")))?;
         apply_yaml(&h.admin, &text, None).await?;
     }
-    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> =
-        Api::all(h.admin.clone());
     for name in ["prometheusrules", "servicemonitors", "alertmanagerconfigs"] {
-        let full = format!("{name}.monitoring.coreos.com");
-        poll_until(&format!("{full} established"), TIMEOUT, || {
-            let (crds, full) = (crds.clone(), full.clone());
-            async move {
-                let crd = crds.get(&full).await.map_err(|e| e.to_string())?;
-                let ok = crd
-                    .status
-                    .and_then(|s| s.conditions)
-                    .unwrap_or_default()
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True");
-                if ok {
-                    Ok(())
-                } else {
-                    Err("not established".into())
-                }
-            }
-        })
-        .await?;
+        wait_established(&h.admin, &format!("{name}.monitoring.coreos.com")).await?;
     }
     Ok(())
 }
