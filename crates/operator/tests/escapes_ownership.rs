@@ -10,7 +10,6 @@ mod common;
 
 use anyhow::{Context, Result, ensure};
 use common::*;
-use k8s_openapi::api::authorization::v1::SubjectAccessReview;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::events::v1::Event;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding};
@@ -20,8 +19,9 @@ use serde_json::json;
 use tenant_api::{Phase, labels};
 use testenv::{poll_until, unique_name};
 
-/// Gives `user` the right to read and patch namespaces, and not to delete them.
-async fn namespace_patcher(admin: &Client, user: &str) -> Result<()> {
+/// Gives `user` (acting through `client`) the right to read and patch namespaces, and not to
+/// delete them.
+async fn namespace_patcher(admin: &Client, user: &str, client: &Client) -> Result<()> {
     let name = unique_name("ns-patcher");
     let role: ClusterRole = serde_json::from_value(json!({
         "metadata": {"name": name},
@@ -41,26 +41,7 @@ async fn namespace_patcher(admin: &Client, user: &str) -> Result<()> {
         .await?;
     // The API server's authorizer sees the binding through its own cache: wait until it does,
     // so a refusal below is the admission policies', not RBAC's.
-    let reviews: Api<SubjectAccessReview> = Api::all(admin.clone());
-    let review: SubjectAccessReview = serde_json::from_value(json!({
-        "spec": {"user": user, "resourceAttributes": {"verb": "patch", "resource": "namespaces"}},
-    }))?;
-    poll_until(&format!("{user} may patch namespaces"), TIMEOUT, || {
-        let (reviews, review) = (reviews.clone(), review.clone());
-        async move {
-            let r = reviews
-                .create(&PostParams::default(), &review)
-                .await
-                .map_err(|e| e.to_string())?;
-            if r.status.is_some_and(|s| s.allowed) {
-                Ok(())
-            } else {
-                Err("not yet".into())
-            }
-        }
-    })
-    .await?;
-    Ok(())
+    wait_allowed(client, "patch", "", "namespaces", None).await
 }
 
 fn marks(owner: &str, uid: &str) -> serde_json::Value {
@@ -108,8 +89,8 @@ async fn forged_ownership_marks_neither_pass_admission_nor_make_the_operator_del
     nsapi.create(&PostParams::default(), &ns).await?;
 
     // 1. As a namespace patcher: the marks are refused.
-    namespace_patcher(&h.admin, "carol").await?;
     let carol = h.cp.client_as("carol").await?;
+    namespace_patcher(&h.admin, "carol", &carol).await?;
     let msg = refused(
         "labelling a namespace as the operator's",
         patch_ns(

@@ -66,6 +66,7 @@ async fn a_tenant_admin_can_deploy_but_not_escape() -> Result<()> {
     })
     .await?;
     let alice: Client = h.cp.client_as("alice").await?;
+    wait_allowed(&alice, "create", "apps", "deployments", Some(&alice_ns)).await?;
 
     // Deploys a workload in its namespace; kwok runs the pod.
     let deployments: Api<Deployment> = Api::namespaced(alice.clone(), &alice_ns);
@@ -301,7 +302,10 @@ async fn strict_isolation_rejects_privileged_hostpath_foreign_images_and_nodepor
         });
     })
     .await?;
+    // alice is in team-a, the Tenant's admin group: her refusals below must be the admission
+    // rules', so wait until RBAC lets her create pods at all.
     let alice = h.cp.client_as("alice").await?;
+    wait_allowed(&alice, "create", "", "pods", Some(&ns)).await?;
     let pods: Api<Pod> = Api::namespaced(alice.clone(), &ns);
     let good = "registry.example.com/app:1";
 
@@ -365,7 +369,9 @@ async fn strict_isolation_rejects_privileged_hostpath_foreign_images_and_nodepor
     Api::<RoleBinding>::namespaced(h.admin.clone(), &ns)
         .create(&PostParams::default(), &binding)
         .await?;
-    let carol_pods: Api<Pod> = Api::namespaced(h.cp.client_as("carol").await?, &ns);
+    let carol = h.cp.client_as("carol").await?;
+    wait_allowed(&carol, "patch", "", "pods/ephemeralcontainers", Some(&ns)).await?;
+    let carol_pods: Api<Pod> = Api::namespaced(carol, &ns);
     let debug = |image: &str| {
         Patch::Strategic(json!({"spec": {"ephemeralContainers": [{
             "name": format!("debug-{}", image.len()), "image": image, "imagePullPolicy": "Always",

@@ -660,6 +660,46 @@ pub fn refused<T: std::fmt::Debug>(what: &str, r: Result<T, kube::Error>) -> Res
     }
 }
 
+/// Waits until the API server's authorizer lets the user of `client` do `verb` on `resource`
+/// (a "resource/subresource" path, in `group`, in `namespace` or cluster-wide), asked as that
+/// user with a SelfSubjectAccessReview so its groups count. RBAC reads its bindings through a
+/// cache, so a binding just written may not be in force yet: without this wait, a refusal
+/// asserted next could be RBAC's instead of the admission rule under test, and an action
+/// expected to succeed could fail.
+pub async fn wait_allowed(
+    client: &Client,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: Option<&str>,
+) -> Result<()> {
+    use k8s_openapi::api::authorization::v1::SelfSubjectAccessReview;
+    let (resource, subresource) = resource.split_once('/').unwrap_or((resource, ""));
+    let review: SelfSubjectAccessReview = from_json(serde_json::json!({
+        "spec": {"resourceAttributes": {
+            "verb": verb, "group": group, "resource": resource,
+            "subresource": subresource, "namespace": namespace.unwrap_or(""),
+        }},
+    }));
+    let reviews: Api<SelfSubjectAccessReview> = Api::all(client.clone());
+    let what = format!("allowed to {verb} {resource} {subresource} in {namespace:?}");
+    poll_until(&what, TIMEOUT, || {
+        let (reviews, review) = (reviews.clone(), review.clone());
+        async move {
+            let r = reviews
+                .create(&PostParams::default(), &review)
+                .await
+                .map_err(|e| e.to_string())?;
+            match r.status {
+                Some(s) if s.allowed => Ok(()),
+                s => Err(format!("not yet: {s:?}")),
+            }
+        }
+    })
+    .await?;
+    Ok(())
+}
+
 /// A Tenant (changed by `f`) created and Running, with its namespace.
 pub async fn running_tenant(
     h: &Harness,
