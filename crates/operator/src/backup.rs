@@ -14,7 +14,7 @@ use std::sync::Mutex;
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Client, Resource};
 use tenant_core::backups::BackupSummary;
 use tokio::sync::watch;
@@ -109,9 +109,8 @@ impl Backups {
         metrics: std::sync::Arc<crate::Metrics>,
     ) {
         let api: Api<DynamicObject> = Api::namespaced_with(client, &namespace, &resource());
-        let mut events = watcher(api, watch_config().labels(&managed_selector()))
-            .default_backoff()
-            .boxed();
+        let watch = watcher(api, watch_config().labels(&managed_selector()));
+        let mut events = crate::outage::backoff(watch, &triggers.resumed).boxed();
         let mut relisting: Option<HashMap<String, BTreeMap<String, BackupSummary>>> = None;
         // The watcher announces every list attempt with an `Init` event, which resets its own
         // backoff: a list that keeps failing (Velero not installed, the API server away) would

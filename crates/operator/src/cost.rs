@@ -25,7 +25,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::json;
 use tenant_api::{CostSummary, Tenant, condition as c, labels};
@@ -152,12 +152,13 @@ impl Meter {
         self: Arc<Self>,
         api: Api<K>,
         config: watcher::Config,
+        resumed: crate::outage::Resumed,
         prefix: &'static str,
         held: fn(&K) -> Held,
     ) where
         K: Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned + Send + 'static,
     {
-        let mut events = watcher(api, config).default_backoff().boxed();
+        let mut events = crate::outage::backoff(watcher(api, config), &resumed).boxed();
         let mut relisting: Option<HashMap<String, Held>> = None;
         let mut first = true;
         while let Some(event) = events.next().await {
@@ -198,7 +199,11 @@ impl Meter {
     }
 
     /// Starts the two watches; they end when the returned handles are aborted.
-    pub fn start(self: &Arc<Self>, client: &Client) -> Vec<tokio::task::JoinHandle<()>> {
+    pub(crate) fn start(
+        self: &Arc<Self>,
+        client: &Client,
+        resumed: &crate::outage::Resumed,
+    ) -> Vec<tokio::task::JoinHandle<()>> {
         let pods: Api<Pod> = Api::all(client.clone());
         // Scheduled and not finished: what holds capacity on a node. A pod that finishes
         // leaves the selection, and the watch reports it deleted.
@@ -209,18 +214,25 @@ impl Meter {
         let claims: Api<PersistentVolumeClaim> = Api::all(client.clone());
         let claim_config = watcher::Config::default().page_size(100).any_semantic();
         vec![
-            tokio::spawn(self.clone().follow(pods, pod_config, "pod", |p: &Pod| {
-                let (cpu, memory) = pod_requests(p);
-                Held {
-                    namespace: Arc::from(p.namespace().unwrap_or_default()),
-                    cpu,
-                    memory,
-                    storage: 0.0,
-                }
-            })),
+            tokio::spawn(self.clone().follow(
+                pods,
+                pod_config,
+                resumed.clone(),
+                "pod",
+                |p: &Pod| {
+                    let (cpu, memory) = pod_requests(p);
+                    Held {
+                        namespace: Arc::from(p.namespace().unwrap_or_default()),
+                        cpu,
+                        memory,
+                        storage: 0.0,
+                    }
+                },
+            )),
             tokio::spawn(self.clone().follow(
                 claims,
                 claim_config,
+                resumed.clone(),
                 "pvc",
                 |c: &PersistentVolumeClaim| Held {
                     namespace: Arc::from(c.namespace().unwrap_or_default()),

@@ -103,6 +103,8 @@ pub struct Triggers {
     /// The Tenants, to find the one whose status recorded a namespace (its owner annotation
     /// may have been changed by someone else).
     pub store: Store<Tenant>,
+    /// Ends the watches' retry pauses when an outage of the API server ends.
+    pub(crate) resumed: crate::outage::Resumed,
 }
 
 impl Triggers {
@@ -288,8 +290,8 @@ async fn watch_kind(kinds: Arc<Kinds>, i: usize, client: Client, triggers: Trigg
         api_version: kind.resource.api_version.clone(),
         kind: kind.resource.kind.clone(),
     };
-    let mut events = watcher(api, watch_config().labels(&managed_selector()))
-        .default_backoff()
+    let watch = watcher(api, watch_config().labels(&managed_selector()));
+    let mut events = crate::outage::backoff(watch, &triggers.resumed)
         .modify(move |o: &mut DynamicObject| {
             strip_unread_metadata(o);
             o.types = Some(types.clone());
@@ -344,7 +346,8 @@ async fn follow_crds(kinds: Arc<Kinds>, indices: Vec<usize>, client: Client, tri
     }
     // Metadata only: a CRD's schema can be large, and only its name matters here.
     let api: Api<PartialObjectMeta<CustomResourceDefinition>> = Api::all(f.client.clone());
-    let mut events = watcher(api, watch_config()).default_backoff().boxed();
+    let resumed = f.triggers.resumed.clone();
+    let mut events = crate::outage::backoff(watcher(api, watch_config()), &resumed).boxed();
     let mut seen: Vec<usize> = Vec::new();
     while let Some(event) = events.next().await {
         let named = |m: &ObjectMeta| -> Vec<usize> {

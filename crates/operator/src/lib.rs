@@ -168,6 +168,9 @@ impl Shell {
         // in the background, hold every Tenant's PolicyReady (and so Ready) at False meanwhile,
         // and re-check all Tenants once they are in. Afterwards they are watched, and restored
         // when someone deletes or edits one.
+        // After an outage of the API server, every Tenant is re-checked once it answers again,
+        // and every watch retries at once (see outage.rs); the Tenant watch tells when one starts.
+        let outage = outage::Outage::default();
         let keeper = Keeper {
             client: client.clone(),
             metrics: metrics.clone(),
@@ -176,6 +179,7 @@ impl Shell {
             kinds: shared::served_kinds(client).await,
             gate: FinalizerPolicyGate::default(),
             state: SharedPolicies::default(),
+            resumed: outage.resumed(),
         };
         let (all_tx, all_rx) = futures::channel::mpsc::unbounded::<()>();
         match keeper.apply().await {
@@ -189,7 +193,7 @@ impl Shell {
         let shared = keeper.state.clone();
         let keeping = tokio::spawn(keeper.keep(all_tx.clone()));
 
-        let controller_done = self.run_controller(shared, (all_tx, all_rx), stopped());
+        let controller_done = self.run_controller(shared, outage, (all_tx, all_rx), stopped());
         let lease_lost = async {
             match &elector {
                 Some(le) => le.hold().await,
@@ -217,6 +221,7 @@ impl Shell {
     async fn run_controller<F>(
         &self,
         shared: SharedPolicies,
+        outage: outage::Outage,
         (all_tx, all_rx): ReconcileAll,
         stopped: F,
     ) where
@@ -245,9 +250,7 @@ impl Shell {
         let (prstacks_tx, prstacks_rx) =
             futures::channel::mpsc::unbounded::<ObjectRef<tenant_api::PRStack>>();
         let follow_previews = config.prstacks;
-        // After an outage of the API server, every Tenant is re-checked once it answers again
-        // (see outage.rs); the Tenant watch tells when one starts.
-        let outage = outage::Outage::default();
+        let resumed = outage.resumed();
         let noted = outage.clone();
         let probe_api = tenants.clone();
         let recovery = tokio::spawn(outage.recover(
@@ -261,41 +264,41 @@ impl Shell {
             },
             all_tx.clone(),
         ));
-        let tenant_stream = watcher(tenants, watch_config().any_semantic())
-            .default_backoff()
-            .modify(strip_unread_metadata)
-            .reflect(writer)
-            .touched_objects()
-            .inspect_ok(move |_| domains_tx.send_replace(()))
-            .inspect_ok(move |t: &Tenant| {
-                if follow_previews && let Some(r) = prstack::owner_of(t) {
-                    let _ = prstacks_tx.unbounded_send(r);
-                }
-            })
-            // Only a new generation (a spec change, or the deletion mark) triggers: the
-            // operator's own status writes and finalizer patch would otherwise each cause a
-            // reconcile that has nothing to do. A restart still reconciles everything (the
-            // filter starts empty), and the periodic resync covers what this skips.
-            .predicate_filter(predicates::generation, Default::default())
-            .inspect_ok(move |t: &Tenant| {
-                for r in granting_tenants(&grants_store, t) {
-                    let _ = grants_tx.unbounded_send(r);
-                }
-            })
-            // The watch's errors end here: it retries with its own backoff (above), while the
-            // controller would pause all its triggers on each one, with a backoff of its own
-            // that grows to 30 s and more during an outage, holding back the re-check after it
-            // and every owner trigger of the managed kinds' watches.
-            .filter_map(move |event| {
-                futures::future::ready(match event {
-                    Ok(t) => Some(Ok(t)),
-                    Err(e) => {
-                        noted.note(&e);
-                        debug!(error = %e, "Tenant watch error (retrying)");
-                        None
+        let tenant_stream =
+            outage::backoff(watcher(tenants, watch_config().any_semantic()), &resumed)
+                .modify(strip_unread_metadata)
+                .reflect(writer)
+                .touched_objects()
+                .inspect_ok(move |_| domains_tx.send_replace(()))
+                .inspect_ok(move |t: &Tenant| {
+                    if follow_previews && let Some(r) = prstack::owner_of(t) {
+                        let _ = prstacks_tx.unbounded_send(r);
                     }
                 })
-            });
+                // Only a new generation (a spec change, or the deletion mark) triggers: the
+                // operator's own status writes and finalizer patch would otherwise each cause a
+                // reconcile that has nothing to do. A restart still reconciles everything (the
+                // filter starts empty), and the periodic resync covers what this skips.
+                .predicate_filter(predicates::generation, Default::default())
+                .inspect_ok(move |t: &Tenant| {
+                    for r in granting_tenants(&grants_store, t) {
+                        let _ = grants_tx.unbounded_send(r);
+                    }
+                })
+                // The watch's errors end here: it retries with its own backoff (above), while the
+                // controller would pause all its triggers on each one, with a backoff of its own
+                // that grows to 30 s and more during an outage, holding back the re-check after it
+                // and every owner trigger of the managed kinds' watches.
+                .filter_map(move |event| {
+                    futures::future::ready(match event {
+                        Ok(t) => Some(Ok(t)),
+                        Err(e) => {
+                            noted.note(&e);
+                            debug!(error = %e, "Tenant watch error (retrying)");
+                            None
+                        }
+                    })
+                });
 
         // The managed kinds: their events trigger their owners; a kind that becomes served (a
         // CRD installed later) or stops being served reconciles every Tenant, as does the
@@ -308,6 +311,7 @@ impl Shell {
         let pull_task = tokio::spawn(pull_secrets.clone().follow(
             client.clone(),
             config.operator_namespace.clone(),
+            resumed.clone(),
             move || {
                 let _ = pull_all.unbounded_send(());
             },
@@ -318,6 +322,7 @@ impl Shell {
         let releases_task = tokio::spawn(releases.clone().follow(
             client.clone(),
             config.operator_namespace.clone(),
+            resumed.clone(),
             move || {
                 let _ = releases_all.unbounded_send(());
             },
@@ -342,6 +347,7 @@ impl Shell {
             all: all_tx,
             scope: config.watch_namespace.clone(),
             store: store.clone(),
+            resumed: resumed.clone(),
         };
         let watches = kinds.start(client, &triggers);
         // The tenants' Velero Backups, for BackupReady.
@@ -390,6 +396,7 @@ impl Shell {
             backups: backups.clone(),
             kinds: kinds.clone(),
             metrics: metrics.clone(),
+            resumed: resumed.clone(),
         });
         let restore_store = store.clone();
         let restore_task = tokio::spawn(async move {
@@ -399,7 +406,7 @@ impl Shell {
         });
         // Cost accounting, once the Tenants are known and the pods and claims are metered.
         let meter = Arc::new(cost::Meter::default());
-        let meter_tasks = meter.start(client);
+        let meter_tasks = meter.start(client, &resumed);
         let accounting = Arc::new(cost::Accounting::new(
             client.clone(),
             config.clone(),
@@ -443,12 +450,15 @@ impl Shell {
             });
             let store = ctx.tenants.clone();
             let concurrency = config.concurrency;
+            let pr_resumed = resumed.clone();
             async move {
                 if !wait_until_ready(&store).await {
                     return;
                 }
                 info!("starting the PRStack controller");
-                Controller::new(api, watcher::Config::default().any_semantic())
+                let cfg = watcher::Config::default().any_semantic();
+                let (stacks, watch) = outage::controller_watch(api, cfg, &pr_resumed, "PRStack");
+                Controller::for_stream(watch, stacks)
                     .reconcile_on(prstacks_rx)
                     .with_config(ControllerConfig::default().concurrency(concurrency))
                     .run(prstack::reconcile, prstack::error_policy, pctx)

@@ -9,13 +9,21 @@
 //! least one failed look, one "reconcile all" is sent. An error the API server answered itself
 //! (403, 410, ...) is no outage, and a watch that broke once while the API server kept answering
 //! (the first look succeeds) re-checks nothing: its watch resumes without a gap.
+//!
+//! Every watch of the operator retries with [`backoff`]: kube's default policy (0.8 s doubling
+//! to 30 s), cut short when the API server answers again after an outage ([`Resumed`]). Without
+//! that, a watch that failed through a minute's outage waits out a backoff of up to 30 s after
+//! the API server is back, and then, when its resourceVersion is too old for the restarted
+//! server (410), once more before it lists again.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
-use kube::runtime::watcher;
+use futures::{Stream, StreamExt};
+use kube::runtime::utils::Backoff;
+use kube::runtime::watcher::{self, DefaultBackoff, watcher};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -49,7 +57,58 @@ pub(crate) struct Outage {
     unreachable: Arc<watch::Sender<u64>>,
     /// Made with the sender, so errors noted before [`Outage::recover`] runs are not missed.
     seen: watch::Receiver<u64>,
+    /// Counts the outages ended: the API server answered after failed looks.
+    resumed: Arc<watch::Sender<u64>>,
     probe: Probe,
+}
+
+/// Tells the watches' [`backoff`] when an outage of the API server has ended.
+#[derive(Clone)]
+pub(crate) struct Resumed(watch::Receiver<u64>);
+
+/// `stream` (a watch) retried as [`kube::runtime::WatchStreamExt::default_backoff`] does: after
+/// an error it is polled again only after a pause (0.8 s doubling to 30 s, reset by any item
+/// that is not an error), except that an outage ending during the pause ends the pause and
+/// resets the backoff.
+pub(crate) fn backoff<S, T, E>(
+    stream: S,
+    resumed: &Resumed,
+) -> impl Stream<Item = Result<T, E>> + Send + use<S, T, E>
+where
+    S: Stream<Item = Result<T, E>> + Send + 'static,
+    T: Send + 'static,
+    E: Send + 'static,
+{
+    let state = (
+        stream.boxed(),
+        DefaultBackoff::default(),
+        resumed.0.clone(),
+        None,
+    );
+    futures::stream::unfold(
+        state,
+        |(mut stream, mut policy, mut ends, pause)| async move {
+            if let Some(pause) = pause {
+                tokio::select! {
+                    () = tokio::time::sleep(pause) => {}
+                    Ok(()) = ends.changed() => {
+                        debug!("outage over: retrying the watch now");
+                        policy.reset();
+                    }
+                }
+            }
+            let item = stream.next().await?;
+            let pause = if item.is_err() {
+                // Only an outage that ends after this error cuts its pause short.
+                ends.borrow_and_update();
+                policy.next()
+            } else {
+                policy.reset();
+                None
+            };
+            Some((item, (stream, policy, ends, pause)))
+        },
+    )
 }
 
 impl Default for Outage {
@@ -58,14 +117,60 @@ impl Default for Outage {
     }
 }
 
+/// A controller's own watch of `api`, for [`kube::runtime::Controller::for_stream`]: its cache
+/// and the objects it touches, retried with [`backoff`]. Its errors are logged here and kept
+/// from the controller, which would otherwise pause all its triggers on each one with a backoff
+/// of its own that no end of an outage cuts short.
+pub(crate) fn controller_watch<K>(
+    api: kube::Api<K>,
+    config: watcher::Config,
+    resumed: &Resumed,
+    what: &'static str,
+) -> (
+    kube::runtime::reflector::Store<K>,
+    impl Stream<Item = Result<K, watcher::Error>> + Send + use<K>,
+)
+where
+    K: kube::Resource
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned
+        + Send
+        + Sync
+        + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    use kube::runtime::WatchStreamExt;
+    let (store, writer) = kube::runtime::reflector::store();
+    let stream = backoff(watcher(api, config), resumed)
+        .reflect(writer)
+        .touched_objects()
+        .filter_map(move |event| {
+            futures::future::ready(match event {
+                Ok(o) => Some(Ok(o)),
+                Err(e) => {
+                    debug!(error = %e, watch = what, "watch error (retrying)");
+                    None
+                }
+            })
+        });
+    (store, stream)
+}
+
 impl Outage {
     pub(crate) fn new(probe: Probe) -> Outage {
         let (unreachable, seen) = watch::channel(0);
         Outage {
             unreachable: Arc::new(unreachable),
             seen,
+            resumed: Arc::new(watch::channel(0).0),
             probe,
         }
+    }
+
+    /// What the watches' [`backoff`] needs to learn that an outage ended.
+    pub(crate) fn resumed(&self) -> Resumed {
+        Resumed(self.resumed.subscribe())
     }
 
     /// Notes an error of the Tenant watch.
@@ -117,6 +222,7 @@ impl Outage {
                 after = ?since.elapsed(),
                 "the API server answers again: reconciling every Tenant once"
             );
+            self.resumed.send_modify(|n| *n = n.wrapping_add(1));
             if all.unbounded_send(()).is_err() {
                 return;
             }
@@ -317,5 +423,58 @@ mod tests {
         up.store(true, Ordering::SeqCst);
         assert_eq!(sent_within(&mut rx, Duration::from_millis(300)).await, 1);
         task.abort();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_backs_off_and_an_outage_that_ends_cuts_its_pause_short() {
+        let outage = Outage::new(FAST);
+        let items: Vec<Result<u32, u32>> = vec![
+            Err(0),
+            Err(1),
+            Err(2),
+            Err(3),
+            Err(4),
+            Err(5),
+            Ok(6),
+            Err(7),
+            Ok(8),
+        ];
+        let mut s = Box::pin(backoff(futures::stream::iter(items), &outage.resumed()));
+        // Five pauses of 0.8 s doubling (jittered upwards): at least 24.8 s.
+        let start = Instant::now();
+        for want in 0..6 {
+            assert_eq!(s.next().await, Some(Err(want)));
+        }
+        assert!(
+            start.elapsed() >= Duration::from_millis(24_800),
+            "{:?}",
+            start.elapsed()
+        );
+        // The sixth pause would be 25.6 s or more: the outage ends after 1 s, and the watch
+        // is polled again at once.
+        let ends = outage.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            ends.resumed.send_modify(|n| *n += 1);
+        });
+        let start = Instant::now();
+        assert_eq!(s.next().await, Some(Ok(6)));
+        let cut = start.elapsed();
+        assert!(
+            cut >= Duration::from_secs(1) && cut < Duration::from_millis(1100),
+            "{cut:?}"
+        );
+        // An outage that ended before an error does not cut that error's pause, which starts
+        // again from 0.8 s after an item that was not an error.
+        outage.resumed.send_modify(|n| *n += 1);
+        let start = Instant::now();
+        assert_eq!(s.next().await, Some(Err(7)));
+        assert_eq!(s.next().await, Some(Ok(8)));
+        let pause = start.elapsed();
+        assert!(
+            pause >= Duration::from_millis(800) && pause < Duration::from_millis(1700),
+            "{pause:?}"
+        );
+        assert_eq!(s.next().await, None);
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::runtime::watcher;
-use kube::runtime::{WatchStreamExt, watcher::Event};
+use kube::runtime::watcher::Event;
 use kube::{Api, Client, ResourceExt};
 use tenant_core::build::pull_secrets::{KEY, PullSecretSource, TYPE};
 
@@ -52,14 +52,19 @@ impl PullSecrets {
     }
 
     /// Follows the sources until the task is aborted; `changed` is called after each change.
-    pub async fn follow(self, client: Client, namespace: String, changed: impl Fn()) {
+    pub(crate) async fn follow(
+        self,
+        client: Client,
+        namespace: String,
+        resumed: crate::outage::Resumed,
+        changed: impl Fn(),
+    ) {
         if self.names.is_empty() {
             return;
         }
         let api: Api<Secret> = Api::namespaced(client, &namespace);
-        let mut stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .boxed();
+        let mut stream =
+            crate::outage::backoff(watcher(api, watcher::Config::default()), &resumed).boxed();
         let mut seen: BTreeMap<String, Secret> = BTreeMap::new();
         let mut listing: Option<BTreeMap<String, Secret>> = None;
         while let Some(event) = stream.next().await {

@@ -11,7 +11,6 @@ use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Client};
 use tenant_core::build::services::RELEASES_CONFIG_MAP;
@@ -58,11 +57,17 @@ impl Releases {
     }
 
     /// Follows the ConfigMap until the task is aborted; `changed` after each change.
-    pub async fn follow(self, client: Client, namespace: String, changed: impl Fn()) {
+    pub(crate) async fn follow(
+        self,
+        client: Client,
+        namespace: String,
+        resumed: crate::outage::Resumed,
+        changed: impl Fn(),
+    ) {
         let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
         let cfg =
             watcher::Config::default().fields(&format!("metadata.name={RELEASES_CONFIG_MAP}"));
-        let mut stream = watcher::watcher(api, cfg).default_backoff().boxed();
+        let mut stream = crate::outage::backoff(watcher::watcher(api, cfg), &resumed).boxed();
         let mut listed: Option<BTreeMap<String, String>> = None;
         while let Some(event) = stream.next().await {
             let event = match event {

@@ -55,6 +55,8 @@ pub struct RestoreContext {
     pub backups: Arc<Backups>,
     pub kinds: Arc<Kinds>,
     pub metrics: Arc<Metrics>,
+    /// Ends the watch's retry pause when an outage of the API server ends.
+    pub(crate) resumed: crate::outage::Resumed,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +71,13 @@ pub async fn run(
     stopped: impl Future<Output = ()> + Send + Sync + 'static,
 ) {
     let api: Api<TenantRestore> = Api::all(ctx.client.clone());
-    Controller::new(api, watcher::Config::default())
+    let (requests, watch) = crate::outage::controller_watch(
+        api,
+        watcher::Config::default(),
+        &ctx.resumed,
+        "TenantRestore",
+    );
+    Controller::for_stream(watch, requests)
         .graceful_shutdown_on(stopped)
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use kube::Client;
 use kube::api::{Api, DynamicObject};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use serde_json::Value;
 use tenant_api::labels;
 use tenant_core::build::{self, BuildContext};
@@ -61,6 +61,8 @@ pub struct Keeper {
     pub kinds: Vec<&'static ManagedKind>,
     pub gate: FinalizerPolicyGate,
     pub state: SharedPolicies,
+    /// Ends the watches' retry pauses when an outage of the API server ends.
+    pub(crate) resumed: crate::outage::Resumed,
 }
 
 impl Keeper {
@@ -105,11 +107,13 @@ impl Keeper {
     fn changes(&self) -> futures::stream::BoxStream<'static, ()> {
         let streams = self.kinds.iter().map(|k| {
             let cfg = watch_config().labels(&managed_selector());
-            watcher(
-                Api::<DynamicObject>::all_with(self.client.clone(), &io::resource(k)),
-                cfg,
+            crate::outage::backoff(
+                watcher(
+                    Api::<DynamicObject>::all_with(self.client.clone(), &io::resource(k)),
+                    cfg,
+                ),
+                &self.resumed,
             )
-            .default_backoff()
             .filter_map(|event| {
                 let changed = matches!(
                     event,
