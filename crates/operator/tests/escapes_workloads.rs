@@ -50,7 +50,11 @@ async fn alices_tenant(
     t.spec.isolation = Some(isolation);
     h.create(&t).await?;
     let t = h.wait_phase(&t.name_any(), Phase::Running).await?;
-    status_namespace(&t)
+    let ns = status_namespace(&t)?;
+    // alice acts next: her refusals must be the admission rules', not RBAC's lag.
+    let alice = h.cp.client_as("alice").await?;
+    wait_allowed(&alice, "create", "", "pods", Some(&ns)).await?;
+    Ok(ns)
 }
 
 /// A restricted pod spec with small requests, naming `priority_class`.

@@ -510,6 +510,7 @@ async fn a_tenant_and_a_preview_run_side_by_side_each_fenced_from_the_other() ->
 
     // alice owns the Tenant: she reads her own namespace and is refused the preview's.
     let alice = h.cp.client_as("alice").await?;
+    wait_allowed(&alice, "list", "", "configmaps", Some(&tns)).await?;
     Api::<ConfigMap>::namespaced(alice.clone(), &tns)
         .list(&ListParams::default())
         .await?;

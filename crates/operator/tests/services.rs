@@ -836,7 +836,9 @@ async fn a_rollout_the_quota_refuses_is_reported_and_recovers() -> Result<()> {
     let name = t.name_any();
     wait_pods(&h, &ns, "web", 2).await?;
     // alice's own pod takes the third slot
-    let pods: Api<Pod> = Api::namespaced(h.cp.client_as("alice").await?, &ns);
+    let alice = h.cp.client_as("alice").await?;
+    wait_allowed(&alice, "create", "", "pods", Some(&ns)).await?;
+    let pods: Api<Pod> = Api::namespaced(alice, &ns);
     pods.create(
         &PostParams::default(),
         &from_json(json!({"metadata": {"name": "alice-job"}, "spec": restricted_pod_spec(serde_json::Value::Null)})),
