@@ -203,6 +203,21 @@ impl KindCache {
     /// Applies one watch event to the state (the reflector's semantics: a relist replaces the
     /// whole state at `InitDone`). Returns true at `InitDone`: the store is complete.
     pub fn apply<K: Resource + Serialize>(&self, event: &watcher::Event<K>) -> bool {
+        self.apply_listing(event, &mut Vec::new())
+    }
+
+    /// As [`KindCache::apply`]; at `InitDone` also adds to `gone` the metadata of the objects the
+    /// list no longer had (deleted while the watch was down), whose owners must look again: no
+    /// watch event tells of them.
+    pub fn apply_listing<K: Resource + Serialize>(
+        &self,
+        event: &watcher::Event<K>,
+        gone: &mut Vec<ObjectMeta>,
+    ) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Meta {
+            metadata: ObjectMeta,
+        }
         let Ok(mut st) = self.state.write() else {
             return false;
         };
@@ -231,13 +246,19 @@ impl KindCache {
             watcher::Event::InitDone => {
                 // Objects not seen in the relist were deleted while the watch was down.
                 if let Some(seen) = st.relist.take() {
-                    let gone: Vec<Key> = st
+                    let missing: Vec<Key> = st
                         .objects
                         .keys()
                         .filter(|k| !seen.contains(*k))
                         .cloned()
                         .collect();
-                    for k in gone {
+                    for k in missing {
+                        if let Some(m) = st
+                            .get(&k)
+                            .and_then(|json| serde_json::from_slice::<Meta>(&json).ok())
+                        {
+                            gone.push(m.metadata);
+                        }
                         st.remove(&k);
                     }
                 }
@@ -400,7 +421,14 @@ mod tests {
         cache.apply(&watcher::Event::Apply(cm("gone")));
         cache.apply(&watcher::Event::<ConfigMap>::Init);
         cache.apply(&watcher::Event::InitApply(cm("kept")));
-        assert!(cache.apply(&watcher::Event::<ConfigMap>::InitDone));
+        let mut gone = Vec::new();
+        assert!(cache.apply_listing(&watcher::Event::<ConfigMap>::InitDone, &mut gone));
+        let gone: Vec<_> = gone.iter().filter_map(|m| m.name.as_deref()).collect();
+        assert_eq!(
+            gone,
+            ["gone"],
+            "the relist tells which objects it no longer had"
+        );
         assert!(cache.get(Some("ns"), "kept").is_some());
         assert!(cache.get(Some("ns"), "gone").is_none());
         let owned = cache.owned_by(&t);

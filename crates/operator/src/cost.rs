@@ -207,12 +207,11 @@ impl Meter {
         let pods: Api<Pod> = Api::all(client.clone());
         // Scheduled and not finished: what holds capacity on a node. A pod that finishes
         // leaves the selection, and the watch reports it deleted.
-        let pod_config = watcher::Config::default()
+        let pod_config = crate::kinds::watch_config()
             .fields("spec.nodeName!=,status.phase!=Succeeded,status.phase!=Failed")
-            .page_size(100)
             .any_semantic();
         let claims: Api<PersistentVolumeClaim> = Api::all(client.clone());
-        let claim_config = watcher::Config::default().page_size(100).any_semantic();
+        let claim_config = crate::kinds::watch_config().any_semantic();
         vec![
             tokio::spawn(self.clone().follow(
                 pods,

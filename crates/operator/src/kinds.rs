@@ -9,6 +9,7 @@
 //! watch is started or stopped then, and every owner is reconciled again. Between those events
 //! nothing is looked up: a reconcile reads the kind's state, never the API server.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -252,11 +253,20 @@ impl Kinds {
     }
 }
 
-/// How every watch lists: in small pages, so a relist never holds more than a page of decoded
-/// objects per kind.
+/// How every watch lists and watches: in small pages, so a relist never holds more than a page
+/// of decoded objects per kind; and for [`WATCH_TIMEOUT_SECS`] at a time.
 pub(crate) fn watch_config() -> watcher::Config {
-    watcher::Config::default().page_size(LIST_PAGE_SIZE)
+    watcher::Config::default()
+        .page_size(LIST_PAGE_SIZE)
+        .timeout(WATCH_TIMEOUT_SECS)
 }
+
+/// How long the API server keeps one watch request open before it ends it and the watch
+/// resumes (from its last resourceVersion, so without a relist) on a new request. A watch that
+/// brings nothing for this long plus 5 s is taken for a connection that died silently (a node
+/// or load balancer gone without a reset) and started again; kube's default, 290 s, would leave
+/// the operator blind for five minutes. The cost is one request per watch per minute.
+pub const WATCH_TIMEOUT_SECS: u32 = 60;
 
 /// Objects per list page. Smaller pages mean more requests on a relist (3000 Roles: 30 pages of
 /// 100 instead of 6 of 500) but a lower memory peak when every watch relists at once.
@@ -297,6 +307,12 @@ async fn watch_kind(kinds: Arc<Kinds>, i: usize, client: Client, triggers: Trigg
             o.types = Some(types.clone());
         })
         .boxed();
+    // During a list: who to trigger once it is complete. An owner reconciled in the middle of
+    // one would read a store that still holds what was deleted while the watch was down (the
+    // store drops it only at the list's end), find nothing to repair, and not be told again.
+    // One entry per owner (a tenant has a few dozen objects), and the gone objects at the end.
+    let mut listing: Vec<ObjectMeta> = Vec::new();
+    let mut listed_owners: HashSet<(Option<String>, Option<String>)> = HashSet::new();
     while let Some(event) = events.next().await {
         let event = match event {
             Ok(e) => e,
@@ -305,7 +321,8 @@ async fn watch_kind(kinds: Arc<Kinds>, i: usize, client: Client, triggers: Trigg
                 continue;
             }
         };
-        if kind.cache.apply(&event) && kind.set_served(Served::Yes) {
+        let listed = kind.cache.apply_listing(&event, &mut listing);
+        if listed && kind.set_served(Served::Yes) {
             info!(kind = kind.row.kind, "watching");
             if kind.row.optional() {
                 // A kind that just became served: every owner may now have objects of it.
@@ -313,11 +330,46 @@ async fn watch_kind(kinds: Arc<Kinds>, i: usize, client: Client, triggers: Trigg
             }
         }
         match &event {
-            watcher::Event::Apply(o) | watcher::Event::Delete(o) | watcher::Event::InitApply(o) => {
+            watcher::Event::Apply(o) | watcher::Event::Delete(o) => {
                 triggers.owner_of(kind.row.kind, o.meta());
             }
-            watcher::Event::Init | watcher::Event::InitDone => {}
+            watcher::Event::Init => {
+                listing.clear();
+                listed_owners.clear();
+            }
+            watcher::Event::InitApply(o) => {
+                let meta = trigger_meta(kind.row.kind, o.meta());
+                let owner = meta
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(labels::OWNER).cloned());
+                if listed_owners.insert((owner, meta.name.clone())) {
+                    listing.push(meta);
+                }
+            }
+            watcher::Event::InitDone => {
+                for meta in listing.drain(..) {
+                    triggers.owner_of(kind.row.kind, &meta);
+                }
+                listing.shrink_to_fit();
+                listed_owners = HashSet::new();
+            }
         }
+    }
+}
+
+/// What [`Triggers::owner_of`] reads of an object of `kind`: its owner annotation, and a
+/// namespace's name.
+fn trigger_meta(kind: &str, meta: &ObjectMeta) -> ObjectMeta {
+    ObjectMeta {
+        name: meta.name.clone().filter(|_| kind == "Namespace"),
+        annotations: meta.annotations.as_ref().map(|a| {
+            a.iter()
+                .filter(|(k, _)| *k == labels::OWNER)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        }),
+        ..Default::default()
     }
 }
 

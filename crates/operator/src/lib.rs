@@ -127,6 +127,30 @@ impl Operator {
     }
 }
 
+/// How long an API request may wait for its answer (its status line and headers; a watch's
+/// come at once). The API server itself ends a request after 60 s; this catches a connection
+/// that died silently, whose request would otherwise wait forever, in a reconcile that then
+/// never ends. A request that times out fails like one refused, and is retried.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// How long a connection may bring nothing while the operator waits to read from it (an answer's
+/// body, a watch's next event): longer than a watch lasts ([`kinds::WATCH_TIMEOUT_SECS`]), so
+/// only a dead connection reaches it.
+pub const READ_TIMEOUT: std::time::Duration =
+    std::time::Duration::from_secs(kinds::WATCH_TIMEOUT_SECS as u64 + 15);
+
+/// The operator's API client for `config`: every request answered within [`REQUEST_TIMEOUT`],
+/// every read from a connection within [`READ_TIMEOUT`] of the last write or byte.
+pub fn client(mut config: kube::Config) -> kube::Result<Client> {
+    config.read_timeout = Some(READ_TIMEOUT);
+    // Counted from the request, not from when its pooled connection last carried anything.
+    config.reset_reader_on_write = true;
+    let builder = kube::client::ClientBuilder::try_from(config)?;
+    Ok(builder
+        .with_layer(&tower::timeout::TimeoutLayer::new(REQUEST_TIMEOUT))
+        .build())
+}
+
 /// What the running operator is made of, besides its HTTP server.
 struct Shell {
     config: Config,
@@ -456,7 +480,7 @@ impl Shell {
                     return;
                 }
                 info!("starting the PRStack controller");
-                let cfg = watcher::Config::default().any_semantic();
+                let cfg = watch_config().any_semantic();
                 let (stacks, watch) = outage::controller_watch(api, cfg, &pr_resumed, "PRStack");
                 Controller::for_stream(watch, stacks)
                     .reconcile_on(prstacks_rx)

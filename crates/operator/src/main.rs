@@ -54,7 +54,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         http::header::USER_AGENT,
         http::HeaderValue::from_str(&user_agent(&config.identity))?,
     ));
-    let client = kube::Client::try_from(kube_config)?;
+    let client = tenant_operator::client(kube_config)?;
     let operator = Operator::bind(config, client).await?;
     info!(addr = %operator.local_addr(), "serving /metrics, /livez, /readyz");
     operator.run(shutdown_signal()).await?;

@@ -64,7 +64,7 @@ impl PullSecrets {
         }
         let api: Api<Secret> = Api::namespaced(client, &namespace);
         let mut stream =
-            crate::outage::backoff(watcher(api, watcher::Config::default()), &resumed).boxed();
+            crate::outage::backoff(watcher(api, crate::kinds::watch_config()), &resumed).boxed();
         let mut seen: BTreeMap<String, Secret> = BTreeMap::new();
         let mut listing: Option<BTreeMap<String, Secret>> = None;
         while let Some(event) = stream.next().await {

@@ -66,7 +66,7 @@ impl Releases {
     ) {
         let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
         let cfg =
-            watcher::Config::default().fields(&format!("metadata.name={RELEASES_CONFIG_MAP}"));
+            crate::kinds::watch_config().fields(&format!("metadata.name={RELEASES_CONFIG_MAP}"));
         let mut stream = crate::outage::backoff(watcher::watcher(api, cfg), &resumed).boxed();
         let mut listed: Option<BTreeMap<String, String>> = None;
         while let Some(event) = stream.next().await {

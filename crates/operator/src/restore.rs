@@ -20,7 +20,6 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Api, ApiResource, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::Store;
-use kube::runtime::watcher;
 use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tenant_api::{Tenant, TenantRestore, TenantRestoreStatus, labels};
@@ -73,7 +72,7 @@ pub async fn run(
     let api: Api<TenantRestore> = Api::all(ctx.client.clone());
     let (requests, watch) = crate::outage::controller_watch(
         api,
-        watcher::Config::default(),
+        crate::kinds::watch_config(),
         &ctx.resumed,
         "TenantRestore",
     );

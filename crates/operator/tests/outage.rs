@@ -18,11 +18,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
+use common::proxy::{Proxy, kubeconfig_via, operator_kubeconfig};
 use common::*;
 use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -31,9 +30,7 @@ use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
 use serde_json::json;
 use tenant_api::{Phase, Tenant, labels};
 use testenv::{OPERATOR_USER, poll_until};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
-use tokio::task::JoinHandle;
 
 const TENANTS: usize = 100;
 const OUTAGE: Duration = Duration::from_secs(60);
@@ -46,111 +43,6 @@ const REVERIFY_GOAL: Duration = Duration::from_secs(30);
 const WATCHES_BACK: Duration = Duration::from_secs(30);
 /// A NetworkPolicy every Tenant has.
 const DEFAULT_DENY: &str = "tenant-default-deny";
-
-/// A TCP proxy to the API server that records when it accepted each connection and how many are
-/// open. TLS goes through untouched (the server certificate names 127.0.0.1).
-struct Proxy {
-    port: u16,
-    accepted: Arc<Mutex<Vec<Instant>>>,
-    open: Arc<AtomicUsize>,
-    task: JoinHandle<()>,
-}
-
-/// Decrements the open count when a proxied connection ends, however it ends.
-struct OpenGuard(Arc<AtomicUsize>);
-
-impl Drop for OpenGuard {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Proxy {
-    async fn start(upstream: u16) -> Result<Proxy> {
-        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
-        let port = listener.local_addr()?.port();
-        let accepted = Arc::new(Mutex::new(Vec::new()));
-        let open = Arc::new(AtomicUsize::new(0));
-        let (acc, op) = (accepted.clone(), open.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((mut inbound, _)) = listener.accept().await {
-                acc.lock().unwrap().push(Instant::now());
-                let op = op.clone();
-                tokio::spawn(async move {
-                    // The API server down: the connection is closed at once, as a refused one.
-                    let Ok(mut outbound) = TcpStream::connect(("127.0.0.1", upstream)).await else {
-                        return;
-                    };
-                    op.fetch_add(1, Ordering::SeqCst);
-                    let _guard = OpenGuard(op);
-                    let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
-                });
-            }
-        });
-        Ok(Proxy {
-            port,
-            accepted,
-            open,
-            task,
-        })
-    }
-
-    /// Connections accepted in `[from, to)`.
-    fn accepted_between(&self, from: Instant, to: Instant) -> Vec<Instant> {
-        self.accepted
-            .lock()
-            .unwrap()
-            .iter()
-            .copied()
-            .filter(|t| *t >= from && *t < to)
-            .collect()
-    }
-
-    fn open(&self) -> usize {
-        self.open.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-/// The port of the API server in the operator's kubeconfig, and the kubeconfig's text.
-fn operator_kubeconfig(h: &Harness) -> Result<(String, u16, usize, usize)> {
-    const SERVER: &str = "server: https://127.0.0.1:";
-    let text = std::fs::read_to_string(h.cp.kubeconfig_path(OPERATOR_USER))?;
-    let at = text
-        .find(SERVER)
-        .context("no 127.0.0.1 server in the kubeconfig")?
-        + SERVER.len();
-    let len = text[at..].chars().take_while(char::is_ascii_digit).count();
-    let port = text[at..at + len]
-        .parse()
-        .context("the kubeconfig's server port")?;
-    Ok((text, port, at, len))
-}
-
-/// The operator's kubeconfig with the server replaced by the proxy, as a file only its owner
-/// reads (it holds the operator's token).
-fn kubeconfig_via(h: &Harness, proxy_port: u16) -> Result<PathBuf> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let (text, _, at, len) = operator_kubeconfig(h)?;
-    let replaced = format!("{}{proxy_port}{}", &text[..at], &text[at + len..]);
-    let path =
-        h.cp.state_dir()
-            .join(format!("{}-operator-via-proxy.kubeconfig", h.ns));
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)?;
-    f.write_all(replaced.as_bytes())?;
-    Ok(path)
-}
 
 struct OperatorProcess {
     child: Child,

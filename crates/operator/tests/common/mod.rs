@@ -24,6 +24,7 @@ use tokio::sync::{OnceCell, oneshot};
 use tokio::task::JoinHandle;
 
 pub mod process;
+pub mod proxy;
 
 pub const TIMEOUT: Duration = Duration::from_secs(90);
 pub const TEST_MANAGER: &str = "operator-tests";
@@ -220,7 +221,12 @@ impl Harness {
         &self,
         tweak: impl FnOnce(&mut Config),
     ) -> Result<RunningOperator> {
-        let client = self.cp.client_as(OPERATOR_USER).await?;
+        // The client the binary makes (its request and read deadlines), as the operator user.
+        let kubeconfig =
+            kube::config::Kubeconfig::read_from(self.cp.kubeconfig_path(OPERATOR_USER))?;
+        let kube_config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let client = tenant_operator::client(kube_config)?;
         let mut config = Config::for_tests();
         config.watch_namespace = Some(self.ns.clone());
         config.identity = unique_name("op");

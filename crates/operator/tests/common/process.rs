@@ -32,6 +32,17 @@ impl OperatorProcess {
 
     /// As [`OperatorProcess::start`], with `extra` flags after the common ones.
     pub fn start_with(h: &Harness, log: &Path, extra: &[&str]) -> Result<OperatorProcess> {
+        Self::start_via(h, log, &h.cp.kubeconfig_path(OPERATOR_USER), extra)
+    }
+
+    /// As [`OperatorProcess::start_with`], reaching the API server through `kubeconfig` (the
+    /// operator user's, with another server address).
+    pub fn start_via(
+        h: &Harness,
+        log: &Path,
+        kubeconfig: &Path,
+        extra: &[&str],
+    ) -> Result<OperatorProcess> {
         let port = free_port()?;
         let out = std::fs::OpenOptions::new()
             .create(true)
@@ -48,7 +59,7 @@ impl OperatorProcess {
                 "json",
             ])
             .args(extra)
-            .env("KUBECONFIG", h.cp.kubeconfig_path(OPERATOR_USER))
+            .env("KUBECONFIG", kubeconfig)
             .env("RUST_LOG", "info")
             .stdout(Stdio::from(out.try_clone()?))
             .stderr(Stdio::from(out))
