@@ -465,29 +465,8 @@ async fn the_api_server_stopped_for_60_s_and_started_again() -> Result<()> {
         )
         .await?;
     let (repaired, reconciled_edit) = tokio::try_join!(
-        poll_until("the deleted NetworkPolicy back", WATCHES_BACK, || {
-            let policies = policies.clone();
-            let deleted_uid = deleted_uid.clone();
-            async move {
-                match policies
-                    .get_opt(DEFAULT_DENY)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    Some(p) if p.uid() != deleted_uid => Ok(ready.elapsed()),
-                    _ => Err(format!("{DEFAULT_DENY} not back")),
-                }
-            }
-        }),
-        poll_until("the edited Tenant reconciled", WATCHES_BACK, || async {
-            let t = h.get(edited).await.map_err(|e| e.to_string())?;
-            let st = t.status.clone().unwrap_or_default();
-            if st.observed_generation == t.metadata.generation && st.phase == Some(Phase::Running) {
-                Ok(ready.elapsed())
-            } else {
-                Err(format!("{:?} {}", st.phase, conditions(&t)))
-            }
-        }),
+        wait_recreated(&policies, DEFAULT_DENY, deleted_uid, WATCHES_BACK, ready),
+        wait_observed(&h, edited, WATCHES_BACK, ready),
     )?;
     eprintln!(
         "watches resumed: changed {:.2} s after Ready, the deleted NetworkPolicy back {:.2} s \

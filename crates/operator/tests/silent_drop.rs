@@ -21,8 +21,6 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde_json::json;
-use tenant_api::Phase;
-use testenv::poll_until;
 
 /// A watch lasts 60 s on the API server and is taken for dead 5 s after that; the repair then
 /// may meet dead pooled connections, each failing after the 30 s request deadline.
@@ -63,28 +61,8 @@ async fn connections_that_die_silently_are_noticed_and_replaced() -> Result<()> 
         )
         .await?;
     let (repaired, reconciled) = tokio::try_join!(
-        poll_until("the deleted NetworkPolicy back", GOAL, || {
-            let (policies, deleted_uid) = (policies.clone(), deleted_uid.clone());
-            async move {
-                match policies
-                    .get_opt(DEFAULT_DENY)
-                    .await
-                    .map_err(|e| e.to_string())?
-                {
-                    Some(p) if p.uid() != deleted_uid => Ok(cut_at.elapsed()),
-                    _ => Err(format!("{DEFAULT_DENY} not back")),
-                }
-            }
-        }),
-        poll_until("the edited Tenant reconciled", GOAL, || async {
-            let t = h.get(&edited).await.map_err(|e| e.to_string())?;
-            let st = t.status.clone().unwrap_or_default();
-            if st.observed_generation == t.metadata.generation && st.phase == Some(Phase::Running) {
-                Ok(cut_at.elapsed())
-            } else {
-                Err(format!("{:?} {}", st.phase, conditions(&t)))
-            }
-        }),
+        wait_recreated(&policies, DEFAULT_DENY, deleted_uid, GOAL, cut_at),
+        wait_observed(&h, &edited, GOAL, cut_at),
     )?;
     eprintln!(
         "after the cut: the deleted NetworkPolicy back in {:.1} s, the edited Tenant reconciled \

@@ -706,6 +706,53 @@ pub async fn wait_allowed(
     Ok(())
 }
 
+/// Waits until `name` in `api` exists again with another uid than `deleted_uid` (the operator
+/// made it again after a deletion); returns the time since `since`.
+pub async fn wait_recreated<K>(
+    api: &Api<K>,
+    name: &str,
+    deleted_uid: Option<String>,
+    timeout: Duration,
+    since: Instant,
+) -> Result<Duration>
+where
+    K: kube::Resource + Clone + std::fmt::Debug + serde::de::DeserializeOwned,
+{
+    let what = format!("the deleted {name} back");
+    Ok(poll_until(&what, timeout, || {
+        let (api, deleted_uid) = (api.clone(), deleted_uid.clone());
+        async move {
+            match api.get_opt(name).await.map_err(|e| e.to_string())? {
+                Some(o) if o.uid() != deleted_uid => Ok(since.elapsed()),
+                _ => Err(format!("{name} not back")),
+            }
+        }
+    })
+    .await?)
+}
+
+/// Waits until the Tenant `name` is Running with its current generation observed (an edit
+/// reconciled); returns the time since `since`.
+pub async fn wait_observed(
+    h: &Harness,
+    name: &str,
+    timeout: Duration,
+    since: Instant,
+) -> Result<Duration> {
+    Ok(
+        poll_until(&format!("Tenant {name} reconciled"), timeout, || async {
+            let t = h.get(name).await.map_err(|e| e.to_string())?;
+            let st = t.status.clone().unwrap_or_default();
+            if st.observed_generation == t.metadata.generation && st.phase == Some(Phase::Running) {
+                Ok(since.elapsed())
+            } else {
+                Err(format!("{:?} {}", st.phase, conditions(&t)))
+            }
+        })
+        .await?,
+    )
+}
+
 /// A Tenant (changed by `f`) created and Running, with its namespace.
 pub async fn running_tenant(
     h: &Harness,
